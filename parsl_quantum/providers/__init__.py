@@ -1,0 +1,34 @@
+"""Resource layer: devices (one adapter per backend), pilot descriptions and QPU sessions."""
+
+from parsl_quantum.providers.device import Device, DeviceCapabilities
+from parsl_quantum.providers.errors import (
+    BackendError,
+    CircuitParseError,
+    DeviceInputError,
+    GPUUnavailableError,
+    NoMeasurementsError,
+    ObservableError,
+    ShotsRequiredError,
+    TooManyQubitsError,
+    UnboundParametersError,
+    UnknownBackendError,
+)
+from parsl_quantum.providers.registry import backend_kind, get_device, known_backends
+
+__all__ = [
+    "BackendError",
+    "CircuitParseError",
+    "Device",
+    "DeviceCapabilities",
+    "DeviceInputError",
+    "GPUUnavailableError",
+    "NoMeasurementsError",
+    "ObservableError",
+    "ShotsRequiredError",
+    "TooManyQubitsError",
+    "UnboundParametersError",
+    "UnknownBackendError",
+    "backend_kind",
+    "get_device",
+    "known_backends",
+]

@@ -1,0 +1,122 @@
+"""Qiskit Aer on the CPU (``aer``) or on an NVIDIA GPU (``aer_gpu``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from parsl_quantum.providers.device import Device, DeviceCapabilities
+from parsl_quantum.providers.errors import GPUUnavailableError
+from parsl_quantum.providers.hardware import detect_gpus, host_memory_bytes, max_statevector_qubits
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import SparsePauliOp
+
+# Methods whose memory is a dense state: bytes per amplitude at double precision, and whether the state
+# is a density matrix (4**n amplitudes) rather than a vector (2**n).
+_DENSE_METHODS = {"statevector": False, "automatic": False, "density_matrix": True, "unitary": True}
+
+
+def gpu_unavailable_reason() -> str | None:
+    """Why Aer cannot simulate on a GPU here, or ``None`` when it can."""
+    from qiskit_aer import AerSimulator
+
+    if "GPU" in AerSimulator().available_devices():
+        return None
+    info = detect_gpus()
+    if info.count == 0:
+        return info.reason
+    return "qiskit-aer was built without CUDA support (install the 'gpu' extra, which brings qiskit-aer-gpu)"
+
+
+class AerDevice(Device):
+    """Qiskit Aer simulator.
+
+    Parameters
+    ----------
+    backend
+        ``"aer"`` (CPU) or ``"aer_gpu"`` (GPU).
+    method
+        Aer simulation method; ``"statevector"`` by default.
+    **options
+        Passed to ``qiskit_aer.AerSimulator`` (``precision``, ``seed_simulator``,
+        ``max_parallel_threads``, ``noise_model``...).
+
+    Raises
+    ------
+    GPUUnavailableError
+        For ``aer_gpu`` on a machine without a usable GPU.
+    """
+
+    def __init__(self, backend: str = "aer", method: str = "statevector", **options: Any) -> None:
+        from qiskit_aer import AerSimulator
+
+        on_gpu = backend == "aer_gpu"
+        if on_gpu:
+            reason = gpu_unavailable_reason()
+            if reason is not None:
+                raise GPUUnavailableError(
+                    f"backend 'aer_gpu' needs a usable CUDA GPU: {reason}. "
+                    "Use backend 'aer' to simulate on the CPU instead."
+                )
+            options["device"] = "GPU"
+        self._options = {"method": method, **options}
+        self._simulator = AerSimulator(**self._options)
+        bytes_per_amp = 8 if options.get("precision") == "single" else 16
+        if method in _DENSE_METHODS:
+            memory = detect_gpus().memory_bytes if on_gpu else host_memory_bytes()
+            max_qubits = max_statevector_qubits(memory, bytes_per_amp, _DENSE_METHODS[method])
+        else:
+            max_qubits = int(self._simulator.num_qubits)
+        super().__init__(
+            backend,
+            DeviceCapabilities(
+                kind="gpu" if on_gpu else "cpu",
+                max_qubits=max_qubits,
+                exact_expectation=True,
+                noisy="noise_model" in options,
+                mid_circuit_measurement=True,
+                method=method,
+                bytes_per_amplitude=bytes_per_amp,
+            ),
+        )
+        self._native = set(self._simulator.target.operation_names)
+
+    @property
+    def simulator(self) -> Any:
+        """The underlying ``AerSimulator``."""
+        return self._simulator
+
+    def _prepare(self, circuits: list[QuantumCircuit]) -> list[QuantumCircuit]:
+        """Decompose operations Aer does not know natively; leave other circuits untouched."""
+        from qiskit import transpile
+
+        out = []
+        for qc in circuits:
+            names = {inst.operation.name for inst in qc.data}
+            out.append(qc if names <= self._native else transpile(qc, self._simulator, optimization_level=0))
+        return out
+
+    def _sample(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:
+        result = self._simulator.run(self._prepare(circuits), shots=shots).result()
+        return [dict(result.get_counts(i)) for i in range(len(circuits))]
+
+    def _estimate_exact(
+        self, circuits: list[QuantumCircuit], observables: list[list[SparsePauliOp]]
+    ) -> list[np.ndarray]:
+        from qiskit_aer.primitives import EstimatorV2
+
+        options = {k: v for k, v in self._options.items() if k != "seed_simulator"}
+        estimator = EstimatorV2(options={"backend_options": options})
+        pubs = [(qc, obs) for qc, obs in zip(self._prepare(circuits), observables, strict=True)]
+        result = estimator.run(pubs, precision=0.0).result()
+        return [np.atleast_1d(np.asarray(r.data.evs, dtype=float)) for r in result]
+
+    def pennylane(self, wires: int | Sequence[Any], shots: int | None = None) -> Any:
+        """A PennyLane device that runs on this Aer simulator (see :class:`BackendPennyLaneDevice`)."""
+        from parsl_quantum.providers.pennylane_device import BackendPennyLaneDevice
+
+        return BackendPennyLaneDevice(self, wires=wires, shots=shots)

@@ -1,0 +1,218 @@
+"""Normalising what users hand a device: circuits and observables.
+
+Circuits may be Qiskit ``QuantumCircuit`` objects or OpenQASM 2 / OpenQASM 3 strings; observables may be
+``SparsePauliOp`` objects or Pauli strings in Qiskit's order (the rightmost letter acts on qubit 0).
+Every device calls these functions, so every device accepts the same inputs and raises the same errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from parsl_quantum.providers.errors import (
+    CircuitParseError,
+    NoMeasurementsError,
+    ObservableError,
+    UnboundParametersError,
+)
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import SparsePauliOp
+
+CircuitLike = Any  # QuantumCircuit | str
+ObservableLike = Any  # SparsePauliOp | str
+
+
+def _parse_qasm(text: str) -> QuantumCircuit:
+    """Parse an OpenQASM 2 or 3 program, raising :class:`CircuitParseError` with the parser's message."""
+    import qiskit.qasm2
+    import qiskit.qasm3
+
+    version3 = "OPENQASM 3" in text[:200]
+    try:
+        if version3:
+            return qiskit.qasm3.loads(text)
+        return qiskit.qasm2.loads(text, custom_instructions=qiskit.qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+    except Exception as exc:  # the parsers raise several types; the message is what matters
+        kind = "OpenQASM 3" if version3 else "OpenQASM 2"
+        raise CircuitParseError(f"malformed {kind} program: {exc}") from exc
+
+
+def to_circuit(circuit: CircuitLike) -> QuantumCircuit:
+    """Return ``circuit`` as a ``QuantumCircuit``, parsing it when it is an OpenQASM string.
+
+    Parameters
+    ----------
+    circuit
+        A ``QuantumCircuit`` or the text of an OpenQASM 2 or 3 program.
+
+    Raises
+    ------
+    CircuitParseError
+        If the text does not parse (the message is the parser's) or the object is not a circuit.
+    UnboundParametersError
+        If the circuit has parameters without values.
+    """
+    from qiskit import QuantumCircuit
+
+    if isinstance(circuit, str):
+        circuit = _parse_qasm(circuit)
+    if not isinstance(circuit, QuantumCircuit):
+        raise CircuitParseError(
+            f"expected a QuantumCircuit or an OpenQASM string, got {type(circuit).__name__}"
+        )
+    if circuit.num_parameters:
+        names = ", ".join(sorted(p.name for p in circuit.parameters)[:5])
+        raise UnboundParametersError(
+            f"circuit '{circuit.name}' has {circuit.num_parameters} unbound parameters ({names}); "
+            "assign values with circuit.assign_parameters(...) before running it"
+        )
+    return circuit
+
+
+def to_circuits(circuits: CircuitLike | Sequence[CircuitLike]) -> tuple[list[QuantumCircuit], bool]:
+    """Normalise one circuit or a sequence of them.
+
+    Returns
+    -------
+    (list of QuantumCircuit, bool)
+        The circuits, and whether a single circuit (not a sequence) was given.
+    """
+    if isinstance(circuits, (str, bytes)) or not isinstance(circuits, Sequence):
+        return [to_circuit(circuits)], True
+    return [to_circuit(c) for c in circuits], False
+
+
+def count_measurements(circuit: QuantumCircuit) -> int:
+    """Number of measurement instructions in ``circuit``."""
+    return sum(1 for inst in circuit.data if inst.operation.name == "measure")
+
+
+def require_measurements(circuit: QuantumCircuit) -> None:
+    """Raise :class:`NoMeasurementsError` if ``circuit`` measures nothing."""
+    if circuit.num_clbits == 0 or count_measurements(circuit) == 0:
+        raise NoMeasurementsError(
+            f"circuit '{circuit.name}' has no measurements, so sampling it returns nothing; "
+            "add qc.measure_all() or measure the qubits you want counted"
+        )
+
+
+def has_mid_circuit_measurements(circuit: QuantumCircuit) -> bool:
+    """Whether some qubit is acted on after it was measured, or reset.
+
+    Such circuits (cut subexperiments are among them) cannot be sampled from one final state, so
+    simulators run them shot by shot.
+    """
+    from qiskit.circuit import ControlFlowOp
+
+    measured: set[int] = set()
+    for inst in circuit.data:
+        name = inst.operation.name
+        if name == "barrier":
+            continue
+        if name == "reset" or isinstance(inst.operation, ControlFlowOp):
+            return True
+        qubits = {circuit.find_bit(q).index for q in inst.qubits}
+        if name == "measure":
+            measured |= qubits
+        elif measured & qubits:
+            return True
+    return False
+
+
+def strip_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
+    """Return ``circuit`` without its final measurements (for estimating expectation values)."""
+    if count_measurements(circuit) == 0:
+        return circuit
+    return circuit.remove_final_measurements(inplace=False)
+
+
+def to_observable(observable: ObservableLike, num_qubits: int, circuit_name: str = "") -> SparsePauliOp:
+    """Return ``observable`` as a ``SparsePauliOp`` acting on ``num_qubits`` qubits.
+
+    Parameters
+    ----------
+    observable
+        A ``SparsePauliOp``, a ``Pauli``, or a Pauli string such as ``"ZZI"`` (rightmost letter on
+        qubit 0, as in Qiskit).
+    num_qubits
+        The width of the circuit the observable is measured on.
+    circuit_name
+        Used in the error message.
+
+    Raises
+    ------
+    ObservableError
+        If the observable is malformed or its width differs from the circuit's.
+    """
+    from qiskit.quantum_info import Pauli, SparsePauliOp
+
+    try:
+        if isinstance(observable, SparsePauliOp):
+            op = observable
+        elif isinstance(observable, (str, Pauli)):
+            op = SparsePauliOp(observable)
+        else:
+            op = SparsePauliOp(observable)
+    except Exception as exc:
+        raise ObservableError(f"cannot read observable {observable!r}: {exc}") from exc
+    if op.num_qubits != num_qubits:
+        raise ObservableError(
+            f"observable acts on {op.num_qubits} qubits but circuit '{circuit_name}' has {num_qubits}; "
+            "they must have the same width"
+        )
+    return op
+
+
+def to_observable_lists(
+    observables: ObservableLike | Sequence[Any], circuits: list[QuantumCircuit], single_circuit: bool
+) -> tuple[list[list[SparsePauliOp]], str]:
+    """Pair observables with circuits.
+
+    For one circuit, ``observables`` is one observable or a list of them. For several circuits it is
+    one observable (measured on every circuit) or a list with one entry per circuit, each entry an
+    observable or a list of observables.
+
+    Returns
+    -------
+    (list of lists of SparsePauliOp, str)
+        Per circuit, its observables; and the shape of the answer: ``"scalar"``, ``"vector"``
+        (one value per observable of one circuit, or one per circuit), or ``"matrix"``.
+    """
+
+    def is_single(obs: Any) -> bool:
+        from qiskit.quantum_info import Pauli, SparsePauliOp
+
+        return isinstance(obs, (str, SparsePauliOp, Pauli))
+
+    if single_circuit:
+        (qc,) = circuits
+        if is_single(observables):
+            return [[to_observable(observables, qc.num_qubits, qc.name)]], "scalar"
+        return [[to_observable(o, qc.num_qubits, qc.name) for o in observables]], "vector"
+    if is_single(observables):
+        return [[to_observable(observables, qc.num_qubits, qc.name)] for qc in circuits], "vector"
+    observables = list(observables)
+    if len(observables) != len(circuits):
+        raise ObservableError(
+            f"{len(circuits)} circuits but {len(observables)} observable entries; give one observable "
+            "for all circuits or one entry per circuit"
+        )
+    paired: list[list[SparsePauliOp]] = []
+    for qc, entry in zip(circuits, observables, strict=True):
+        group = [entry] if is_single(entry) else list(entry)
+        paired.append([to_observable(o, qc.num_qubits, qc.name) for o in group])
+    shape = "vector" if all(is_single(e) for e in observables) else "matrix"
+    return paired, shape
+
+
+def active_qubits(circuit: QuantumCircuit) -> list[int]:
+    """Indices of the qubits that some non-barrier instruction touches, in increasing order."""
+    used: set[int] = set()
+    for inst in circuit.data:
+        if inst.operation.name in ("barrier", "delay"):
+            continue
+        used.update(circuit.find_bit(q).index for q in inst.qubits)
+    return sorted(used)

@@ -1,0 +1,186 @@
+"""QPUs: real IBM devices (``ibm_<device>``) and their offline noisy emulators (``fake_<device>``).
+
+Both kinds share this adapter: circuits are transpiled to the device's instruction set and layout, then
+handed to a *runner*. A real device's runner is the runtime sampler in a session; an emulator's is
+:class:`CompactNoiseEmulator` (or, with ``emulation="runtime_local"``, the runtime sampler in its local
+testing mode, which is exactly the real device's code path, only slower).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from parsl_quantum.providers.device import Device, DeviceCapabilities
+from parsl_quantum.providers.errors import DeviceInputError
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.providers import BackendV2
+
+
+class Runner(Protocol):
+    """Runs ISA circuits of one device and returns their counts."""
+
+    def run(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]: ...
+
+
+@dataclass(frozen=True)
+class QPUTiming:
+    """Durations of a device from its calibration data, in seconds.
+
+    Attributes
+    ----------
+    one_qubit_gate, two_qubit_gate, readout
+        Median durations of a single-qubit gate, a two-qubit gate and a measurement.
+    repetition_delay
+        Delay between shots.
+    two_qubit_error, readout_error
+        Median error rates (for fidelity estimates).
+    """
+
+    one_qubit_gate: float
+    two_qubit_gate: float
+    readout: float
+    repetition_delay: float
+    two_qubit_error: float
+    readout_error: float
+
+
+def _median_property(target: Any, names: Sequence[str], attr: str, arity: int) -> float:
+    values = []
+    for name in names:
+        if name not in target.operation_names:
+            continue
+        for qargs, prop in (target[name] or {}).items():
+            if qargs is not None and len(qargs) == arity and prop is not None:
+                value = getattr(prop, attr)
+                if value is not None:
+                    values.append(value)
+    return float(np.median(values)) if values else 0.0
+
+
+def qpu_timing(backend: BackendV2) -> QPUTiming:
+    """Median gate, readout and repetition times and errors of ``backend``."""
+    target = backend.target
+    two_q = ("cz", "ecr", "cx")
+    one_q = ("sx", "x")
+    rep_delay = getattr(backend, "default_rep_delay", None) or 250e-6
+    return QPUTiming(
+        one_qubit_gate=_median_property(target, one_q, "duration", 1),
+        two_qubit_gate=_median_property(target, two_q, "duration", 2),
+        readout=_median_property(target, ("measure",), "duration", 1),
+        repetition_delay=float(rep_delay),
+        two_qubit_error=_median_property(target, two_q, "error", 2),
+        readout_error=_median_property(target, ("measure",), "error", 1),
+    )
+
+
+def fake_backend(name: str) -> BackendV2:
+    """The qiskit-ibm-runtime fake backend called ``name`` (e.g. ``"fake_torino"``)."""
+    from parsl_quantum.providers.registry import fake_backend_classes
+
+    return fake_backend_classes()[name]()
+
+
+class QPUDevice(Device):
+    """A QPU or its noisy emulator.
+
+    Parameters
+    ----------
+    backend_name
+        ``"fake_<device>"`` or ``"ibm_<device>"``.
+    backend
+        The Qiskit backend (fake or real).
+    runner
+        What runs the transpiled circuits.
+    optimization_level
+        Transpiler optimisation level (0-3).
+    seed_transpiler
+        Seed for reproducible layouts.
+    """
+
+    def __init__(
+        self,
+        backend_name: str,
+        backend: BackendV2,
+        runner: Runner,
+        optimization_level: int = 2,
+        seed_transpiler: int | None = None,
+    ) -> None:
+        from qiskit.transpiler import generate_preset_pass_manager
+
+        self._backend = backend
+        self._runner = runner
+        self._pass_manager = generate_preset_pass_manager(
+            optimization_level=optimization_level, backend=backend, seed_transpiler=seed_transpiler
+        )
+        self.timing = qpu_timing(backend)
+        super().__init__(
+            backend_name,
+            DeviceCapabilities(
+                kind="qpu",
+                max_qubits=int(backend.num_qubits),
+                exact_expectation=False,
+                noisy=True,
+                mid_circuit_measurement="reset" in backend.target.operation_names,
+                method=None,
+            ),
+        )
+
+    @property
+    def qiskit_backend(self) -> BackendV2:
+        """The underlying Qiskit backend."""
+        return self._backend
+
+    @property
+    def fidelity(self) -> float:
+        """One minus the median two-qubit gate error of the device."""
+        return 1.0 - self.timing.two_qubit_error
+
+    def transpile(self, circuits: list[QuantumCircuit]) -> list[QuantumCircuit]:
+        """Circuits mapped to the device's qubits and instruction set (ISA circuits)."""
+        return list(self._pass_manager.run(circuits))
+
+    def _sample(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:
+        return self._runner.run(self.transpile(circuits), shots)
+
+    def pennylane(self, wires: int | Sequence[Any], shots: int | None = None) -> Any:
+        """A PennyLane device that runs on this QPU; a QPU needs ``shots``."""
+        from parsl_quantum.providers.pennylane_device import BackendPennyLaneDevice
+
+        if shots is None:
+            raise DeviceInputError(f"device '{self.name}' is a QPU: its PennyLane device needs shots=...")
+        return BackendPennyLaneDevice(self, wires=wires, shots=shots)
+
+
+def build_qpu(backend_name: str, **options: Any) -> QPUDevice:
+    """Build the device for ``fake_<device>`` or ``ibm_<device>``.
+
+    Options: ``optimization_level`` and ``seed_transpiler`` (transpiler); ``seed_simulator`` and
+    ``emulation`` (``"compact"`` or ``"runtime_local"``) for emulators; ``session_max_time`` (seconds)
+    for real devices.
+    """
+    from parsl_quantum.providers.emulator import CompactNoiseEmulator
+    from parsl_quantum.providers.runtime import RuntimeSamplerRunner, ibm_backend
+
+    transpile_opts = {k: options.pop(k) for k in ("optimization_level", "seed_transpiler") if k in options}
+    if backend_name.startswith("fake_"):
+        backend = fake_backend(backend_name)
+        emulation = options.pop("emulation", "compact")
+        seed = options.pop("seed_simulator", None)
+        if emulation == "compact":
+            runner: Runner = CompactNoiseEmulator(backend, seed_simulator=seed)
+        elif emulation == "runtime_local":
+            runner = RuntimeSamplerRunner(backend)
+        else:
+            raise DeviceInputError(f"emulation must be 'compact' or 'runtime_local', got {emulation!r}")
+    else:
+        backend = ibm_backend(backend_name)
+        runner = RuntimeSamplerRunner(backend, session_max_time=options.pop("session_max_time", None))
+    if options:
+        raise DeviceInputError(f"unknown options for backend '{backend_name}': {sorted(options)}")
+    return QPUDevice(backend_name, backend, runner, **transpile_opts)

@@ -1,0 +1,58 @@
+"""Exact references for the tests: textbook circuits, their exact distributions, and distances."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp, Statevector
+
+
+def ghz(n: int, measure: bool = True) -> QuantumCircuit:
+    """The n-qubit GHZ state (|0...0> + |1...1>)/sqrt(2)."""
+    qc = QuantumCircuit(n, name=f"ghz{n}")
+    qc.h(0)
+    for i in range(n - 1):
+        qc.cx(i, i + 1)
+    if measure:
+        qc.measure_all()
+    return qc
+
+
+def w_state(n: int, measure: bool = True) -> QuantumCircuit:
+    """The n-qubit W state: an equal superposition of the n one-hot basis states."""
+    qc = QuantumCircuit(n, name=f"w{n}")
+    qc.x(0)
+    for i in range(n - 1):
+        theta = 2 * math.acos(math.sqrt(1 / (n - i)))
+        qc.cry(theta, i, i + 1)
+        qc.cx(i + 1, i)
+    if measure:
+        qc.measure_all()
+    return qc
+
+
+def exact_probabilities(circuit: QuantumCircuit) -> dict[str, float]:
+    """Exact outcome probabilities of a circuit's qubits, keys as Qiskit bit strings (qubit 0 rightmost)."""
+    state = Statevector(circuit.remove_final_measurements(inplace=False))
+    return {k: float(v) for k, v in state.probabilities_dict().items() if v > 1e-12}
+
+
+def exact_expectation(circuit: QuantumCircuit, observable: str | SparsePauliOp) -> float:
+    """Exact expectation value of a Pauli string or SparsePauliOp."""
+    state = Statevector(circuit.remove_final_measurements(inplace=False))
+    op = SparsePauliOp(observable) if isinstance(observable, str) else observable
+    return float(np.real(state.expectation_value(op)))
+
+
+def tvd(counts: dict[str, int], probs: dict[str, float]) -> float:
+    """Total variation distance between empirical counts and a distribution."""
+    shots = sum(counts.values())
+    keys = set(counts) | set(probs)
+    return 0.5 * sum(abs(counts.get(k, 0) / shots - probs.get(k, 0.0)) for k in keys)
+
+
+def pauli_sigma(exact: float, shots: int) -> float:
+    """Standard deviation of a single Pauli's shot estimate: sqrt((1 - <P>^2) / shots)."""
+    return math.sqrt(max(1.0 - exact * exact, 1e-12) / shots)

@@ -1,0 +1,209 @@
+"""Devices against exact statevector results: Aer, the noisy QPU emulator, and every error case."""
+
+from __future__ import annotations
+
+import pytest
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qasm2, qasm3
+from qiskit.quantum_info import SparsePauliOp
+
+from parsl_quantum.providers import (
+    CircuitParseError,
+    GPUUnavailableError,
+    NoMeasurementsError,
+    ObservableError,
+    ShotsRequiredError,
+    TooManyQubitsError,
+    UnknownBackendError,
+    get_device,
+)
+from parsl_quantum.providers.aer import gpu_unavailable_reason
+from parsl_quantum.providers.hardware import host_memory_bytes, max_statevector_qubits
+from tests.refs import exact_expectation, exact_probabilities, ghz, pauli_sigma, tvd, w_state
+
+SHOTS = 4000
+
+
+@pytest.fixture(scope="module")
+def aer():
+    return get_device("aer", seed_simulator=11)
+
+
+@pytest.fixture(scope="module")
+def torino():
+    return get_device("fake_torino", seed_simulator=5, seed_transpiler=5)
+
+
+def vqe_like(n: int = 3) -> QuantumCircuit:
+    qc = QuantumCircuit(n, name="ansatz")
+    for q in range(n):
+        qc.ry(0.3 + 0.4 * q, q)
+    for q in range(n - 1):
+        qc.cx(q, q + 1)
+    qc.rx(0.7, 0)
+    qc.rz(-0.4, n - 1)
+    return qc
+
+
+# -- correctness on the CPU simulator -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("circuit", [ghz(5), w_state(4)], ids=["ghz5", "w4"])
+def test_aer_counts_match_exact_distribution(aer, circuit):
+    counts = aer.sample(circuit, shots=SHOTS)
+    assert sum(counts.values()) == SHOTS
+    assert tvd(counts, exact_probabilities(circuit)) < 0.05
+
+
+def test_aer_exact_estimate(aer):
+    qc = vqe_like()
+    observables = ["ZII", "IIZ", "XYZ", SparsePauliOp(["ZZI", "IXX", "YIY"], [0.5, -1.2, 0.3])]
+    values = aer.estimate(qc, observables)
+    for value, obs in zip(values, observables, strict=True):
+        assert value == pytest.approx(exact_expectation(qc, obs), abs=1e-6)
+    assert isinstance(aer.estimate(qc, "ZZZ"), float)
+
+
+def test_aer_shot_estimate_within_five_sigma(aer):
+    qc = vqe_like()
+    for obs in ["ZII", "IXI", "YZX"]:
+        exact = exact_expectation(qc, obs)
+        value = aer.estimate(qc, obs, shots=SHOTS)
+        assert abs(value - exact) < 5 * pauli_sigma(exact, SHOTS)
+
+
+def test_estimate_over_several_circuits(aer):
+    circuits = [vqe_like(3), ghz(3, measure=False)]
+    per_circuit = aer.estimate(circuits, "ZZZ")
+    assert per_circuit.shape == (2,)
+    matrix = aer.estimate(circuits, [["ZII", "IIZ"], ["ZZI", "XXX"]])
+    assert matrix.shape == (2, 2)
+    assert matrix[1, 1] == pytest.approx(1.0, abs=1e-6)
+    assert matrix[0, 1] == pytest.approx(exact_expectation(circuits[0], "IIZ"), abs=1e-6)
+
+
+def test_counts_keys_follow_qiskit_register_format(aer):
+    a, c = ClassicalRegister(2, "a"), ClassicalRegister(1, "c")
+    qc = QuantumCircuit(QuantumRegister(3), a, c)
+    qc.x(0)
+    qc.x(2)
+    qc.measure(0, a[0])
+    qc.measure(1, a[1])
+    qc.measure(2, c[0])
+    assert aer.sample(qc, shots=50) == {"1 01": 50}
+
+
+def test_openqasm2_and_openqasm3_inputs(aer):
+    circuit = ghz(3)
+    for text in (qasm2.dumps(circuit), qasm3.dumps(circuit)):
+        counts = aer.sample(text, shots=SHOTS)
+        assert tvd(counts, exact_probabilities(circuit)) < 0.05
+
+
+def test_num_qubits_is_what_fits_in_memory(aer):
+    assert aer.num_qubits == max_statevector_qubits(host_memory_bytes(), 16)
+    assert 2**aer.num_qubits * 16 <= host_memory_bytes() < 2 ** (aer.num_qubits + 1) * 16
+    assert get_device("aer", method="density_matrix").num_qubits == aer.num_qubits // 2
+
+
+def test_devices_are_built_once_per_process():
+    assert get_device("aer", seed_simulator=11) is get_device("aer", seed_simulator=11)
+    assert get_device("aer", seed_simulator=12) is not get_device("aer", seed_simulator=11)
+
+
+# -- the noisy QPU emulator -----------------------------------------------------------------------
+
+
+def test_fake_backend_is_a_noisy_qpu(torino):
+    assert torino.kind == "qpu"
+    assert torino.num_qubits == 133
+    assert 0.9 < torino.fidelity < 1.0
+    assert torino.capabilities.noisy and not torino.capabilities.exact_expectation
+
+
+def test_fake_backend_ghz_is_plausibly_noisy(torino):
+    n = 4
+    counts = torino.sample(ghz(n), shots=SHOTS)
+    assert sum(counts.values()) == SHOTS
+    ghz_population = (counts.get("0" * n, 0) + counts.get("1" * n, 0)) / SHOTS
+    assert 0.8 < ghz_population < 1.0
+    parity = torino.estimate(ghz(n, measure=False), "X" * n, shots=SHOTS)
+    assert 0.8 < parity < 1.0 - 3 * pauli_sigma(1.0 - 1e-3, SHOTS)
+
+
+def test_fake_backend_counts_keep_register_format(torino):
+    a, c = ClassicalRegister(2, "a"), ClassicalRegister(1, "c")
+    qc = QuantumCircuit(QuantumRegister(3), a, c)
+    qc.x(0)
+    qc.measure(0, a[0])
+    qc.measure(1, a[1])
+    qc.measure(2, c[0])
+    counts = torino.sample(qc, shots=1000)
+    assert max(counts, key=counts.get) == "0 01"
+
+
+def test_runtime_code_path_with_fake_backend():
+    """The real-device path (runtime Sampler) run in the runtime's local mode on a fake backend."""
+    device = get_device("fake_torino", emulation="runtime_local", seed_transpiler=3)
+    a, c = ClassicalRegister(2, "a"), ClassicalRegister(1, "c")
+    qc = QuantumCircuit(QuantumRegister(3), a, c)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.cx(1, 2)
+    qc.measure(0, a[0])
+    qc.measure(1, a[1])
+    qc.measure(2, c[0])
+    counts = device.sample(qc, shots=2000)
+    assert sum(counts.values()) == 2000
+    assert all(len(k) == 4 and k[1] == " " for k in counts)
+    assert (counts.get("0 00", 0) + counts.get("1 11", 0)) / 2000 > 0.8
+
+
+# -- errors that name the problem -----------------------------------------------------------------
+
+
+def test_too_many_qubits_names_both_numbers(aer):
+    wide = QuantumCircuit(aer.num_qubits + 1, name="too_wide")
+    with pytest.raises(TooManyQubitsError, match=rf"'too_wide' needs {aer.num_qubits + 1} qubits.*at most {aer.num_qubits}"):
+        aer.sample(wide, shots=10)
+
+
+def test_too_many_qubits_on_a_qpu(torino):
+    with pytest.raises(TooManyQubitsError, match="134 qubits.*at most 133"):
+        torino.estimate(QuantumCircuit(134), "Z" * 134, shots=10)
+
+
+def test_gpu_backend_without_gpu_names_the_cpu_alternative():
+    reason = gpu_unavailable_reason()
+    if reason is None:
+        pytest.skip("a usable GPU is present; the no-GPU error cannot be provoked here")
+    with pytest.raises(GPUUnavailableError, match=r"aer_gpu.*Use backend 'aer'"):
+        get_device("aer_gpu")
+
+
+def test_unknown_backend_lists_known_ones():
+    with pytest.raises(UnknownBackendError, match=r"unknown backend 'qsim'.*aer, aer_gpu, lightning.qubit.*fake_torino|fake_"):
+        get_device("qsim")
+    with pytest.raises(UnknownBackendError, match="fake_torino"):
+        get_device("fake_nowhere")
+
+
+def test_malformed_qasm_reports_parser_message(aer):
+    with pytest.raises(CircuitParseError, match="malformed OpenQASM 2"):
+        aer.sample('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncx q[0] q[1];\n', shots=10)
+    with pytest.raises(CircuitParseError, match="malformed OpenQASM 3"):
+        aer.sample("OPENQASM 3.0;\nqubit[2] q;\nh q[0]\n", shots=10)
+
+
+def test_sample_without_measurements(aer):
+    with pytest.raises(NoMeasurementsError, match="'ghz3' has no measurements"):
+        aer.sample(ghz(3, measure=False), shots=10)
+
+
+def test_observable_width_mismatch(aer):
+    with pytest.raises(ObservableError, match="acts on 2 qubits but circuit 'ghz3' has 3"):
+        aer.estimate(ghz(3, measure=False), "ZZ")
+
+
+def test_qpu_estimate_needs_shots(torino):
+    with pytest.raises(ShotsRequiredError, match="fake_torino.*QPU.*shots"):
+        torino.estimate(ghz(2, measure=False), "ZZ")
