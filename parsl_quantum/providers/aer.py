@@ -83,7 +83,9 @@ class AerDevice(Device):
                 bytes_per_amplitude=bytes_per_amp,
             ),
         )
-        self._native = set(self._simulator.target.operation_names)
+        # Directives are not in the target but Aer runs them; without them here every measure_all()
+        # circuit would be re-transpiled.
+        self._native = set(self._simulator.target.operation_names) | {"barrier", "delay"}
 
     @property
     def simulator(self) -> Any:

@@ -54,3 +54,7 @@ class BackendError(RuntimeError):
 
     The executor marks the pilot that raised it as failed and runs the task elsewhere.
     """
+
+
+class BackendNotInstalledError(RuntimeError):
+    """A backend whose Python package is not installed (the message names the package to install)."""
