@@ -163,7 +163,9 @@ def test_runtime_code_path_with_fake_backend():
 
 def test_too_many_qubits_names_both_numbers(aer):
     wide = QuantumCircuit(aer.num_qubits + 1, name="too_wide")
-    with pytest.raises(TooManyQubitsError, match=rf"'too_wide' needs {aer.num_qubits + 1} qubits.*at most {aer.num_qubits}"):
+    with pytest.raises(
+        TooManyQubitsError, match=rf"'too_wide' needs {aer.num_qubits + 1} qubits.*at most {aer.num_qubits}"
+    ):
         aer.sample(wide, shots=10)
 
 
@@ -181,7 +183,9 @@ def test_gpu_backend_without_gpu_names_the_cpu_alternative():
 
 
 def test_unknown_backend_lists_known_ones():
-    with pytest.raises(UnknownBackendError, match=r"unknown backend 'qsim'.*aer, aer_gpu, lightning.qubit.*fake_torino|fake_"):
+    with pytest.raises(
+        UnknownBackendError, match=r"unknown backend 'qsim'.*aer, aer_gpu, lightning.qubit.*fake_torino|fake_"
+    ):
         get_device("qsim")
     with pytest.raises(UnknownBackendError, match="fake_torino"):
         get_device("fake_nowhere")

@@ -13,6 +13,8 @@ from parsl_quantum.providers.errors import (
     UnboundParametersError,
     UnknownBackendError,
 )
+from parsl_quantum.providers.pilot import PilotDescription
+from parsl_quantum.providers.qpu_session import QPUSessionProvider
 from parsl_quantum.providers.registry import backend_kind, get_device, known_backends
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "GPUUnavailableError",
     "NoMeasurementsError",
     "ObservableError",
+    "PilotDescription",
+    "QPUSessionProvider",
     "ShotsRequiredError",
     "TooManyQubitsError",
     "UnboundParametersError",

@@ -15,7 +15,9 @@ def host_memory_bytes() -> int:
     return int(psutil.virtual_memory().total)
 
 
-def max_statevector_qubits(memory_bytes: int, bytes_per_amplitude: int = 16, density_matrix: bool = False) -> int:
+def max_statevector_qubits(
+    memory_bytes: int, bytes_per_amplitude: int = 16, density_matrix: bool = False
+) -> int:
     """The largest register whose state fits in ``memory_bytes``.
 
     A statevector of n qubits holds 2**n amplitudes; a density matrix 4**n.

@@ -75,7 +75,8 @@ def backend_kind(backend: str) -> str:
         if backend in fake_backend_classes():
             return "qpu"
         raise UnknownBackendError(
-            f"unknown fake device '{backend}'; qiskit-ibm-runtime offers: {', '.join(sorted(fake_backend_classes()))}"
+            f"unknown fake device '{backend}'; qiskit-ibm-runtime offers: "
+            + ", ".join(sorted(fake_backend_classes()))
         )
     raise UnknownBackendError(f"unknown backend '{backend}'; known backends: {known_backends()}")
 

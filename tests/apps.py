@@ -1,0 +1,53 @@
+"""Task functions for tests that run on real pilot workers (importable by the workers)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from parsl_quantum.providers.errors import BackendError
+
+
+def where(*, device):
+    """Which device and process ran the task."""
+    return device.name, os.getpid()
+
+
+def nap(seconds, *, device):
+    """Sleep, then report where."""
+    time.sleep(seconds)
+    return device.name, os.getpid()
+
+
+def nap_by_kind(seconds_by_kind, *, device):
+    """Sleep for a time that depends on the kind of device (models a fast and a slow resource)."""
+    time.sleep(seconds_by_kind[device.kind])
+    return device.name
+
+
+def ghz_counts(n, shots=1000, *, device):
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(n)
+    qc.h(0)
+    for i in range(n - 1):
+        qc.cx(i, i + 1)
+    qc.measure_all()
+    return device.name, device.sample(qc, shots=shots)
+
+
+def broken(x, *, device):
+    """A task whose own code fails."""
+    raise ZeroDivisionError(f"task input {x} divides by zero")
+
+
+def qpu_job_error(*, device):
+    """A backend that fails on QPUs (not the task's fault), works on simulators."""
+    if device.kind == "qpu":
+        raise BackendError(f"job on {device.name} failed: calibration in progress")
+    return device.name
+
+
+def no_device(x):
+    """A plain function: the executor passes no device to it."""
+    return x * 2

@@ -1,0 +1,45 @@
+"""Shared fixtures: loading a real Parsl DataFlowKernel and cleaning it up."""
+
+from __future__ import annotations
+
+import os
+
+import parsl
+import pytest
+from parsl.config import Config
+
+
+@pytest.fixture
+def load_dfk(tmp_path):
+    """``load_dfk(*executors, **config)`` loads a DataFlowKernel in a fresh run directory."""
+    loaded = []
+
+    def load(*executors, **config):
+        config.setdefault("run_dir", str(tmp_path / "runinfo"))
+        dfk = parsl.load(Config(executors=list(executors), **config))
+        loaded.append(dfk)
+        return dfk
+
+    yield load
+    for dfk in loaded:
+        if not dfk.cleanup_called:
+            dfk.cleanup()
+    parsl.clear()
+
+
+def worker_processes(label: str) -> list:
+    """Live HTEX worker-pool and interchange processes whose command line mentions ``label``."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if ("process_worker_pool" in cmd or "interchange" in cmd) and label in cmd:
+            found.append(proc)
+    return found
+
+
+def pytest_configure(config):
+    # Workers import the test helpers as ``tests.apps``; make that work from any cwd.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
