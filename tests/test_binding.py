@@ -17,7 +17,7 @@ from tests.executor_helpers import broken, cpu, ghz_counts, nap, no_device, qpu,
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory):
     qex = QuantumPilotExecutor(
-        label="quantum", pilots=[cpu(), qpu(prefetch=0)], policy="least_loaded", strategy_period=0.5
+        label="quantum", pilots=[cpu(prefetch=2), qpu(prefetch=0)], policy="least_loaded", strategy_period=0.5
     )
     dfk = parsl.load(parsl.config.Config(executors=[qex], run_dir=str(tmp_path_factory.mktemp("mixed"))))
     wait_active(qex, "cpu", "qpu")

@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from functools import partial
@@ -37,6 +38,8 @@ from parsl.jobs.states import JobState
 from parsl.jobs.strategy import Strategy
 from parsl.monitoring.radios.base import RadioConfig
 from parsl.monitoring.radios.htex import HTEXRadio
+from parsl.serialize import pack_apply_message
+from parsl.serialize.errors import SerializationError
 from parsl.utils import RepresentationMixin
 
 from parsl_quantum.executors.errors import (
@@ -49,9 +52,8 @@ from parsl_quantum.executors.metrics import MetricsStore, TaskRecord
 from parsl_quantum.executors.pilot import Pilot, PilotState, PilotStatus
 from parsl_quantum.executors.policies import POLICIES, PilotLoad, make_policy
 from parsl_quantum.executors.requirements import Requirements
-from parsl_quantum.executors.runtime_estimates import Prior, RuntimeEstimator, SignatureInfo, signature_of
+from parsl_quantum.executors.runtime_estimates import Prior, RuntimeEstimator, signature_of
 from parsl_quantum.executors.task import QuantumTask
-from parsl_quantum.executors.worker import WorkerOutcome
 from parsl_quantum.providers.errors import BackendError
 from parsl_quantum.providers.pilot import PilotDescription
 
@@ -61,13 +63,26 @@ _PILOT_FAULTS = (WorkerLost, ManagerLost, BadStateException, BackendError)
 _DEAD_BLOCK = (JobState.FAILED, JobState.MISSING, JobState.CANCELLED, JobState.COMPLETED)
 
 
+_KEYWORDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def accepts_keyword(func: Callable[..., Any], name: str) -> bool:
-    """Whether ``func`` (seen through ``functools.wraps`` wrappers) takes the keyword ``name``."""
+    """Whether ``func`` (seen through ``functools.wraps`` wrappers) takes the keyword ``name``.
+
+    Answers are cached per function object: an app submits the same function for every call.
+    """
     try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        known = _KEYWORDS.setdefault(func, {})
+    except TypeError:  # not weak-referenceable
+        known = {}
+    if name not in known:
+        try:
+            params = inspect.signature(func).parameters
+            variadic = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+            known[name] = name in params or variadic
+        except (TypeError, ValueError):
+            known[name] = False
+    return known[name]
 
 
 class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
@@ -86,7 +101,9 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
         How many times a task may be bound before pilot faults fail it. The task's own exceptions are
         never retried here (Parsl's ``retries`` does that).
     prefetch
-        Tasks handed to each worker beyond the one it runs (a pilot description may override it).
+        Tasks handed to each worker beyond the one it runs, so that it never idles while work waits (a
+        pilot description may override it). ``None`` adapts it to the observed task runtimes: one task
+        for long tasks, up to 8 for tasks of a few milliseconds.
     strategy
         Parsl scaling strategy for the pilots' blocks (``"htex_auto_scale"``, ``"simple"``, ``"none"``).
     max_idletime
@@ -107,7 +124,7 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
         pilots: Sequence[PilotDescription] = (),
         policy: str = "earliest_finish",
         max_attempts: int = 3,
-        prefetch: int = 2,
+        prefetch: int | None = None,
         strategy: str = "htex_auto_scale",
         max_idletime: float = 120.0,
         strategy_period: float = 1.0,
@@ -119,7 +136,7 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
             raise ValueError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-        if prefetch < 0:
+        if prefetch is not None and prefetch < 0:
             raise ValueError(f"prefetch must be >= 0, got {prefetch}")
         names = [p.name for p in pilots]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -138,6 +155,7 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
         self.estimator = RuntimeEstimator(prior=runtime_prior)
         self._policy = make_policy(policy, self.estimator)
         self._pilots: dict[str, Pilot] = {}
+        self._eligibility: dict[Requirements, frozenset[str]] = {}
         self._retired: list[Pilot] = []
         self._queue_lock = threading.Lock()
         from parsl_quantum.executors.task_queue import TaskQueue
@@ -187,11 +205,18 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
             self._threads.append(thread)
 
     def _start_pilot(self, description: PilotDescription) -> Pilot:
-        pilot = Pilot(description, self.label, self.prefetch, partial(self._demand, description.name))
+        pilot = Pilot(
+            description,
+            self.label,
+            self.prefetch,
+            partial(self._demand, description.name),
+            partial(self.estimator.pilot_mean, description.name),
+        )
         pilot.start(self.run_dir, self.run_id, self.monitoring_messages, self.log_config)
         self._scaling.add_executors([pilot.htex])
         with self._queue_lock:
             self._pilots[pilot.name] = pilot
+            self._eligibility.clear()
         logger.info("pilot %s started (%s on %s)", pilot.name, pilot.kind, pilot.backend)
         return pilot
 
@@ -229,15 +254,23 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
         ------
         parsl.executors.errors.InvalidResourceSpecification
             For unknown requirement keys or malformed values.
+        parsl.serialize.errors.SerializationError
+            If the function or its arguments cannot be serialised.
         """
         requirements = Requirements.from_spec(resource_specification)
         name = getattr(func, "__name__", type(func).__name__)
+        inject_device = accepts_keyword(func, "device")
         if "parsl_resource_specification" in kwargs and not accepts_keyword(
             func, "parsl_resource_specification"
         ):
             # Parsl passes the specification on to the function; one that does not declare it has no use
             # for it (the executor consumed it), so it is not forced on the function.
             kwargs = {k: v for k, v in kwargs.items() if k != "parsl_resource_specification"}
+        try:
+            # Serialised here, on the submitting thread as Parsl's own executors do, not when bound.
+            buffer = pack_apply_message(func, args, kwargs, buffer_threshold=1 << 20)
+        except TypeError as exc:
+            raise SerializationError(name) from exc
         future: Future = Future()
         with self._queue_lock:
             if self._stop.is_set():
@@ -256,25 +289,25 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
             task = QuantumTask(
                 task_id=task_id,
                 seq=task_id,
-                func=func,
-                args=args,
-                kwargs=kwargs,
+                buffer=buffer,
                 requirements=requirements,
-                signature=signature_of(name, requirements.qubits, requirements.shots).signature,
+                info=signature_of(name, requirements.qubits, requirements.shots),
                 future=future,
                 record=record,
-                inject_device=accepts_keyword(func, "device"),
+                inject_device=inject_device,
             )
             task.eligible = self._eligible(task)
             reason = None if task.eligible else self._why_unschedulable(task)
+            first_of_its_kind = False
             if reason is None:
                 self._tasks[task_id] = task
-                self._queue.push(task)
-                self._wake.notify()
+                first_of_its_kind = self._queue.push(task)
         if reason is not None:
             self._complete(
                 task, exception=UnschedulableTaskError(self.label, task_id, reason), outcome="unschedulable"
             )
+        elif first_of_its_kind:  # otherwise tasks like it already wait for a slot to open
+            self._dispatch()
         return future
 
     # -- eligibility ---------------------------------------------------------------------------------
@@ -282,7 +315,21 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
         return [p for p in self._pilots.values() if p.state in (PilotState.STARTING, PilotState.ACTIVE)]
 
     def _eligible(self, task: QuantumTask) -> frozenset[str]:
-        return frozenset(p.name for p in self._open_pilots() if task.requirements.unmet_by(p) is None)
+        """Names of the open pilots that meet the task's requirements (lock held).
+
+        Cached per distinct requirements; :meth:`_pilots_changed` clears the cache whenever a pilot is
+        added, closes, or becomes known.
+        """
+        names = self._eligibility.get(task.requirements)
+        if names is None:
+            names = frozenset(p.name for p in self._open_pilots() if task.requirements.unmet_by(p) is None)
+            self._eligibility[task.requirements] = names
+        return names
+
+    def _set_state(self, pilot: Pilot, state: PilotState) -> None:
+        """Change a pilot's state (lock held)."""
+        pilot.state = state
+        self._eligibility.clear()
 
     def _why_unschedulable(self, task: QuantumTask) -> str:
         req = task.requirements
@@ -309,6 +356,7 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
 
     def _reclassify(self) -> list[QuantumTask]:
         """Recompute eligibility of waiting tasks (lock held); returns those no pilot can serve now."""
+        self._eligibility.clear()
         self._queue.reclassify(self._eligible)
         stranded = [t for t in self._queue if not t.eligible]
         for task in stranded:
@@ -328,7 +376,13 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
     def _bind_waiting(self) -> list[tuple[QuantumTask, Pilot, int]]:
         """One dispatch pass (lock held): bind waiting tasks to pilots with free slots."""
         loads = {
-            p.name: PilotLoad(p.name, p.capacity, p.limit, len(p.in_flight), p.fidelity or 1.0)
+            p.name: PilotLoad(
+                p.name,
+                p.capacity,
+                p.limit if p.wants_work else len(p.in_flight),  # a pilot waiting for a batch is full
+                len(p.in_flight),
+                p.fidelity or 1.0,
+            )
             for p in self._pilots.values()
             if p.accepting and p.capacity > 0
         }
@@ -338,10 +392,7 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
         chosen: list[tuple[QuantumTask, str]] = []
         for task in self._queue.waiting_for([n for n, load in loads.items() if load.free > 0]):
             candidates = [loads[n] for n in task.eligible if n in loads]
-            info = SignatureInfo(
-                task.signature, task.record.name, task.requirements.qubits, task.requirements.shots
-            )
-            pick = self._policy.choose(info, candidates)
+            pick = self._policy.choose(task.info, candidates)
             if pick is not None:
                 pick.held += 1
                 chosen.append((task, pick.name))
@@ -371,14 +422,24 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
                 continue
             inner.add_done_callback(partial(self._on_done, task, pilot, attempt))
 
+    def _dispatch(self) -> None:
+        """Bind what can be bound now and send it to the pilots.
+
+        Called inline where a slot may have opened or work arrived (submission, completion), so that no
+        thread hand-off sits on a task's path; the dispatcher thread covers capacity changes.
+        """
+        with self._queue_lock:
+            if not any(p.wants_work for p in self._pilots.values()):
+                return  # every pilot is full: nothing to bind (the common case while work waits)
+            bound = self._bind_waiting()
+        if bound:
+            self._launch(bound)
+
     def _dispatch_loop(self) -> None:
         while not self._stop.is_set():
             with self._wake:
-                bound = self._bind_waiting()
-                if not bound:
-                    self._wake.wait(timeout=0.5)
-                    continue
-            self._launch(bound)
+                self._wake.wait(timeout=0.5)
+            self._dispatch()
 
     def _notify(self) -> None:
         with self._wake:
@@ -399,22 +460,17 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
                 return
             self._finish(task, pilot, exception=exc)
         else:
-            outcome: WorkerOutcome = inner.result()
-            value = outcome.value
+            value, start, end, host = inner.result()
             if isinstance(value, RemoteExceptionWrapper) and issubclass(value.e_type, BackendError):
                 self._pilot_fault(pilot, f"backend error: {value.e_value}", task, attempt)
                 return
             record = task.record
-            record.start, record.end, record.host = outcome.start, outcome.end, outcome.host
-            self.estimator.observe(
-                signature_of(record.name, task.requirements.qubits, task.requirements.shots),
-                pilot.name,
-                outcome.end - outcome.start,
-            )
+            record.start, record.end, record.host = start, end, host
+            self.estimator.observe(task.info, pilot.name, end - start)
             self._finish(task, pilot, result=value)
         if drained:
             self._retire_async(pilot)
-        self._notify()
+        self._dispatch()
 
     def _finish(
         self, task: QuantumTask, pilot: Pilot, result: Any = None, exception: BaseException | None = None
@@ -461,7 +517,7 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
                 returning.append(task)
             if newly_failed:
                 logger.warning("pilot %s failed: %s", pilot.name, reason)
-                pilot.state = PilotState.FAILED
+                self._set_state(pilot, PilotState.FAILED)
                 pilot.reason = reason
                 returning.extend(t for t in pilot.in_flight.values() if t is not task)
                 pilot.in_flight.clear()
@@ -500,7 +556,7 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
                 del self._pilots[pilot.name]
                 self._retired.append(pilot)
             if pilot.state is not PilotState.FAILED:
-                pilot.state = PilotState.REMOVED
+                self._set_state(pilot, PilotState.REMOVED)
         pilot.stop()
 
     # -- polling: capacity, block health, scaling, metrics ---------------------------------------------
@@ -579,7 +635,7 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
             return
         self._start_pilot(description)
         with self._queue_lock:
-            self._queue.reclassify(self._eligible)
+            self._reclassify()
             self._wake.notify()
 
     def remove_pilot(self, name: str, drain: bool = True) -> None:
@@ -603,7 +659,7 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
             if pilot is None:
                 raise PilotError(self.label, f"no running pilot named '{name}'")
             self._descriptions = [d for d in self._descriptions if d.name != name]
-            pilot.state = PilotState.DRAINING
+            self._set_state(pilot, PilotState.DRAINING)
             returning: list[QuantumTask] = []
             if not drain:
                 returning = list(pilot.in_flight.values())

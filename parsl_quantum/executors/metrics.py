@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class TaskRecord:
 
 
 _COLUMNS = [f.name for f in dataclasses.fields(TaskRecord)]
+_ROW = operator.attrgetter(*_COLUMNS)
 
 
 class MetricsStore:
@@ -113,7 +115,7 @@ class MetricsStore:
         with sqlite3.connect(self.path) as db:
             db.executemany(
                 f"INSERT INTO tasks VALUES ({marks})",
-                [tuple(getattr(r, c) for c in _COLUMNS) for r in batch],
+                [_ROW(r) for r in batch],
             )
 
 

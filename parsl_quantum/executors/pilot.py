@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import sys
 import threading
 from collections.abc import Callable
@@ -23,16 +24,30 @@ from parsl.jobs.states import JobState
 from parsl.providers import LocalProvider
 
 from parsl_quantum.executors.task import QuantumTask
-from parsl_quantum.executors.worker import describe_device, run_task
+from parsl_quantum.executors.worker import describe_device
 from parsl_quantum.providers.pilot import PilotDescription
 from parsl_quantum.providers.qpu_session import QPUSessionProvider
 
 logger = logging.getLogger(__name__)
 
-# The worker pool and interchange are started with this interpreter, so a pilot works whether or not
-# the virtual environment's bin/ is on PATH.
-_WORKER_CMD = f"{sys.executable} -m parsl.executors.high_throughput.process_worker_pool"
-_INTERCHANGE_CMD = [sys.executable, "-m", "parsl.executors.high_throughput.interchange"]
+
+def htex_launch_options() -> dict[str, Any]:
+    """HTEX launch commands that start the interchange and worker pool with this interpreter.
+
+    Parsl's defaults run ``interchange.py`` and ``process_worker_pool.py`` from ``PATH``, which fails
+    when the virtual environment is not activated (``.venv/bin/python workflow.py``).
+    """
+    worker = f"{sys.executable} -m parsl.executors.high_throughput.process_worker_pool"
+    return {
+        "launch_cmd": DEFAULT_LAUNCH_CMD.replace("process_worker_pool.py", worker, 1),
+        "interchange_launch_cmd": [sys.executable, "-m", "parsl.executors.high_throughput.interchange"],
+    }
+
+
+MAX_PREFETCH = 8
+"""Most tasks per worker an adaptive prefetch hands a pilot beyond the ones running."""
+PREFETCH_HORIZON_S = 0.02
+"""Seconds of work an adaptive prefetch keeps queued per worker."""
 
 
 class PilotState(enum.StrEnum):
@@ -110,19 +125,28 @@ class Pilot:
     executor_label
         Label of the owning executor; the pilot's HTEX is labelled ``<label>-<pilot name>``.
     prefetch
-        Tasks per worker handed beyond the one running, unless the description sets its own.
+        Tasks per worker handed beyond the one running, unless the description sets its own; ``None``
+        adapts it to the pilot's task runtimes (see :meth:`prefetch_now`).
     demand
         Number of waiting tasks this pilot could serve (drives scaling).
+    mean_runtime
+        Mean observed runtime of this pilot's tasks, in seconds (``None`` before any).
     """
 
     def __init__(
-        self, description: PilotDescription, executor_label: str, prefetch: int, demand: Callable[[], int]
+        self,
+        description: PilotDescription,
+        executor_label: str,
+        prefetch: int | None,
+        demand: Callable[[], int],
+        mean_runtime: Callable[[], float | None] = lambda: None,
     ) -> None:
         self.description = description
         self.name = description.name
         self.kind = description.kind
         self.backend = description.backend
         self.prefetch = description.prefetch if description.prefetch is not None else prefetch
+        self._mean_runtime = mean_runtime
         self.provider = description.resolved_provider()
         self.state = PilotState.STARTING
         self.reason: str | None = None
@@ -131,13 +155,16 @@ class Pilot:
         self.tasks_done = 0
         self._device_qubits: int | None = None
         self._fidelity: float | None = None
-        self._lock = threading.Lock()
+        self._submit_lock = threading.Lock()  # the HTEX's task socket is not thread-safe
         htex_options: dict[str, Any] = {
             "max_workers_per_node": description.workers,
+            # The prefetched tasks wait at the worker pool, not in the interchange: a worker that finishes
+            # starts its next task at once instead of idling through a round trip to the interchange.
+            "prefetch_capacity": (MAX_PREFETCH if self.prefetch is None else self.prefetch)
+            * description.workers,
             "heartbeat_period": 2,
             "heartbeat_threshold": 15,
-            "launch_cmd": DEFAULT_LAUNCH_CMD.replace("process_worker_pool.py", _WORKER_CMD, 1),
-            "interchange_launch_cmd": _INTERCHANGE_CMD,
+            **htex_launch_options(),
         }
         if self.kind == "gpu":
             htex_options["available_accelerators"] = description.options.get("gpus", description.workers)
@@ -220,7 +247,36 @@ class Pilot:
     @property
     def limit(self) -> int:
         """Tasks the pilot may hold: connected workers plus prefetch per worker."""
-        return self.capacity * (1 + self.prefetch)
+        return self.capacity * (1 + self.prefetch_now())
+
+    def prefetch_now(self) -> int:
+        """Tasks per worker to hand beyond the one it runs.
+
+        A fixed prefetch is used as given. Otherwise the pilot keeps about :data:`PREFETCH_HORIZON_S` of
+        work queued per worker, from the mean runtime of its tasks: one task for anything longer than that
+        (late binding keeps the rest in the executor's queue, free to go to any pilot), up to
+        :data:`MAX_PREFETCH` for tasks so short that the round trip to the submitting host would otherwise
+        leave workers idle.
+        """
+        if self.prefetch is not None:
+            return self.prefetch
+        mean = self._mean_runtime()
+        if mean is None:
+            return 1
+        return max(1, min(MAX_PREFETCH, math.ceil(PREFETCH_HORIZON_S / max(mean, 1e-6))))
+
+    @property
+    def wants_work(self) -> bool:
+        """Whether to bind tasks to this pilot now.
+
+        A pilot takes work in batches: once half of its prefetch slots are free, or as soon as a worker
+        would otherwise idle. Its workers still hold queued tasks while it waits for a batch, so none idles,
+        and sending tasks together amortises the per-message costs of the submit side and the interchange.
+        """
+        if not self.accepting:
+            return False
+        held = len(self.in_flight)
+        return held < self.capacity or self.limit - held >= max(1, self.capacity * self.prefetch_now() // 2)
 
     @property
     def accepting(self) -> bool:
@@ -239,16 +295,14 @@ class Pilot:
 
     def submit(self, task: QuantumTask) -> Future:
         """Send a bound task to the pilot's workers."""
-        return self.htex.submit(
-            run_task,
-            {},
-            self.backend,
-            self._device_options,
-            task.inject_device,
-            task.func,
-            task.args,
-            task.kwargs,
-        )
+        context = {
+            "task_executor": {
+                "f": "parsl_quantum.executors.worker.execute_on_device",
+                "a": (self.backend, self._device_options, task.inject_device),
+            }
+        }
+        with self._submit_lock:
+            return self.htex.submit_payload(context, task.buffer)
 
     def blocks(self) -> dict[str, int]:
         """Number of blocks per job state."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
 
 from parsl_quantum.executors.metrics import TaskRecord
 from parsl_quantum.executors.requirements import Requirements
+from parsl_quantum.executors.runtime_estimates import SignatureInfo
 
 
 @dataclass(eq=False)
@@ -19,6 +18,9 @@ class QuantumTask:
     ----------
     task_id
         The executor's id of the task (also ``future.parsl_executor_task_id``).
+    buffer
+        The call (function, arguments) serialised as Parsl serialises any app call; serialised once at
+        submission, whichever pilot later runs it.
     seq
         Submission order, used to break priority ties first-come first-served.
     eligible
@@ -31,11 +33,9 @@ class QuantumTask:
 
     task_id: int
     seq: int
-    func: Callable[..., Any]
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
+    buffer: bytes
     requirements: Requirements
-    signature: str
+    info: SignatureInfo
     future: Future
     record: TaskRecord
     inject_device: bool = True

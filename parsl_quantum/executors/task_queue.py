@@ -37,7 +37,8 @@ class _Ordered:
         return len(self.keys)
 
     def __iter__(self) -> Iterator[tuple[tuple[int, int], QuantumTask]]:
-        for key in list(self.keys):
+        # Callers do not change the queue while iterating (bindings are applied after the pass).
+        for key in self.keys:
             yield key, self.tasks[key]
 
 
@@ -47,9 +48,21 @@ class TaskQueue:
     def __init__(self) -> None:
         self._classes: dict[frozenset[str], _Ordered] = {}
 
-    def push(self, task: QuantumTask) -> None:
-        """Add a task under its current ``eligible`` set."""
-        self._classes.setdefault(task.eligible, _Ordered()).add(task)
+    def push(self, task: QuantumTask) -> bool:
+        """Add a task under its current ``eligible`` set.
+
+        Returns
+        -------
+        bool
+            Whether no task of the same eligibility was waiting. If some was, the last dispatch pass found
+            its pilots full, and the new task cannot be bound either until a slot opens.
+        """
+        cls = self._classes.get(task.eligible)
+        first = cls is None
+        if first:
+            cls = self._classes[task.eligible] = _Ordered()
+        cls.add(task)
+        return first
 
     def remove(self, task: QuantumTask) -> None:
         """Remove a waiting task."""
@@ -63,7 +76,7 @@ class TaskQueue:
 
     def __iter__(self) -> Iterator[QuantumTask]:
         for cls in list(self._classes.values()):
-            for _, task in cls:
+            for _, task in list(cls):
                 yield task
 
     def waiting_for(self, pilots: Iterable[str]) -> Iterator[QuantumTask]:

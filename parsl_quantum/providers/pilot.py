@@ -44,7 +44,7 @@ class PilotDescription(RepresentationMixin):
         credentials here: IBM accounts come from the environment or a saved account.
     prefetch
         Tasks handed to each worker beyond the one it runs, so that it never idles while work waits;
-        ``None`` uses the executor's default.
+        ``None`` uses the executor's setting (adaptive by default).
     qubits
         The widest circuit the pilot takes, when it should be less than (or cannot be known before its
         workers start, e.g. a GPU on a remote node) what the device reports.

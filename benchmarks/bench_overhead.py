@@ -1,0 +1,104 @@
+"""Cost of the pilot layer: no-op tasks through QuantumPilotExecutor vs a plain HighThroughputExecutor.
+
+Both run the same no-op function on 2 workers of a LocalProvider, 5,000 tasks per measurement, the
+executors alternating in the same run. The figure is the ratio of throughputs (quantum / plain, with
+plain HTEX as configured by default); the issue asks for at least 0.9, i.e. the pilot layer costs under
+10%. A pilot hands its prefetched tasks to its worker pool (HTEX ``prefetch_capacity``), which a default
+HTEX does not; so the run also measures a plain HTEX given the same worker-pool prefetch
+(``ratio_same_prefetch``), the cost of the pilot layer alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from functools import partial
+
+from parsl import python_app
+from parsl.executors import HighThroughputExecutor
+from parsl.providers import LocalProvider
+
+from benchmarks.common import Loaded, median, timed, write_result
+from parsl_quantum.executors import QuantumPilotExecutor
+from parsl_quantum.executors.pilot import MAX_PREFETCH, htex_launch_options
+from parsl_quantum.providers import PilotDescription
+
+
+def noop(i, *, device=None):
+    return i
+
+
+plain_noop = python_app(noop, executors=["htex"])
+quantum_noop = python_app(noop, executors=["quantum"])
+
+
+def plain_executor(workers: int, prefetch_capacity: int = 0) -> HighThroughputExecutor:
+    return HighThroughputExecutor(
+        label="htex",
+        max_workers_per_node=workers,
+        prefetch_capacity=prefetch_capacity,
+        address="127.0.0.1",
+        provider=LocalProvider(init_blocks=1),
+        **htex_launch_options(),
+    )
+
+
+def quantum_executor(workers: int) -> QuantumPilotExecutor:
+    pilot = PilotDescription(name="cpu", kind="cpu", backend="aer", workers=workers)
+    return QuantumPilotExecutor(label="quantum", pilots=[pilot])
+
+
+def run_tasks(app, n: int) -> float:
+    """Seconds to submit ``n`` no-op tasks and collect every result."""
+
+    def work():
+        futures = [app(i) for i in range(n)]
+        assert [f.result() for f in futures] == list(range(n))
+
+    seconds, _ = timed(work)
+    return seconds
+
+
+def measure(make, app, tasks: int, workers: int) -> float:
+    with Loaded(make(workers)):
+        run_tasks(app, 200)  # workers up, devices built, code paths warm
+        return run_tasks(app, tasks)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    plain, tuned, quantum = [], [], []
+    prefetch = MAX_PREFETCH * args.workers  # the worker-pool prefetch a pilot's HTEX gets
+    for _ in range(args.repeats):
+        plain.append(measure(plain_executor, plain_noop, args.tasks, args.workers))
+        quantum.append(measure(quantum_executor, quantum_noop, args.tasks, args.workers))
+        tuned.append(
+            measure(partial(plain_executor, prefetch_capacity=prefetch), plain_noop, args.tasks, args.workers)
+        )
+        time.sleep(1)
+    plain_rate, quantum_rate = args.tasks / median(plain), args.tasks / median(quantum)
+    tuned_rate = args.tasks / median(tuned)
+    return write_result(
+        "pilot_overhead",
+        {
+            "tasks": args.tasks,
+            "workers": args.workers,
+            "plain_htex_s": plain,
+            "plain_htex_same_prefetch_s": tuned,
+            "quantum_pilot_s": quantum,
+            "plain_tasks_per_s": round(plain_rate, 1),
+            "plain_same_prefetch_tasks_per_s": round(tuned_rate, 1),
+            "quantum_tasks_per_s": round(quantum_rate, 1),
+            "ratio": round(quantum_rate / plain_rate, 3),
+            "ratio_same_prefetch": round(quantum_rate / tuned_rate, 3),
+            "target": ">= 0.9",
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

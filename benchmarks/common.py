@@ -1,0 +1,57 @@
+"""What every benchmark shares: timing, medians, and writing its JSON result."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import parsl
+from parsl.config import Config
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Wall-clock seconds of ``fn()`` and its value."""
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def machine() -> dict[str, Any]:
+    """Where the benchmark ran."""
+    return {"host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version()}
+
+
+def write_result(name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Print the result as one JSON line and write it to ``benchmarks/results/<name>.json``."""
+    payload = {"benchmark": name, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine(), **payload}
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, f"{name}.json"), "w") as f:
+        json.dump(payload, f, indent=2)
+    print(json.dumps(payload))
+    return payload
+
+
+class Loaded:
+    """Context manager: a DataFlowKernel with ``executors``, run directory under /tmp, no app logging."""
+
+    def __init__(self, *executors: Any, run_dir: str = "/tmp/parsl-quantum-bench") -> None:
+        self.config = Config(executors=list(executors), run_dir=run_dir, initialize_logging=False)
+
+    def __enter__(self) -> Any:
+        self.dfk = parsl.load(self.config)
+        return self.dfk
+
+    def __exit__(self, *exc: Any) -> None:
+        self.dfk.cleanup()
+        parsl.clear()
