@@ -54,6 +54,7 @@ from parsl_quantum.executors.policies import POLICIES, PilotLoad, make_policy
 from parsl_quantum.executors.requirements import Requirements
 from parsl_quantum.executors.runtime_estimates import Prior, RuntimeEstimator, signature_of
 from parsl_quantum.executors.task import QuantumTask
+from parsl_quantum.executors.worker import unship
 from parsl_quantum.providers.errors import BackendError
 from parsl_quantum.providers.pilot import PilotDescription
 
@@ -460,7 +461,8 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
                 return
             self._finish(task, pilot, exception=exc)
         else:
-            value, start, end, host = inner.result()
+            shipped, start, end, host = inner.result()
+            value = unship(shipped)
             if isinstance(value, RemoteExceptionWrapper) and issubclass(value.e_type, BackendError):
                 self._pilot_fault(pilot, f"backend error: {value.e_value}", task, attempt)
                 return

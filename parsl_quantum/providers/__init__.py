@@ -1,5 +1,6 @@
 """Resource layer: devices (one adapter per backend), pilot descriptions and QPU sessions."""
 
+from parsl_quantum.providers.circuits import PackedCircuits
 from parsl_quantum.providers.device import Device, DeviceCapabilities
 from parsl_quantum.providers.errors import (
     BackendError,
@@ -26,6 +27,7 @@ __all__ = [
     "GPUUnavailableError",
     "NoMeasurementsError",
     "ObservableError",
+    "PackedCircuits",
     "PilotDescription",
     "QPUSessionProvider",
     "ShotsRequiredError",

@@ -98,8 +98,8 @@ class AerDevice(Device):
 
         out = []
         for qc in circuits:
-            names = {inst.operation.name for inst in qc.data}
-            out.append(qc if names <= self._native else transpile(qc, self._simulator, optimization_level=0))
+            native = set(qc.count_ops()) <= self._native  # count_ops: no Python object per instruction
+            out.append(qc if native else transpile(qc, self._simulator, optimization_level=0))
         return out
 
     def _sample(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:
