@@ -15,6 +15,7 @@ it needs one extra wire per measurement.
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from collections import defaultdict
@@ -150,6 +151,10 @@ class LightningDevice(Device):
 
     def _create(self, wires: int | Sequence[Any], **extra: Any) -> Any:
         """``qml.device(backend, wires=wires, ...)``, with the GPU failure named."""
+        if self.backend == "lightning.kokkos":
+            # Kokkos' OpenMP build prints a warning on every start when OMP_PROC_BIND is unset; "false"
+            # is OpenMP's behaviour when it is unset, so setting it (unless the user did) changes nothing.
+            os.environ.setdefault("OMP_PROC_BIND", "false")
         try:
             return qml.device(self.backend, wires=wires, **self._options, **extra)
         except Exception as exc:  # CUDA and plugin failures come as several types

@@ -1,0 +1,81 @@
+"""The ``parsl-quantum`` command: demos, mini-apps and the cutting planner from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from collections.abc import Sequence
+
+
+def devices_demo(backends: Sequence[str], qubits: int = 5, shots: int = 2000) -> None:
+    """Sample a GHZ circuit on each backend, side by side, and print what each device is."""
+    from qiskit import QuantumCircuit
+
+    from parsl_quantum.providers import get_device
+
+    ghz = QuantumCircuit(qubits, name=f"ghz{qubits}")
+    ghz.h(0)
+    for i in range(qubits - 1):
+        ghz.cx(i, i + 1)
+    ghz.measure_all()
+    print(f"GHZ state on {qubits} qubits, {shots} shots: ideally half |{'0' * qubits}>, half |{'1' * qubits}>\n")
+    print(f"{'backend':16} {'kind':5} {'qubits':>6} {'fidelity':>8}  {'P(0..0)':>8} {'P(1..1)':>8} {'other':>6}")
+    for name in backends:
+        try:
+            device = get_device(name)
+            counts = device.sample(ghz, shots=shots)
+        except Exception as exc:
+            print(f"{name:16} unavailable: {exc}")
+            continue
+        zeros = counts.get("0" * qubits, 0) / shots
+        ones = counts.get("1" * qubits, 0) / shots
+        print(
+            f"{name:16} {device.kind:5} {device.num_qubits:>6} {device.fidelity:>8.4f}  "
+            f"{zeros:>8.3f} {ones:>8.3f} {1 - zeros - ones:>6.3f}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``parsl-quantum`` console script."""
+    parser = argparse.ArgumentParser(prog="parsl-quantum", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the main demo: a hybrid workflow over simulator and QPU pilots")
+    demo.add_argument("--tasks", type=int, default=24, help="circuits in the parameter sweep")
+    devices = sub.add_parser("devices", help="a GHZ circuit on each backend, side by side")
+    devices.add_argument("backends", nargs="*", default=["aer", "lightning.qubit", "fake_torino"])
+    devices.add_argument("--qubits", type=int, default=5)
+    devices.add_argument("--shots", type=int, default=2000)
+    run = sub.add_parser("run", help="run a mini-app from workflows/ (or any workflow script)")
+    run.add_argument("workflow", help="a mini-app name (e.g. qaoa_maxcut) or a path to a script")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the workflow")
+    args = parser.parse_args(argv)
+    if args.command == "devices":
+        devices_demo(args.backends, args.qubits, args.shots)
+    elif args.command == "demo":
+        from parsl_quantum.demo import run_demo
+
+        run_demo(tasks=args.tasks)
+    elif args.command == "run":
+        return run_workflow(args.workflow, args.args)
+    return 0
+
+
+def run_workflow(workflow: str, args: Sequence[str]) -> int:
+    """Run a mini-app by name (from the repository's ``workflows/``) or a workflow script by path."""
+    import os
+
+    path = workflow
+    if not os.path.exists(path):
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = os.path.join(here, "workflows", f"{workflow.removesuffix('.py')}.py")
+    if not os.path.exists(path):
+        print(f"no workflow '{workflow}': not a file, and not a mini-app in workflows/", file=sys.stderr)
+        return 2
+    sys.argv = [path, *args]
+    runpy.run_path(path, run_name="__main__")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
