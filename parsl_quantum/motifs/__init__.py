@@ -1,0 +1,27 @@
+"""Workflow layer: execution motifs as decorated app patterns.
+
+=====================  ========  ==================================================================
+motif                  coupling  what it returns
+=====================  ========  ==================================================================
+``quantum_app``        none      ``AppFuture`` of one task's value
+``ensemble``           loose     ``fn.map(items)``: ``AppFuture`` of results in input order
+``pipeline``           medium    ``pipe(x)``: ``AppFuture`` of the last stage's value
+``variational``        tight     ``fn.minimize(x0)``: ``AppFuture`` of ``x, fun, nit, history``
+``qml_training``       tight     ``fn.fit(...)``: ``AppFuture`` of trained parameters and losses
+``circuit_cutting``    medium    ``AppFuture`` of reconstructed expectation values
+``distributed``        tight     ``AppFuture`` of an MPI task's (rank 0) value
+=====================  ========  ==================================================================
+"""
+
+from parsl_quantum.motifs.ensemble import EnsembleApp, EnsembleError, ensemble
+from parsl_quantum.motifs.quantum_app import QuantumApp, quantum_app
+from parsl_quantum.motifs.report import TimeBreakdown
+
+__all__ = [
+    "EnsembleApp",
+    "EnsembleError",
+    "QuantumApp",
+    "TimeBreakdown",
+    "ensemble",
+    "quantum_app",
+]
