@@ -19,8 +19,12 @@ def devices_demo(backends: Sequence[str], qubits: int = 5, shots: int = 2000) ->
     for i in range(qubits - 1):
         ghz.cx(i, i + 1)
     ghz.measure_all()
-    print(f"GHZ state on {qubits} qubits, {shots} shots: ideally half |{'0' * qubits}>, half |{'1' * qubits}>\n")
-    print(f"{'backend':16} {'kind':5} {'qubits':>6} {'fidelity':>8}  {'P(0..0)':>8} {'P(1..1)':>8} {'other':>6}")
+    print(
+        f"GHZ state on {qubits} qubits, {shots} shots: ideally half |{'0' * qubits}>, half |{'1' * qubits}>\n"
+    )
+    print(
+        f"{'backend':16} {'kind':5} {'qubits':>6} {'fidelity':>8}  {'P(0..0)':>8} {'P(1..1)':>8} {'other':>6}"
+    )
     for name in backends:
         try:
             device = get_device(name)

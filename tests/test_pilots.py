@@ -226,3 +226,13 @@ def _alive(proc) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_a_single_task_on_a_wide_pilot_does_not_churn_blocks(load_dfk):
+    """Regression: Parsl's strategy asked scale_in(0), which released the pending block every second."""
+    qex = QuantumPilotExecutor(label="quantum", pilots=[cpu(workers=2)], strategy_period=0.2)
+    load_dfk(qex)
+    future = where()  # submitted before the block's workers connect
+    assert future.result(timeout=60)[0] == "aer"
+    time.sleep(1.0)
+    assert len(qex._pilots["cpu"].htex.status_facade) == 1

@@ -110,6 +110,18 @@ class PilotHTEX(HighThroughputExecutor):
     def outstanding(self) -> int:
         return len(self.tasks) + self._demand()
 
+    def scale_in(self, blocks: int, max_idletime: float | None = None) -> list[str]:
+        """Scale in ``blocks`` blocks; asked for none, release none.
+
+        Parsl's ``htex_auto_scale`` strategy asks for ``scale_in(0, max_idletime)`` when a block has more
+        slots than tasks, and HTEX's ``scale_in`` checks the count only after picking a block: a block whose
+        workers have not connected yet counts as idle forever, so it is released and then requested again,
+        in a loop (Parsl issue #3696). Seen here with one task on a two-worker pilot.
+        """
+        if blocks <= 0:
+            return []
+        return super().scale_in(blocks, max_idletime=max_idletime)
+
 
 def _is_local(provider: Any) -> bool:
     return isinstance(provider, (LocalProvider, QPUSessionProvider))

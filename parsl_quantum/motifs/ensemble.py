@@ -26,7 +26,7 @@ from parsl import join_app, python_app
 from parsl.app.errors import RemoteExceptionWrapper
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.motifs.capacity import worker_slots
+from parsl_quantum.executors.capacity import worker_slots
 from parsl_quantum.motifs.quantum_app import QuantumApp, Requirement
 from parsl_quantum.providers.circuits import PackedCircuits
 

@@ -141,9 +141,25 @@ class QPUDevice(Device):
         """One minus the median two-qubit gate error of the device."""
         return 1.0 - self.timing.two_qubit_error
 
+    def is_isa(self, circuit: QuantumCircuit) -> bool:
+        """Whether ``circuit`` is already laid out on this device and uses only its instructions."""
+        return (
+            circuit.layout is not None
+            and circuit.num_qubits == self._backend.num_qubits
+            and set(circuit.count_ops()) - {"barrier"} <= set(self._backend.target.operation_names)
+        )
+
     def transpile(self, circuits: list[QuantumCircuit]) -> list[QuantumCircuit]:
-        """Circuits mapped to the device's qubits and instruction set (ISA circuits)."""
-        return list(self._pass_manager.run(circuits))
+        """Circuits mapped to the device's qubits and instruction set (ISA circuits).
+
+        Circuits that already are ISA circuits of this device run as they are: a workflow that chose the
+        physical qubits itself (e.g. to calibrate readout on the same qubits) keeps them.
+        """
+        pending = [i for i, qc in enumerate(circuits) if not self.is_isa(qc)]
+        out = list(circuits)
+        for i, isa in zip(pending, self._pass_manager.run([circuits[i] for i in pending]), strict=True):
+            out[i] = isa
+        return out
 
     def _sample(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:
         return self._runner.run(self.transpile(circuits), shots)

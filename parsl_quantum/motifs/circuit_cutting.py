@@ -1,0 +1,181 @@
+"""``circuit_cutting``: a circuit too wide or too slow to run whole, run as cut fragments.
+
+Coupling: medium. The decorated function builds ``(circuit, observables)`` on the submitting host; the
+circuit is cut with qiskit-addon-cutting into subcircuits of at most ``subcircuit_size`` qubits (or as
+Q-Dreamer's planner decides), every subexperiment runs as quantum tasks on the pilots (batched into
+fragments), and a reconstruction task downstream of them (on a classical executor, or on the submitting
+host) combines their counts. The call returns an ``AppFuture`` of the expectation values; ``fn.run(...)``
+returns one of the full :class:`Reconstruction`, standard errors included.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+from parsl import join_app
+from parsl.dataflow.futures import AppFuture
+
+from parsl_quantum.motifs.quantum_app import check_requirements
+from parsl_quantum.q_dreamer.decompose import decompose
+from parsl_quantum.q_dreamer.reconstruct import Reconstruction
+from parsl_quantum.q_dreamer.rewrite import submit_cut
+from parsl_quantum.q_dreamer.shots import allocate_shots, shots_for_precision
+
+
+def then(future: Future, transform: Callable[[Any], Any]) -> Future:
+    """A future of ``transform(future.result())``, completed by a callback."""
+    out: Future = Future()
+
+    def done(f: Future) -> None:
+        try:
+            out.set_result(transform(f.result()))
+        except BaseException as exc:
+            out.set_exception(exc)
+
+    future.add_done_callback(done)
+    return out
+
+
+class CircuitCuttingApp:
+    """An app whose function returns ``(circuit, observables)``; see :func:`circuit_cutting`."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        executors: Sequence[str],
+        subcircuit_size: int | None,
+        shots: int | None,
+        precision: float | None,
+        classical_executors: Sequence[str] | None,
+        planner: Any,
+        seed: int,
+        requirements: dict[str, Any],
+    ) -> None:
+        if subcircuit_size is None and planner is None:
+            raise TypeError(
+                f"circuit_cutting '{func.__name__}': give a subcircuit_size or a planner (QDreamer)"
+            )
+        if shots is None and precision is None:
+            raise TypeError(f"circuit_cutting '{func.__name__}': give shots or a precision target")
+        functools.update_wrapper(self, func)
+        self.func = func
+        self.executors = list(executors)
+        self.subcircuit_size = subcircuit_size
+        self.shots = shots
+        self.precision = precision
+        self.classical_executors = list(classical_executors) if classical_executors else None
+        self.planner = planner
+        self.seed = seed
+        self.requirements = check_requirements(requirements, f"circuit_cutting '{func.__name__}'")
+
+    def run(self, *args: Any, **kwargs: Any) -> AppFuture:
+        """Submit; an ``AppFuture`` of the :class:`Reconstruction` (values and standard errors)."""
+
+        def control(*ready_args: Any, **ready_kwargs: Any) -> Future:
+            circuit, observables = self.func(*ready_args, **ready_kwargs)
+            if isinstance(observables, str) or not isinstance(observables, Sequence):
+                observables = [observables]
+            if self.planner is not None:
+                executor = _executor(self.executors[0])
+                plan = self.planner.plan(
+                    circuit, observables, executor, precision=self.precision, shots=self.shots
+                )
+                return plan.submit_reconstruction(
+                    classical_executors=self.classical_executors, **self.requirements
+                )
+            problem = decompose(circuit, observables, self.subcircuit_size, seed=self.seed)
+            total = self.shots or shots_for_precision(problem.kappa, self.precision)
+            return submit_cut(
+                problem,
+                allocate_shots(problem.coefficients, total),
+                self.executors,
+                self.classical_executors,
+                self.requirements,
+                seed=self.seed,
+            )
+
+        control.__name__ = f"{self.func.__name__}_cut"
+        return join_app(control)(*args, **kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> AppFuture:
+        """Submit; an ``AppFuture`` of the expectation values (a numpy array, one per observable)."""
+
+        def values(*ready_args: Any, **ready_kwargs: Any) -> Future:
+            return then(self.run(*ready_args, **ready_kwargs), _values)
+
+        values.__name__ = f"{self.func.__name__}_values"
+        return join_app(values)(*args, **kwargs)
+
+
+def _values(result: Reconstruction) -> np.ndarray:
+    return result.values
+
+
+def _executor(label: str) -> Any:
+    import parsl
+
+    return parsl.dfk().executors[label]
+
+
+def circuit_cutting(
+    function: Callable[..., Any] | None = None,
+    *,
+    executors: Sequence[str],
+    subcircuit_size: int | None = None,
+    shots: int | None = None,
+    precision: float | None = None,
+    classical_executors: Sequence[str] | None = None,
+    planner: Any = None,
+    seed: int = 1234,
+    kinds: Any = None,
+    pilot: Any = None,
+    priority: Any = None,
+    min_fidelity: Any = None,
+) -> Any:
+    """Make ``function`` (returning ``(circuit, observables)``) run as cut fragments plus a reconstruction.
+
+    Coupling: medium. The function and the cut search run on the submitting host; subexperiments run as
+    quantum tasks on the pilots; the reconstruction runs on ``classical_executors`` (or the submitting
+    host). The call returns an ``AppFuture`` of the expectation values.
+
+    Parameters
+    ----------
+    function
+        ``function(*args, **kwargs) -> (circuit, observables)``.
+    executors
+        Quantum executors for the subexperiments.
+    subcircuit_size
+        Widest subcircuit allowed; ignored when a ``planner`` chooses.
+    shots
+        Shots per subsystem, spread over subexperiments in proportion to their coefficients' magnitudes.
+    precision
+        Standard error to reach instead of a fixed number of shots.
+    classical_executors
+        Executors for the reconstruction task.
+    planner
+        A :class:`~parsl_quantum.q_dreamer.QDreamer`: it decides whether and how to cut.
+    seed
+        Seed of the cut search and of the error estimate.
+    kinds, pilot, priority, min_fidelity
+        Requirements of the fragment tasks.
+    """
+    requirements = {"kinds": kinds, "pilot": pilot, "priority": priority, "min_fidelity": min_fidelity}
+
+    def decorate(func: Callable[..., Any]) -> CircuitCuttingApp:
+        return CircuitCuttingApp(
+            func,
+            executors,
+            subcircuit_size,
+            shots,
+            precision,
+            classical_executors,
+            planner,
+            seed,
+            requirements,
+        )
+
+    return decorate(function) if function is not None else decorate

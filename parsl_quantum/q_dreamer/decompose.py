@@ -1,0 +1,182 @@
+"""Cutting decomposition: a circuit and its observables cut into subcircuits of a given width.
+
+This is qiskit-addon-cutting's tutorial flow as one function: ``find_cuts`` under a subcircuit-width
+constraint, ``cut_wires`` and ``expand_observables`` for wire cuts, ``partition_problem``, and
+``generate_cutting_experiments`` with exact quasi-probability weights. The expectation value of every
+Pauli term of the observables is then a weighted sum over subexperiments,
+
+.. math:: \\langle P \\rangle = \\sum_i c_i \\prod_{A} \\langle P_A \\rangle_{i,A},
+
+with coefficients :math:`c_i` and one subexperiment per index :math:`i`, subsystem :math:`A` and group of
+commuting sub-observables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from parsl_quantum.providers.circuits import to_circuit, to_observable
+
+
+class CuttingError(ValueError):
+    """A circuit that cannot be cut as asked (width too small, no cut found within the limits)."""
+
+
+@dataclass
+class CutProblem:
+    """Everything needed to run and reconstruct a cut circuit.
+
+    Attributes
+    ----------
+    observables
+        The observables asked for, as ``SparsePauliOp`` on the circuit's qubits.
+    paulis
+        The distinct non-identity Pauli terms of the observables, whose values are reconstructed.
+    subexperiments
+        Per subsystem label, the circuits to sample (in the order reconstruction expects).
+    coefficients
+        Quasi-probability coefficients and weight types, one per subexperiment index.
+    subobservables
+        Per subsystem label, the sub-observables.
+    cuts
+        The cuts made (``("Gate Cut", gate index)`` or ``("Wire Cut", ...)``).
+    sampling_overhead
+        The product of the cuts' sampling overheads (shots needed, relative to the uncut circuit).
+    subcircuit_size
+        The width constraint the cuts satisfy; the subcircuits' widths are in ``subcircuit_widths``.
+    """
+
+    observables: list[Any]
+    paulis: Any
+    subexperiments: dict[Hashable, list[Any]]
+    coefficients: list[tuple[float, Any]]
+    subobservables: dict[Hashable, Any]
+    cuts: list[tuple[str, int]]
+    sampling_overhead: float
+    subcircuit_size: int
+    subcircuit_widths: dict[Hashable, int]
+
+    @property
+    def num_cuts(self) -> int:
+        """Number of gate and wire cuts."""
+        return len(self.cuts)
+
+    @property
+    def num_subexperiments(self) -> int:
+        """Circuits to sample, over all subsystems."""
+        return sum(len(v) for v in self.subexperiments.values())
+
+    @property
+    def widest(self) -> int:
+        """Width of the widest subcircuit (ancillas of wire cuts included)."""
+        return max(self.subcircuit_widths.values())
+
+    @property
+    def kappa(self) -> float:
+        """Sum of the coefficients' magnitudes: a reconstructed value's standard error is about
+        ``kappa / sqrt(total shots per subsystem)``."""
+        return float(sum(abs(c) for c, _ in self.coefficients))
+
+
+def pauli_terms(observables: Sequence[Any], num_qubits: int) -> tuple[list[Any], Any]:
+    """The observables as ``SparsePauliOp`` and the ``PauliList`` of their distinct non-identity terms."""
+    from qiskit.quantum_info import PauliList
+
+    ops = [to_observable(o, num_qubits) for o in observables]
+    labels = sorted({lab for op in ops for lab in op.paulis.to_labels() if set(lab) != {"I"}})
+    return ops, PauliList(labels or ["I" * num_qubits])
+
+
+def decompose(
+    circuit: Any,
+    observables: Sequence[Any],
+    subcircuit_size: int,
+    seed: int = 1234,
+    max_gamma: float = 1024.0,
+) -> CutProblem:
+    """Cut ``circuit`` so that no subcircuit is wider than ``subcircuit_size`` qubits.
+
+    Parameters
+    ----------
+    circuit
+        The circuit (``QuantumCircuit`` or OpenQASM), without measurements.
+    observables
+        Observables (``SparsePauliOp`` or Pauli strings) on the circuit's qubits.
+    subcircuit_size
+        Largest subcircuit width allowed.
+    seed
+        Seed of the cut search.
+    max_gamma
+        Largest sampling overhead the search accepts.
+
+    Raises
+    ------
+    CuttingError
+        If the width is not below the circuit's, or the search finds no cuts within ``max_gamma``.
+    """
+    from qiskit_addon_cutting import (
+        DeviceConstraints,
+        OptimizationParameters,
+        cut_wires,
+        expand_observables,
+        find_cuts,
+        generate_cutting_experiments,
+        partition_problem,
+    )
+
+    from parsl_quantum.providers.circuits import strip_measurements
+
+    qc = strip_measurements(to_circuit(circuit))
+    if not 1 <= subcircuit_size < qc.num_qubits:
+        raise CuttingError(
+            f"circuit '{qc.name}' has {qc.num_qubits} qubits: a subcircuit size must be between 1 and "
+            f"{qc.num_qubits - 1}, got {subcircuit_size}"
+        )
+    ops, paulis = pauli_terms(observables, qc.num_qubits)
+    try:
+        cut, metadata = find_cuts(
+            cuttable(qc),
+            OptimizationParameters(seed=seed, max_gamma=max_gamma),
+            DeviceConstraints(qubits_per_subcircuit=subcircuit_size),
+        )
+    except ValueError as exc:
+        raise CuttingError(
+            f"no cuts of circuit '{qc.name}' into {subcircuit_size}-qubit pieces: {exc}"
+        ) from exc
+    with_ancillas = cut_wires(cut)
+    expanded = expand_observables(paulis, qc, with_ancillas)
+    partitioned = partition_problem(circuit=with_ancillas, observables=expanded)
+    subexperiments, coefficients = generate_cutting_experiments(
+        circuits=partitioned.subcircuits, observables=partitioned.subobservables, num_samples=np.inf
+    )
+    return CutProblem(
+        observables=ops,
+        paulis=paulis,
+        subexperiments=dict(subexperiments),
+        coefficients=list(coefficients),
+        subobservables=dict(partitioned.subobservables),
+        cuts=list(metadata["cuts"]),
+        sampling_overhead=float(metadata["sampling_overhead"]),
+        subcircuit_size=subcircuit_size,
+        subcircuit_widths={k: c.num_qubits for k, c in partitioned.subcircuits.items()},
+    )
+
+
+_CUT_BASIS = ["rz", "ry", "rx", "sx", "x", "h", "s", "sdg", "t", "tdg", "u", "p", "cx", "cz", "rzz"]
+
+
+def cuttable(circuit: Any) -> Any:
+    """``circuit`` in standard gates of one or two qubits, as the cut finder needs (transpiled to a small
+    basis only when it holds larger or composite gates)."""
+    from qiskit import transpile
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+
+    standard = get_standard_gate_name_mapping()
+    names = set(circuit.count_ops()) - {"barrier"}
+    if all(n in standard and standard[n].num_qubits <= 2 for n in names):
+        return circuit
+    return transpile(circuit, basis_gates=_CUT_BASIS, optimization_level=0)
