@@ -66,19 +66,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_workflow(workflow: str, args: Sequence[str]) -> int:
-    """Run a mini-app by name (from the repository's ``workflows/``) or a workflow script by path."""
+    """Run a mini-app by name (``qaoa_maxcut``: its ``main``) or any workflow script by path."""
+    import importlib.util
     import os
 
-    path = workflow
-    if not os.path.exists(path):
-        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        path = os.path.join(here, "workflows", f"{workflow.removesuffix('.py')}.py")
-    if not os.path.exists(path):
-        print(f"no workflow '{workflow}': not a file, and not a mini-app in workflows/", file=sys.stderr)
+    name = os.path.basename(workflow).removesuffix(".py")
+    if not os.path.exists(workflow) and importlib.util.find_spec(f"workflows.{name}") is not None:
+        from workflows.common import run
+
+        run(f"workflows.{name}", list(args))
+        return 0
+    if not os.path.exists(workflow):
+        known = ", ".join(mini_apps())
+        print(f"no workflow '{workflow}': not a file, and not a mini-app ({known})", file=sys.stderr)
         return 2
-    sys.argv = [path, *args]
-    runpy.run_path(path, run_name="__main__")
+    sys.argv = [workflow, *args]
+    runpy.run_path(workflow, run_name="__main__")
     return 0
+
+
+def mini_apps() -> list[str]:
+    """Names of the mini-apps in ``workflows/``."""
+    import pkgutil
+
+    import workflows
+
+    return sorted(m.name for m in pkgutil.iter_modules(workflows.__path__) if m.name != "common")
 
 
 if __name__ == "__main__":

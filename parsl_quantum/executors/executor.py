@@ -678,6 +678,35 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
         if idle:
             self._retire_async(pilot)
 
+    def wait_for_pilots(self, names: Sequence[str] | None = None, timeout: float = 120.0) -> float:
+        """Block until the named pilots (default: all) have connected workers; returns the seconds waited.
+
+        Raises
+        ------
+        PilotError
+            If a pilot failed, or the timeout passed first (the message says which pilots are not up).
+        """
+        start = time.time()
+        while True:
+            status = self.pilots
+            wanted = list(names) if names is not None else [n for n in status if status[n].state != "removed"]
+            failed = [n for n in wanted if n in status and status[n].state == "failed"]
+            if failed:
+                raise PilotError(
+                    self.label, "; ".join(f"pilot '{n}' failed: {status[n].reason}" for n in failed)
+                )
+            waiting = [n for n in wanted if n not in status or not status[n].workers]
+            if not waiting:
+                return time.time() - start
+            if time.time() - start > timeout:
+                raise PilotError(self.label, f"pilots {waiting} have no connected worker after {timeout} s")
+            time.sleep(0.1)
+
+    @property
+    def pilot_descriptions(self) -> list[PilotDescription]:
+        """The descriptions of the pilots asked for (at construction and by :meth:`add_pilot`)."""
+        return list(self._descriptions)
+
     @property
     def pilots(self) -> dict[str, PilotStatus]:
         """Status of every pilot, running or retired, by name."""

@@ -84,6 +84,8 @@ class PilotStatus:
         What its device offers (``None`` until known).
     reason
         Why it failed, when it did.
+    planned_workers
+        Workers it will have once its initial blocks are up.
     """
 
     name: str
@@ -98,6 +100,7 @@ class PilotStatus:
     qubits: int | None = None
     fidelity: float | None = None
     reason: str | None = None
+    planned_workers: int = 0
 
 
 class PilotHTEX(HighThroughputExecutor):
@@ -353,4 +356,5 @@ class Pilot:
             qubits=self.qubits,
             fidelity=self.fidelity,
             reason=self.reason,
+            planned_workers=self.description.workers * max(int(getattr(self.provider, "init_blocks", 1)), 1),
         )

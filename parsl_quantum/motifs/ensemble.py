@@ -133,11 +133,12 @@ class EnsembleApp(QuantumApp):
         return max(1, min(balance, math.ceil(TARGET_TASK_S / max(self.item_seconds, 1e-6))))
 
     # -- submission --------------------------------------------------------------------------------
-    def _submit_batch(self, items: list[Any], args: tuple, kwargs: dict) -> AppFuture:
+    def _submit_batch(self, items: list[Any], args: tuple, kwargs: dict, override: dict) -> AppFuture:
         specs = [self.specification((item, *args), kwargs) for item in items]
         spec = dict(specs[0])
         if "qubits" in spec:
             spec["qubits"] = max(s["qubits"] for s in specs)
+        spec.update(override)
         future = self._batch_app(_pack(items), args, kwargs, parsl_resource_specification=spec)
         future.add_done_callback(lambda f: None if f.exception() else self._learn(f.result()))
         return future
@@ -148,6 +149,7 @@ class EnsembleApp(QuantumApp):
         *args: Any,
         reduce: Callable[[list[Any]], Any] | None = None,
         batch_size: int | None = None,
+        parsl_resource_specification: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> AppFuture:
         """Run the function on every item; an ``AppFuture`` of the results in input order.
@@ -163,6 +165,8 @@ class EnsembleApp(QuantumApp):
             or none). It runs on the submitting host.
         batch_size
             Items per task for this map (default: the ensemble's, or learned).
+        parsl_resource_specification
+            Requirements overriding the ensemble's for this map (e.g. ``{"kinds": ["qpu"]}``).
 
         Raises
         ------
@@ -173,8 +177,10 @@ class EnsembleApp(QuantumApp):
         reducer = reduce or self.reduce
         name = self.func.__name__
 
+        override = dict(parsl_resource_specification or {})
+
         def control(*ready: Any) -> Future:
-            return self._run_map(items, tuple(ready), kwargs, reducer, batch_size, name)
+            return self._run_map(items, tuple(ready), kwargs, reducer, batch_size, name, override)
 
         control.__name__ = f"{name}_map"
         return join_app(control)(*args)
@@ -187,6 +193,7 @@ class EnsembleApp(QuantumApp):
         reducer: Callable[[list[Any]], Any] | None,
         batch_size: int | None,
         name: str,
+        override: dict,
     ) -> Future:
         """Submit the batches (timing one item per worker first when the item time is unknown)."""
         slots = worker_slots(self.executors)
@@ -198,13 +205,13 @@ class EnsembleApp(QuantumApp):
             and self.item_seconds is None
             and len(items) > slots
         ):
-            probes = [(i, self._submit_batch([items[i]], args, kwargs)) for i in range(slots)]
+            probes = [(i, self._submit_batch([items[i]], args, kwargs, override)) for i in range(slots)]
             probes[0][1].exception()  # wait for one: an item's runtime sizes the rest
             batches.extend(probes)
             start = slots
         while start < len(items):
             size = batch_size or self.size_for(len(items) - start, slots)
-            batches.append((start, self._submit_batch(items[start : start + size], args, kwargs)))
+            batches.append((start, self._submit_batch(items[start : start + size], args, kwargs, override)))
             start += size
         return _gather(batches, len(items), reducer, name)
 
