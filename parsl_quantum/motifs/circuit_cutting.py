@@ -16,28 +16,15 @@ from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
-from parsl import join_app
+from parsl import join_app, python_app
 from parsl.dataflow.futures import AppFuture
 
+from parsl_quantum.motifs.ensemble import INTERNAL_EXECUTOR
 from parsl_quantum.motifs.quantum_app import check_requirements
 from parsl_quantum.q_dreamer.decompose import decompose
 from parsl_quantum.q_dreamer.reconstruct import Reconstruction
 from parsl_quantum.q_dreamer.rewrite import submit_cut
 from parsl_quantum.q_dreamer.shots import allocate_shots, shots_for_precision
-
-
-def then(future: Future, transform: Callable[[Any], Any]) -> Future:
-    """A future of ``transform(future.result())``, completed by a callback."""
-    out: Future = Future()
-
-    def done(f: Future) -> None:
-        try:
-            out.set_result(transform(f.result()))
-        except BaseException as exc:
-            out.set_exception(exc)
-
-    future.add_done_callback(done)
-    return out
 
 
 class CircuitCuttingApp:
@@ -103,15 +90,11 @@ class CircuitCuttingApp:
 
     def __call__(self, *args: Any, **kwargs: Any) -> AppFuture:
         """Submit; an ``AppFuture`` of the expectation values (a numpy array, one per observable)."""
-
-        def values(*ready_args: Any, **ready_kwargs: Any) -> Future:
-            return then(self.run(*ready_args, **ready_kwargs), _values)
-
-        values.__name__ = f"{self.func.__name__}_values"
-        return join_app(values)(*args, **kwargs)
+        return python_app(expectation_values, executors=[INTERNAL_EXECUTOR])(self.run(*args, **kwargs))
 
 
-def _values(result: Reconstruction) -> np.ndarray:
+def expectation_values(result: Reconstruction) -> np.ndarray:
+    """The values of a reconstruction."""
     return result.values
 
 

@@ -5,10 +5,10 @@ the only classical work is the optional reduce, which runs on the submitting hos
 ``fn.map(items)`` returns an ``AppFuture`` of the results in input order (or of the reduced value).
 
 Small items are batched: a task carries several items so that the per-task overhead (a few milliseconds
-through Parsl and the pilot) stays a small fraction of the work. The batch size is learned: the first map
-of an ensemble runs one item per worker to time an item, then sizes the remaining batches to about
-``TARGET_TASK_S`` of work each, while keeping at least two batches per worker for load balance. Later maps
-start from the time learned. A fixed ``batch_size`` turns this off.
+through Parsl and the pilot) stays a small fraction of the work. The batch size is learned: every batch
+reports the time its items took, and maps size their batches to about ``TARGET_TASK_S`` of work each,
+keeping at least two batches per worker for load balance (the first map of an ensemble, with nothing
+learned yet, makes two batches per worker). A fixed ``batch_size`` turns this off.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +26,13 @@ from parsl.app.errors import RemoteExceptionWrapper
 from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.executors.capacity import worker_slots
-from parsl_quantum.motifs.quantum_app import QuantumApp, Requirement
+from parsl_quantum.motifs.quantum_app import QuantumApp, Requirement, has_futures
 from parsl_quantum.providers.circuits import PackedCircuits
 
 TARGET_TASK_S = 0.2
 """Seconds of work a batch aims for: ~40x a task's overhead, so the overhead stays near 2.5%."""
+INTERNAL_EXECUTOR = "_parsl_internal"
+"""The DataFlowKernel's thread executor, where Parsl itself runs small steps (``AppFuture[key]``)."""
 
 
 class EnsembleError(RuntimeError):
@@ -159,7 +160,7 @@ class EnsembleApp(QuantumApp):
         iterable
             The items; each becomes the function's first argument.
         *args, **kwargs
-            Further arguments, the same for every item.
+            Further arguments, the same for every item (futures are waited for).
         reduce
             Combines the list of results into the future's value (default: the ensemble's ``reduce``,
             or none). It runs on the submitting host.
@@ -174,91 +175,52 @@ class EnsembleApp(QuantumApp):
             Through the future, if some items failed (the others' results are in ``error.results``).
         """
         items = list(iterable)
-        reducer = reduce or self.reduce
-        name = self.func.__name__
-
         override = dict(parsl_resource_specification or {})
+        reducer = reduce or self.reduce
+        if any(callable(v) for v in self.requirements.values()) and has_futures(args, kwargs):
+            # requirement functions need the arguments' values: submit once they are known
+            def deferred(*ready: Any, **ready_kwargs: Any) -> AppFuture:
+                return self.map(
+                    items,
+                    *ready,
+                    reduce=reducer,
+                    batch_size=batch_size,
+                    parsl_resource_specification=override,
+                    **ready_kwargs,
+                )
 
-        def control(*ready: Any) -> Future:
-            return self._run_map(items, tuple(ready), kwargs, reducer, batch_size, name, override)
-
-        control.__name__ = f"{name}_map"
-        return join_app(control)(*args)
-
-    def _run_map(
-        self,
-        items: list[Any],
-        args: tuple,
-        kwargs: dict,
-        reducer: Callable[[list[Any]], Any] | None,
-        batch_size: int | None,
-        name: str,
-        override: dict,
-    ) -> Future:
-        """Submit the batches (timing one item per worker first when the item time is unknown)."""
+            deferred.__name__ = f"{self.func.__name__}_map"
+            return join_app(deferred)(*args, **kwargs)
         slots = worker_slots(self.executors)
-        batches: list[tuple[int, AppFuture]] = []
+        layout: list[tuple[int, int]] = []
+        futures = []
         start = 0
-        if (
-            batch_size is None
-            and self.batch_size is None
-            and self.item_seconds is None
-            and len(items) > slots
-        ):
-            probes = [(i, self._submit_batch([items[i]], args, kwargs, override)) for i in range(slots)]
-            probes[0][1].exception()  # wait for one: an item's runtime sizes the rest
-            batches.extend(probes)
-            start = slots
         while start < len(items):
             size = batch_size or self.size_for(len(items) - start, slots)
-            batches.append((start, self._submit_batch(items[start : start + size], args, kwargs, override)))
+            futures.append(self._submit_batch(items[start : start + size], args, kwargs, override))
+            layout.append((start, len(items[start : start + size])))
             start += size
-        return _gather(batches, len(items), reducer, name)
+        gather = python_app(assemble, executors=[INTERNAL_EXECUTOR])
+        return gather(self.func.__name__, len(items), layout, reducer, *futures)
 
 
-def _gather(batches: list[tuple[int, AppFuture]], count: int, reducer: Callable | None, name: str) -> Future:
-    """A future of all items' results in order, completed by callbacks (no thread waits for it)."""
-    final: Future = Future()
-    remaining = [len(batches)]
-    lock = threading.Lock()
-
-    def assemble() -> None:
-        results: list[Any] = [None] * count
-        failures: dict[int, BaseException] = {}
-        for offset, future in batches:
-            try:
-                outcome = future.result()
-            except Exception as exc:  # the whole batch failed (e.g. no pilot could run it)
-                size = _batch_length(batches, offset, count)
-                failures.update({offset + i: exc for i in range(size)})
-                continue
-            results[offset : offset + len(outcome.values)] = outcome.values
-            for index, wrapped in outcome.errors.items():
-                failures[offset + index] = wrapped.get_exception()
-        if failures:
-            raise EnsembleError(name, results, failures)
-        return reducer(results) if reducer else results
-
-    def on_done(_: Future) -> None:
-        with lock:
-            remaining[0] -= 1
-            last = remaining[0] == 0
-        if last:
-            try:
-                final.set_result(assemble())
-            except BaseException as exc:
-                final.set_exception(exc)
-
-    if not batches:
-        final.set_result(reducer([]) if reducer else [])
-    for _, future in batches:
-        future.add_done_callback(on_done)
-    return final
-
-
-def _batch_length(batches: list[tuple[int, AppFuture]], offset: int, count: int) -> int:
-    later = [o for o, _ in batches if o > offset]
-    return (min(later) if later else count) - offset
+def assemble(
+    name: str,
+    count: int,
+    layout: list[tuple[int, int]],
+    reducer: Callable[[list[Any]], Any] | None,
+    *outcomes: BatchOutcome,
+) -> Any:
+    """Put batch outcomes back in input order; raise :class:`EnsembleError` if some items failed."""
+    results: list[Any] = [None] * count
+    failures: dict[int, BaseException] = {}
+    for (offset, _), outcome in zip(layout, outcomes, strict=True):
+        results[offset : offset + len(outcome.values)] = outcome.values
+        for index, wrapped in outcome.errors.items():
+            failures[offset + index] = wrapped.get_exception()
+    if failures:
+        raise EnsembleError(name, results, failures)
+    return reducer(results) if reducer else results
 
 
 def ensemble(
