@@ -13,15 +13,37 @@ motif                  coupling  what it returns
 =====================  ========  ==================================================================
 """
 
+from parsl_quantum.motifs.circuit_cutting import CircuitCuttingApp, circuit_cutting
 from parsl_quantum.motifs.ensemble import EnsembleApp, EnsembleError, ensemble
+from parsl_quantum.motifs.pipeline import Pipeline, pipeline
+from parsl_quantum.motifs.qml_training import (
+    QMLTrainingApp,
+    QMLTrainingError,
+    QMLTrainingInputError,
+    TrainingResult,
+    qml_training,
+)
 from parsl_quantum.motifs.quantum_app import QuantumApp, quantum_app
 from parsl_quantum.motifs.report import TimeBreakdown
+from parsl_quantum.motifs.variational import VariationalApp, VariationalResult, variational
 
 __all__ = [
+    "CircuitCuttingApp",
     "EnsembleApp",
     "EnsembleError",
+    "Pipeline",
+    "QMLTrainingApp",
+    "QMLTrainingError",
+    "QMLTrainingInputError",
     "QuantumApp",
     "TimeBreakdown",
+    "TrainingResult",
+    "VariationalApp",
+    "VariationalResult",
+    "circuit_cutting",
     "ensemble",
+    "pipeline",
+    "qml_training",
     "quantum_app",
+    "variational",
 ]
