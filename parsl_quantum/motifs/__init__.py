@@ -14,6 +14,15 @@ motif                  coupling  what it returns
 """
 
 from parsl_quantum.motifs.circuit_cutting import CircuitCuttingApp, circuit_cutting
+from parsl_quantum.motifs.distributed import (
+    DistributedApp,
+    DistributedGPUUnavailableError,
+    DistributedTaskError,
+    MPILaunchError,
+    distributed,
+    hamiltonian_energy,
+    mpi_executor,
+)
 from parsl_quantum.motifs.ensemble import EnsembleApp, EnsembleError, ensemble
 from parsl_quantum.motifs.pipeline import Pipeline, pipeline
 from parsl_quantum.motifs.qml_training import (
@@ -29,8 +38,12 @@ from parsl_quantum.motifs.variational import VariationalApp, VariationalResult, 
 
 __all__ = [
     "CircuitCuttingApp",
+    "DistributedApp",
+    "DistributedGPUUnavailableError",
+    "DistributedTaskError",
     "EnsembleApp",
     "EnsembleError",
+    "MPILaunchError",
     "Pipeline",
     "QMLTrainingApp",
     "QMLTrainingError",
@@ -41,7 +54,10 @@ __all__ = [
     "VariationalApp",
     "VariationalResult",
     "circuit_cutting",
+    "distributed",
     "ensemble",
+    "hamiltonian_energy",
+    "mpi_executor",
     "pipeline",
     "qml_training",
     "quantum_app",

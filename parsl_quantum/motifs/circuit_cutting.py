@@ -19,7 +19,7 @@ import numpy as np
 from parsl import join_app, python_app
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.motifs.ensemble import INTERNAL_EXECUTOR
+from parsl_quantum.executors.internal import INTERNAL_EXECUTOR
 from parsl_quantum.motifs.quantum_app import check_requirements
 from parsl_quantum.q_dreamer.decompose import decompose
 from parsl_quantum.q_dreamer.reconstruct import Reconstruction

@@ -277,7 +277,7 @@ def launch_prefix(environ: Mapping[str, str]) -> str:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """End the launcher and its ranks (they share the launcher's process group)."""
+    """End the launcher's process group: the launcher passes the signal on to its ranks."""
     for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
         try:
             os.killpg(proc.pid, sig)

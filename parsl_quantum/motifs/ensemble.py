@@ -26,13 +26,12 @@ from parsl.app.errors import RemoteExceptionWrapper
 from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.executors.capacity import worker_slots
+from parsl_quantum.executors.internal import INTERNAL_EXECUTOR
 from parsl_quantum.motifs.quantum_app import QuantumApp, Requirement, has_futures
 from parsl_quantum.providers.circuits import PackedCircuits
 
 TARGET_TASK_S = 0.2
 """Seconds of work a batch aims for: ~40x a task's overhead, so the overhead stays near 2.5%."""
-INTERNAL_EXECUTOR = "_parsl_internal"
-"""The DataFlowKernel's thread executor, where Parsl itself runs small steps (``AppFuture[key]``)."""
 
 
 class EnsembleError(RuntimeError):

@@ -61,8 +61,9 @@ class TimeBreakdown:
 
     def __str__(self) -> str:
         by_pilot = ", ".join(f"{name}: {count}" for name, count in sorted(self.pilots.items()))
+        tasks = f"{self.tasks} quantum tasks; {by_pilot}" if self.tasks else "no quantum-executor tasks"
         return (
-            f"time breakdown ({self.tasks} quantum tasks; {by_pilot})\n"
+            f"time breakdown ({tasks})\n"
             f"  wall time            {self.wall:9.2f} s\n"
             f"  queue wait           {self.queue_wait:9.2f} task-s\n"
             f"  binding to worker    {self.binding:9.2f} task-s\n"

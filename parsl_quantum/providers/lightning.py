@@ -142,7 +142,10 @@ class LightningDevice(Device):
                 bytes_per_amplitude=bytes_per_amp,
             ),
         )
-        self._pennylane_device(1)  # fail now, not on the first task, if the backend cannot start
+        if not options.get("mpi"):
+            # fail now, not on the first task, if the backend cannot start (an MPI device needs as many
+            # wires as ranks share, so it is left to its first real use)
+            self._pennylane_device(1)
 
     @property
     def mcm_method(self) -> str:
