@@ -50,6 +50,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     devices.add_argument("backends", nargs="*", default=["aer", "lightning.qubit", "fake_torino"])
     devices.add_argument("--qubits", type=int, default=5)
     devices.add_argument("--shots", type=int, default=2000)
+    plan = sub.add_parser("plan", help="Q-Dreamer's plan for a circuit (OpenQASM file) and its alternatives")
+    plan.add_argument("circuit", help="an OpenQASM 2 or 3 file")
+    plan.add_argument(
+        "--observable", action="append", help="Pauli string (repeatable); default Z on every qubit"
+    )
+    group = plan.add_mutually_exclusive_group()
+    group.add_argument(
+        "--shots", type=int, help="shots per basis (whole) or per subsystem (cut); default 4096"
+    )
+    group.add_argument("--precision", type=float, help="standard error to reach instead")
+    plan.add_argument("--profile", help="a calibration profile (JSON); calibrated now when absent")
+    plan.add_argument("--save-profile", help="write the calibration used to this file")
+    plan.add_argument("--workers", type=int, default=2, help="CPU simulator workers")
+    plan.add_argument("--run", action="store_true", help="also run the chosen plan and print the values")
     run = sub.add_parser("run", help="run a mini-app from workflows/ (or any workflow script)")
     run.add_argument("workflow", help="a mini-app name (e.g. qaoa_maxcut) or a path to a script")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the workflow")
@@ -62,6 +76,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_demo(tasks=args.tasks)
     elif args.command == "run":
         return run_workflow(args.workflow, args.args)
+    elif args.command == "plan":
+        return plan_circuit(args)
+    return 0
+
+
+def plan_circuit(args: argparse.Namespace) -> int:
+    """Print Q-Dreamer's plan for a circuit file, calibrating the local pilots if no profile is given."""
+    import time
+
+    import parsl
+
+    from parsl_quantum.configs import local_config, local_pilots
+    from parsl_quantum.providers.circuits import CircuitParseError, to_circuit
+    from parsl_quantum.q_dreamer import PlanningError, Profile, QDreamer
+
+    try:
+        with open(args.circuit) as f:
+            circuit = to_circuit(f.read())
+    except (OSError, CircuitParseError) as exc:
+        print(f"cannot read circuit {args.circuit}: {exc}", file=sys.stderr)
+        return 2
+    observables = args.observable or ["Z" * circuit.num_qubits]
+    config = local_config(pilots=local_pilots(cpu_workers=args.workers, qpu=None), classical_workers=0)
+    executor = config.executors[0]
+    dreamer = QDreamer(Profile.load(args.profile) if args.profile else None)
+    dfk = parsl.load(config)
+    try:
+        executor.wait_for_pilots()
+        if dreamer.profile is None:
+            print("calibrating the local pilots (under a minute)...", file=sys.stderr)
+            dreamer.calibrate(executor)
+        if args.save_profile:
+            dreamer.profile.save(args.save_profile)
+        try:
+            plan = dreamer.plan(circuit, observables, executor, precision=args.precision, shots=args.shots)
+        except PlanningError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        print(
+            f"circuit {circuit.name}: {circuit.num_qubits} qubits, {len(observables)} observable(s); "
+            f"{len(plan.alternatives) + 1} configurations weighed in {plan.planning_s:.2f} s"
+        )
+        print(plan.table())
+        if args.run:
+            start = time.perf_counter()
+            result = plan.submit_reconstruction().result()
+            print(
+                f"ran {plan.label} in {time.perf_counter() - start:.2f} s "
+                f"(predicted {plan.predicted_makespan_s:.2f} s)"
+            )
+            for obs, value, err in zip(observables, result.values, result.stderr, strict=True):
+                print(f"  <{obs}> = {value:.5f} +- {err:.5f}")
+    finally:
+        dfk.cleanup()
+        parsl.clear()
     return 0
 
 

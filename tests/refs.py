@@ -56,3 +56,44 @@ def tvd(counts: dict[str, int], probs: dict[str, float]) -> float:
 def pauli_sigma(exact: float, shots: int) -> float:
     """Standard deviation of a single Pauli's shot estimate: sqrt((1 - <P>^2) / shots)."""
     return math.sqrt(max(1.0 - exact * exact, 1e-12) / shots)
+
+
+def exact_midcircuit_distribution(circuit: QuantumCircuit) -> dict[str, float]:
+    """Exact distribution of a circuit's classical bits, mid-circuit measurements included.
+
+    Each measurement splits every branch into its two outcomes (projected and renormalised); keys are
+    Qiskit's counts keys (registers space-separated, last register first).
+    """
+    from qiskit.quantum_info import Operator
+
+    projectors = [Operator(np.diag([1.0, 0.0])), Operator(np.diag([0.0, 1.0]))]
+    branches = [(Statevector.from_label("0" * circuit.num_qubits), 1.0, [0] * circuit.num_clbits)]
+    for inst in circuit.data:
+        name = inst.operation.name
+        qargs = [circuit.find_bit(q).index for q in inst.qubits]
+        if name == "barrier":
+            continue
+        if name == "measure":
+            (q,), (c,) = qargs, [circuit.find_bit(b).index for b in inst.clbits]
+            split = []
+            for state, weight, bits in branches:
+                for outcome, projector in enumerate(projectors):
+                    p = float(state.probabilities([q])[outcome])
+                    if p > 1e-14:
+                        projected = state.evolve(projector, [q])
+                        new_bits = list(bits)
+                        new_bits[c] = outcome
+                        split.append((projected / np.sqrt(p), weight * p, new_bits))
+            branches = split
+        else:
+            branches = [
+                (state.evolve(inst.operation, qargs), weight, bits) for state, weight, bits in branches
+            ]
+    out: dict[str, float] = {}
+    for _, weight, bits in branches:
+        parts = []
+        for creg in reversed(circuit.cregs):
+            parts.append("".join(str(bits[circuit.find_bit(b).index]) for b in reversed(creg)))
+        key = " ".join(parts)
+        out[key] = out.get(key, 0.0) + weight
+    return out

@@ -211,3 +211,31 @@ def test_observable_width_mismatch(aer):
 def test_qpu_estimate_needs_shots(torino):
     with pytest.raises(ShotsRequiredError, match="fake_torino.*QPU.*shots"):
         torino.estimate(ghz(2, measure=False), "ZZ")
+
+
+def midcircuit_circuit() -> QuantumCircuit:
+    """Measure, keep computing on the measured qubit, measure again: branches that must not be mixed."""
+    qc = QuantumCircuit(QuantumRegister(3), ClassicalRegister(1, "mid"), ClassicalRegister(2, "end"))
+    qc.h(0)
+    qc.ry(0.4, 2)
+    qc.measure(0, 0)
+    qc.cx(0, 1)
+    qc.ry(0.7, 1)
+    qc.h(0)
+    qc.cx(2, 0)
+    qc.measure(0, 1)
+    qc.measure(1, 2)
+    return qc
+
+
+def test_aer_midcircuit_measurement_matches_exact_branching(aer):
+    from tests.refs import exact_midcircuit_distribution
+
+    circuit = midcircuit_circuit()
+    counts = aer.sample(circuit, shots=20000)
+    exact = exact_midcircuit_distribution(circuit)
+    assert set(counts) <= set(exact)
+    assert tvd(counts, exact) < 0.02  # 16 outcomes at 20,000 shots: the expected distance is ~0.01
+    assert (
+        aer.simulator.options.shot_branching_enable and aer.simulator.options.shot_branching_sampling_enable
+    )

@@ -170,6 +170,36 @@ class Device(ABC):
             values, _ = estimate_by_sampling(self._sample, circs, obs_lists, int(shots))
         return _shape(values, shape)
 
+    def estimate_with_errors(
+        self, circuit: CircuitLike, observables: Sequence[ObservableLike], shots: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Expectation values of ``observables`` on one circuit, with their standard errors.
+
+        Parameters
+        ----------
+        circuit
+            The state-preparation circuit.
+        observables
+            Observables (``SparsePauliOp`` or Pauli strings).
+        shots
+            Shots per measurement basis; ``None`` for exact values (simulators), whose errors are 0.
+
+        Returns
+        -------
+        (values, standard errors)
+            Arrays with one entry per observable.
+        """
+        circs, _ = to_circuits(circuit)
+        self.check_width(circs[0])
+        obs_lists, _ = to_observable_lists(list(observables), circs, True)
+        qc = strip_measurements(circs[0])
+        if shots is None:
+            values = self.estimate(qc, obs_lists[0])
+            return np.atleast_1d(np.asarray(values, dtype=float)), np.zeros(len(obs_lists[0]))
+        self._check_shots(shots)
+        values, errors = estimate_by_sampling(self._sample, [qc], obs_lists, int(shots))
+        return values[0], errors[0]
+
     @abstractmethod
     def pennylane(self, wires: int | Sequence[Any], shots: int | None = None) -> Any:
         """A PennyLane device on the same backend.

@@ -91,6 +91,113 @@ def pauli_terms(observables: Sequence[Any], num_qubits: int) -> tuple[list[Any],
     return ops, PauliList(labels or ["I" * num_qubits])
 
 
+@dataclass
+class CutStructure:
+    """Where a circuit is cut for a width constraint, before its subexperiments are generated.
+
+    Finding the cuts and partitioning is cheap; generating every subexperiment is not, so candidates are
+    compared on their structure first and only the ones worth weighing are expanded.
+    """
+
+    observables: list[Any]
+    paulis: Any
+    partitioned: Any
+    cuts: list[tuple[str, int]]
+    sampling_overhead: float
+    subcircuit_size: int
+
+    @property
+    def num_cuts(self) -> int:
+        return len(self.cuts)
+
+    @property
+    def widths(self) -> dict[Hashable, int]:
+        return {k: c.num_qubits for k, c in self.partitioned.subcircuits.items()}
+
+    @property
+    def widest(self) -> int:
+        return max(self.widths.values())
+
+
+def find_structure(
+    circuit: Any,
+    observables: Sequence[Any],
+    subcircuit_size: int,
+    seed: int = 1234,
+    max_gamma: float = 1024.0,
+    max_backjumps: int | None = 10000,
+) -> CutStructure:
+    """Find cuts keeping every subcircuit within ``subcircuit_size`` qubits, and partition the problem.
+
+    ``max_backjumps`` bounds the search's effort; past it, the search returns its greedy answer (an upper
+    bound on the cuts needed).
+
+    Raises
+    ------
+    CuttingError
+        If the width is not below the circuit's, or the search finds no cuts within ``max_gamma``.
+    """
+    from qiskit_addon_cutting import (
+        DeviceConstraints,
+        OptimizationParameters,
+        cut_wires,
+        expand_observables,
+        find_cuts,
+        partition_problem,
+    )
+
+    from parsl_quantum.providers.circuits import strip_measurements
+
+    qc = strip_measurements(to_circuit(circuit))
+    if not 1 <= subcircuit_size < qc.num_qubits:
+        raise CuttingError(
+            f"circuit '{qc.name}' has {qc.num_qubits} qubits: a subcircuit size must be between 1 and "
+            f"{qc.num_qubits - 1}, got {subcircuit_size}"
+        )
+    ops, paulis = pauli_terms(observables, qc.num_qubits)
+    try:
+        cut, metadata = find_cuts(
+            cuttable(qc),
+            OptimizationParameters(seed=seed, max_gamma=max_gamma, max_backjumps=max_backjumps),
+            DeviceConstraints(qubits_per_subcircuit=subcircuit_size),
+        )
+    except ValueError as exc:
+        raise CuttingError(
+            f"no cuts of circuit '{qc.name}' into {subcircuit_size}-qubit pieces: {exc}"
+        ) from exc
+    with_ancillas = cut_wires(cut)
+    expanded = expand_observables(paulis, qc, with_ancillas)
+    return CutStructure(
+        observables=ops,
+        paulis=paulis,
+        partitioned=partition_problem(circuit=with_ancillas, observables=expanded),
+        cuts=list(metadata["cuts"]),
+        sampling_overhead=float(metadata["sampling_overhead"]),
+        subcircuit_size=subcircuit_size,
+    )
+
+
+def expand(structure: CutStructure) -> CutProblem:
+    """Generate every subexperiment of a cut structure (exact quasi-probability weights)."""
+    from qiskit_addon_cutting import generate_cutting_experiments
+
+    partitioned = structure.partitioned
+    subexperiments, coefficients = generate_cutting_experiments(
+        circuits=partitioned.subcircuits, observables=partitioned.subobservables, num_samples=np.inf
+    )
+    return CutProblem(
+        observables=structure.observables,
+        paulis=structure.paulis,
+        subexperiments=dict(subexperiments),
+        coefficients=list(coefficients),
+        subobservables=dict(partitioned.subobservables),
+        cuts=structure.cuts,
+        sampling_overhead=structure.sampling_overhead,
+        subcircuit_size=structure.subcircuit_size,
+        subcircuit_widths=structure.widths,
+    )
+
+
 def decompose(
     circuit: Any,
     observables: Sequence[Any],
@@ -118,52 +225,7 @@ def decompose(
     CuttingError
         If the width is not below the circuit's, or the search finds no cuts within ``max_gamma``.
     """
-    from qiskit_addon_cutting import (
-        DeviceConstraints,
-        OptimizationParameters,
-        cut_wires,
-        expand_observables,
-        find_cuts,
-        generate_cutting_experiments,
-        partition_problem,
-    )
-
-    from parsl_quantum.providers.circuits import strip_measurements
-
-    qc = strip_measurements(to_circuit(circuit))
-    if not 1 <= subcircuit_size < qc.num_qubits:
-        raise CuttingError(
-            f"circuit '{qc.name}' has {qc.num_qubits} qubits: a subcircuit size must be between 1 and "
-            f"{qc.num_qubits - 1}, got {subcircuit_size}"
-        )
-    ops, paulis = pauli_terms(observables, qc.num_qubits)
-    try:
-        cut, metadata = find_cuts(
-            cuttable(qc),
-            OptimizationParameters(seed=seed, max_gamma=max_gamma),
-            DeviceConstraints(qubits_per_subcircuit=subcircuit_size),
-        )
-    except ValueError as exc:
-        raise CuttingError(
-            f"no cuts of circuit '{qc.name}' into {subcircuit_size}-qubit pieces: {exc}"
-        ) from exc
-    with_ancillas = cut_wires(cut)
-    expanded = expand_observables(paulis, qc, with_ancillas)
-    partitioned = partition_problem(circuit=with_ancillas, observables=expanded)
-    subexperiments, coefficients = generate_cutting_experiments(
-        circuits=partitioned.subcircuits, observables=partitioned.subobservables, num_samples=np.inf
-    )
-    return CutProblem(
-        observables=ops,
-        paulis=paulis,
-        subexperiments=dict(subexperiments),
-        coefficients=list(coefficients),
-        subobservables=dict(partitioned.subobservables),
-        cuts=list(metadata["cuts"]),
-        sampling_overhead=float(metadata["sampling_overhead"]),
-        subcircuit_size=subcircuit_size,
-        subcircuit_widths={k: c.num_qubits for k, c in partitioned.subcircuits.items()},
-    )
+    return expand(find_structure(circuit, observables, subcircuit_size, seed, max_gamma))
 
 
 _CUT_BASIS = ["rz", "ry", "rx", "sx", "x", "h", "s", "sdg", "t", "tdg", "u", "p", "cx", "cz", "rzz"]

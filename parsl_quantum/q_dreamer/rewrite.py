@@ -85,6 +85,7 @@ def submit_cut(
     requirements: dict[str, Any] | None = None,
     cost: Callable[[Any, int], float] | None = None,
     seed: int | None = None,
+    on_fragment: Callable[[int, AppFuture], None] | None = None,
 ) -> AppFuture:
     """Submit the fragment tasks and the reconstruction task of ``problem``.
 
@@ -105,6 +106,8 @@ def submit_cut(
         Predicted cost of a subexperiment, used to balance fragments.
     seed
         Seed of the standard-error split.
+    on_fragment
+        Called with each fragment task's index and future, in :func:`fragments` order.
 
     Returns
     -------
@@ -127,6 +130,8 @@ def submit_cut(
             [n for *_, n in group],
             parsl_resource_specification={**spec, "shots": total},
         )
+        if on_fragment is not None:
+            on_fragment(len(launched), future)
         launched.append(([(label, i) for label, i, _, _ in group], future))
     layout = {label: len(circuits) for label, circuits in problem.subexperiments.items()}
     arguments = (

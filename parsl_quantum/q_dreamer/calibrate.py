@@ -1,0 +1,315 @@
+"""Calibration: short micro-benchmarks on each pilot, and the model coefficients fitted to them.
+
+On every pilot of an executor, as ordinary tasks pinned to it:
+
+- a few no-op tasks, one at a time: the per-task overhead (latency beyond the work);
+- one task that times sampling circuits of growing width, with and without mid-circuit measurements,
+  at two shot counts, on the pilot's own device (so the fit sees the pilot's threads and memory).
+
+The simulator model's coefficients are fitted with non-negative least squares on relative errors, so that
+a 2 ms and a 2 s circuit weigh the same. The reconstruction model is timed on this host. The whole run
+stays under a minute on a two-core machine; the result is a :class:`Profile`, saved as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from parsl_quantum.q_dreamer.models import (
+    CircuitFeatures,
+    PilotModel,
+    QPUModel,
+    ReconstructionModel,
+    SimulatorModel,
+)
+
+PROFILE_VERSION = 1
+
+
+@dataclass
+class Profile:
+    """Calibrated models of an executor's pilots and of reconstruction on this host.
+
+    Attributes
+    ----------
+    pilots
+        Per pilot name, its :class:`PilotModel`.
+    reconstruction
+        Cost of reconstruction on the submitting host.
+    host, created
+        Where and when it was calibrated.
+    samples
+        The raw measurements behind the fits, per pilot.
+    """
+
+    pilots: dict[str, PilotModel]
+    reconstruction: ReconstructionModel = field(default_factory=ReconstructionModel)
+    host: str = field(default_factory=platform.node)
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
+    samples: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """The profile as JSON text."""
+        return json.dumps(
+            {
+                "version": PROFILE_VERSION,
+                "host": self.host,
+                "created": self.created,
+                "pilots": {k: v.to_dict() for k, v in self.pilots.items()},
+                "reconstruction": asdict(self.reconstruction),
+                "samples": self.samples,
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Profile:
+        """A profile from JSON text written by :meth:`to_json`."""
+        data = json.loads(text)
+        if data.get("version") != PROFILE_VERSION:
+            raise ValueError(
+                f"profile version {data.get('version')} is not {PROFILE_VERSION}; calibrate again"
+            )
+        return cls(
+            pilots={k: PilotModel.from_dict(v) for k, v in data["pilots"].items()},
+            reconstruction=ReconstructionModel(**data["reconstruction"]),
+            host=data["host"],
+            created=data["created"],
+            samples=data.get("samples", {}),
+        )
+
+    def save(self, path: str) -> None:
+        """Write the profile to ``path`` (JSON)."""
+        with open(path, "w") as f:
+            f.write(self.to_json())
+
+    @classmethod
+    def load(cls, path: str) -> Profile:
+        """Read a profile written by :meth:`save`."""
+        with open(path) as f:
+            return cls.from_json(f.read())
+
+
+def benchmark_circuit(qubits: int, layers: int, mid: int) -> Any:
+    """A hardware-efficient circuit (RY, RZ, CX chain per layer) measured at the end, with ``mid``
+    mid-circuit measurements of qubit 0 (each followed by more gates on it)."""
+    from qiskit import ClassicalRegister, QuantumCircuit
+
+    qc = QuantumCircuit(qubits, name=f"calib_{qubits}_{layers}_{mid}")
+    rng = np.random.default_rng(qubits * 100 + layers * 10 + mid)
+    if mid:
+        qc.add_register(ClassicalRegister(mid, "mid"))
+    for layer in range(layers):
+        for q in range(qubits):
+            qc.ry(float(rng.uniform(0, 3)), q)
+            qc.rz(float(rng.uniform(0, 3)), q)
+        for q in range(qubits - 1):
+            qc.cx(q, q + 1)
+        if layer < mid:
+            qc.measure(0, qc.cregs[0][layer])
+            qc.h(0)
+    qc.measure_all()
+    return qc
+
+
+def time_circuits(specs: list[tuple[int, int, int, int]], *, device: Any) -> list[dict[str, float]]:
+    """Time ``device.sample`` on benchmark circuits ``(qubits, layers, mid, shots)`` (runs on a worker)."""
+    out = []
+    device.sample(benchmark_circuit(2, 1, 0), shots=10)  # warm the device up
+    for qubits, layers, mid, shots in specs:
+        circuit = benchmark_circuit(qubits, layers, mid)
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            device.sample(circuit, shots=shots)
+            best = min(best, time.perf_counter() - start)
+        features = CircuitFeatures.of(circuit)
+        out.append({**asdict(features), "shots": shots, "seconds": best})
+    return out
+
+
+def noop(*, device: Any) -> None:
+    """A task that does nothing (its time is all overhead)."""
+
+
+def worker_host(*, device: Any) -> tuple[str, int]:
+    """The worker's host name and the cores it may use."""
+    import os
+    import socket
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return socket.gethostname(), cores
+
+
+def simulator_specs(max_qubits: int, noisy: bool) -> list[tuple[int, int, int, int]]:
+    """Benchmark circuits ``(qubits, layers, mid, shots)`` for a simulator (or a noisy emulator)."""
+    if noisy:
+        widths = [w for w in (2, 3, 4, 5, 6) if w <= max_qubits]
+        return [(w, 2, 0, shots) for w in widths for shots in (200, 1000)] + [(4, 2, 1, 1000)]
+    widths = [w for w in (4, 8, 12, 16, 18, 20, 22) if w <= max_qubits]
+    specs = [(w, 2, 0, 1000) for w in widths] + [(w, 2, 0, 16000) for w in widths[1::2]]
+    specs += [(w, 2, 1, shots) for w in widths if 8 <= w <= 20 for shots in (1000, 8000)]
+    specs += [(w, 2, 2, 4000) for w in widths if w in (12, 16)]
+    return specs
+
+
+def _features(sample: dict[str, float]) -> CircuitFeatures:
+    keys = ("qubits", "gates", "two_qubit_gates", "measurements", "mid_measurements")
+    return CircuitFeatures(*(int(sample[k]) for k in keys))
+
+
+def fit_simulator(
+    samples: list[dict[str, float]], memory_bytes: float, bytes_per_amplitude: int = 16
+) -> SimulatorModel:
+    """Fit the simulator time model to timed samples (non-negative least squares, relative errors)."""
+    from scipy.optimize import nnls
+
+    rows, targets = [], []
+    for s in samples:
+        features = _features(s)
+        shots = int(s["shots"])
+        volume = max(features.gates, 1) * 2.0**features.qubits
+        branching = shots * (features.mid_measurements > 0)
+        row = np.array([1.0, volume * features.branches(shots), shots, shots * volume, branching])
+        weight = 1.0 / max(s["seconds"], 1e-4)
+        rows.append(row * weight)
+        targets.append(s["seconds"] * weight)
+    coefficients, _ = nnls(np.array(rows), np.array(targets))
+    c0, c1, c2, c3, c4 = (float(c) for c in coefficients)
+    return SimulatorModel(
+        c0=c0, c1=c1, c2=c2, c3=c3, c4=c4, bytes_per_amplitude=bytes_per_amplitude, memory_bytes=memory_bytes
+    )
+
+
+def relative_errors(model: SimulatorModel, samples: list[dict[str, float]]) -> list[float]:
+    """Predicted over measured seconds, minus one, per sample."""
+    out = []
+    for s in samples:
+        out.append(model.seconds(_features(s), int(s["shots"])) / s["seconds"] - 1)
+    return out
+
+
+def _synthetic_counts(problem: Any, keys_per_circuit: int, rng: np.random.Generator) -> tuple[dict, int]:
+    """Random counts with ``keys_per_circuit`` distinct outcomes for every subexperiment of ``problem``."""
+    counts, outcomes = {}, 0
+    for label, circuits in problem.subexperiments.items():
+        runs = []
+        for qc in circuits:
+            widths = [creg.size for creg in reversed(qc.cregs) if creg.size]
+            keys = {
+                " ".join("".join(rng.choice(["0", "1"], size=w)) for w in widths)
+                for _ in range(keys_per_circuit)
+            }
+            runs.append({k: 5 for k in keys})
+            outcomes += len(keys)
+        counts[label] = runs
+    return counts, outcomes
+
+
+def measure_reconstruction() -> ReconstructionModel:
+    """Time reconstruction and packing of synthetic cut problems on this host, and fit their model.
+
+    Three problems separate the terms: one cut with few and with many outcomes per subexperiment, and
+    two cuts (nine times the subexperiments) with few.
+    """
+    from qiskit.circuit.library import efficient_su2
+    from scipy.optimize import nnls
+
+    from parsl_quantum.providers.circuits import PackedCircuits
+    from parsl_quantum.q_dreamer.decompose import decompose
+    from parsl_quantum.q_dreamer.reconstruct import reconstruct
+
+    circuit = efficient_su2(9, entanglement="linear", reps=1)
+    circuit = circuit.assign_parameters(np.random.default_rng(0).uniform(0, 3, circuit.num_parameters))
+    rng = np.random.default_rng(1)
+    rows, targets = [], []
+    batches = 8
+    one_cut, two_cuts = decompose(circuit, ["Z" * 9], 5), decompose(circuit, ["Z" * 9], 3)
+    for problem, keys in ((one_cut, 20), (one_cut, 400), (two_cuts, 20)):
+        counts, outcomes = _synthetic_counts(problem, keys, rng)
+        start = time.perf_counter()
+        reconstruct(
+            counts, problem.coefficients, problem.subobservables, problem.paulis, problem.observables, batches
+        )
+        seconds = time.perf_counter() - start
+        n = problem.num_subexperiments
+        rows.append([1.0, n, outcomes * (batches + 1)])
+        targets.append(seconds)
+    (fixed, per_circuit, per_outcome), _ = nnls(np.array(rows), np.array(targets))
+    circuits = [qc for runs in two_cuts.subexperiments.values() for qc in runs]
+    start = time.perf_counter()
+    PackedCircuits(circuits)
+    pack = (time.perf_counter() - start) / len(circuits)
+    return ReconstructionModel(
+        fixed=float(fixed),
+        per_circuit=float(per_circuit),
+        per_outcome=float(per_outcome),
+        pack_per_circuit=pack,
+    )
+
+
+def calibrate_executor(executor: Any, noop_tasks: int = 6) -> Profile:
+    """Run the micro-benchmarks on every active pilot of ``executor`` and fit a :class:`Profile`."""
+    from parsl import python_app
+
+    from parsl_quantum.providers import get_device
+
+    executor.wait_for_pilots()
+    timing_app = python_app(time_circuits, executors=[executor.label])
+    noop_app = python_app(noop, executors=[executor.label])
+    host_app = python_app(worker_host, executors=[executor.label])
+    pilots: dict[str, PilotModel] = {}
+    samples: dict[str, list[dict[str, float]]] = {}
+    status = executor.pilots
+    descriptions = {d.name: d for d in executor.pilot_descriptions}
+    for name, pilot in status.items():
+        if pilot.state not in ("active", "starting"):
+            continue
+        spec = {"pilot": name}
+        overheads = []
+        for _ in range(noop_tasks):
+            before = time.time()
+            noop_app(parsl_resource_specification=spec).result()
+            record = next(r for r in reversed(executor.metrics()) if r.pilot == name and r.submit >= before)
+            overheads.append((record.done - record.submit) - (record.end - record.start))
+        max_qubits = pilot.qubits or 20
+        noisy = pilot.kind == "qpu"
+        measured = timing_app(
+            simulator_specs(max_qubits, noisy), parsl_resource_specification={**spec, "qubits": 2}
+        ).result()
+        samples[name] = measured
+        host, cores = host_app(parsl_resource_specification=spec).result()
+        description = descriptions[name]
+        memory = _worker_memory(description, max_qubits)
+        model = PilotModel(
+            name=name,
+            kind=pilot.kind,
+            backend=pilot.backend,
+            workers=max(pilot.workers, 1),
+            task_overhead=float(np.median(overheads)),
+            simulator=fit_simulator(measured, memory),
+            max_qubits=max_qubits,
+            host=host,
+            host_cores=cores,
+        )
+        if pilot.backend.startswith("ibm_"):
+            timing = get_device(pilot.backend).timing
+            model.qpu = QPUModel(
+                timing.one_qubit_gate, timing.two_qubit_gate, timing.readout, timing.repetition_delay
+            )
+        pilots[name] = model
+    return Profile(pilots=pilots, reconstruction=measure_reconstruction(), samples=samples)
+
+
+def _worker_memory(description: Any, max_qubits: int) -> float:
+    """Memory one worker of a pilot may use for a state: the host's share per worker."""
+    import psutil
+
+    share = psutil.virtual_memory().total / max(description.workers, 1)
+    return float(min(share, 16 * 2.0**max_qubits))

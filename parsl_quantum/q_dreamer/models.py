@@ -1,0 +1,315 @@
+r"""Performance models: pure functions over dataclasses.
+
+Simulator time
+    For a statevector of :math:`n` qubits, :math:`G` gates, :math:`s` shots and :math:`B` branches,
+
+    .. math:: t = c_0 + c_1\, G\, 2^n B + c_2\, s + c_3\, s\, G\, 2^n + c_4\, s\, [m > 0].
+
+    :math:`c_1` is the cost of one gate on one amplitude; a circuit that measures a qubit and acts on it
+    again is simulated once per distinct mid-circuit outcome (Aer's shot branching, Lightning's tree
+    traversal), so :math:`B = \min(s, 2^m)` for :math:`m` mid-circuit measurements. :math:`c_2` is the
+    cost of a sample; :math:`c_4` the extra cost of a shot in branching mode (measured at ~20-30 us per
+    shot on Aer, whatever the width up to 16 qubits: for cut subexperiments it dominates).
+    :math:`c_3` is the cost of per-shot trajectories of noisy emulators. The coefficients are fitted per
+    pilot by :mod:`~parsl_quantum.q_dreamer.calibrate`.
+
+Simulator memory
+    :math:`16 \cdot 2^n` bytes for a double-precision statevector: whether a width fits a pilot.
+
+QPU time
+    Queue wait, then per circuit :math:`s\,(t_{rep} + t_{circuit})` with the circuit's duration from its
+    two-qubit depth, single-qubit depth and readout times (the backend's calibration data).
+
+Makespan
+    Tasks scheduled as the executor's ``earliest_finish`` policy binds them: each, in order, on the pilot
+    slot where it would finish first, every task paying the pilot's per-task overhead.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CircuitFeatures:
+    """What the models need to know of a circuit.
+
+    Attributes
+    ----------
+    qubits, gates, two_qubit_gates, measurements, mid_measurements
+        Width; gates (measurements, resets and barriers excluded); two-qubit gates; measurements; and
+        measurements after which the qubit is acted on again.
+    """
+
+    qubits: int
+    gates: int
+    two_qubit_gates: int
+    measurements: int
+    mid_measurements: int
+
+    @classmethod
+    def of(cls, circuit: Any) -> CircuitFeatures:
+        """The features of a Qiskit circuit."""
+        ops = circuit.count_ops()
+        not_gates = {"measure", "reset", "barrier", "delay"}
+        measured: set[int] = set()
+        mid = 0
+        two_qubit = 0
+        for inst in circuit.data:
+            name = inst.operation.name
+            if name == "barrier":
+                continue
+            qubits = [circuit.find_bit(q).index for q in inst.qubits]
+            if name == "measure":
+                measured.update(qubits)
+                continue
+            if len(qubits) == 2:
+                two_qubit += 1
+            if measured.intersection(qubits):
+                mid += len(measured.intersection(qubits))
+                measured.difference_update(qubits)
+        gates = sum(v for k, v in ops.items() if k not in not_gates)
+        return cls(circuit.num_qubits, gates, two_qubit, int(ops.get("measure", 0)), mid)
+
+    def branches(self, shots: int) -> int:
+        """Distinct simulations the circuit needs: one per mid-circuit outcome, at most one per shot."""
+        return min(max(shots, 1), 2 ** min(self.mid_measurements, 30))
+
+
+@dataclass
+class SimulatorModel:
+    """Time and memory of a simulator backend on one worker.
+
+    Attributes
+    ----------
+    c0, c1, c2, c3, c4
+        Coefficients of the time model (seconds; see the module documentation).
+    bytes_per_amplitude
+        Memory of one amplitude (16 for double-precision statevectors).
+    memory_bytes
+        Memory a worker may use for the state.
+    """
+
+    c0: float = 0.01
+    c1: float = 1e-9
+    c2: float = 1e-6
+    c3: float = 0.0
+    c4: float = 0.0
+    bytes_per_amplitude: int = 16
+    memory_bytes: float = 8e9
+
+    def seconds(self, features: CircuitFeatures, shots: int) -> float:
+        """Predicted seconds to sample ``shots`` shots of a circuit with ``features``."""
+        volume = max(features.gates, 1) * 2.0**features.qubits
+        return (
+            self.c0
+            + self.c1 * volume * features.branches(shots)
+            + self.c2 * shots
+            + self.c3 * shots * volume
+            + self.c4 * shots * (features.mid_measurements > 0)
+        )
+
+    def memory(self, qubits: int) -> float:
+        """Bytes of the state of ``qubits`` qubits."""
+        return self.bytes_per_amplitude * 2.0**qubits
+
+    def fits(self, qubits: int) -> bool:
+        """Whether a state of ``qubits`` qubits fits in a worker's memory."""
+        return self.memory(qubits) <= self.memory_bytes
+
+
+@dataclass
+class QPUModel:
+    """Time of a QPU from its calibration data.
+
+    Attributes
+    ----------
+    one_qubit_gate, two_qubit_gate, readout, repetition_delay
+        Median durations in seconds.
+    queue_wait
+        Expected seconds a job waits in the provider's queue.
+    job_overhead
+        Seconds of fixed cost per job (compilation, loading, result transfer).
+    """
+
+    one_qubit_gate: float
+    two_qubit_gate: float
+    readout: float
+    repetition_delay: float
+    queue_wait: float = 0.0
+    job_overhead: float = 2.0
+
+    def seconds(self, features: CircuitFeatures, shots: int) -> float:
+        """Predicted seconds of one job: queue, overhead, and every shot's circuit and delay."""
+        two_q = features.two_qubit_gates
+        one_q = max(features.gates - two_q, 0)
+        depth_estimate = (two_q * self.two_qubit_gate + one_q * self.one_qubit_gate) / max(features.qubits, 1)
+        duration = depth_estimate + self.readout
+        return self.queue_wait + self.job_overhead + shots * (self.repetition_delay + duration)
+
+
+@dataclass
+class PilotModel:
+    """What one pilot costs: per task, and per circuit on its device.
+
+    Attributes
+    ----------
+    name, kind, backend
+        The pilot.
+    workers
+        Slots that run tasks at once.
+    task_overhead
+        Seconds a task costs beyond its own work (submission, transfer, result).
+    simulator
+        Time model of its device as run here (simulators and QPU emulators).
+    qpu
+        Time model of a real QPU (``ibm_`` backends).
+    max_qubits
+        Widest circuit its device runs.
+    scale
+        Correction learned online: observed over predicted task times.
+    host, host_cores
+        Where its workers run and the cores there (``""``/0 when unknown).
+    """
+
+    name: str
+    kind: str
+    backend: str
+    workers: int
+    task_overhead: float = 0.005
+    simulator: SimulatorModel | None = None
+    qpu: QPUModel | None = None
+    max_qubits: int = 30
+    scale: float = 1.0
+    host: str = ""
+    host_cores: int = 0
+
+    def circuit_seconds(self, features: CircuitFeatures, shots: int) -> float:
+        """Predicted seconds to sample one circuit on this pilot's device."""
+        if self.qpu is not None:
+            base = self.qpu.seconds(features, shots)
+        elif self.simulator is not None:
+            base = self.simulator.seconds(features, shots)
+        else:
+            raise ValueError(f"pilot '{self.name}' has no model: calibrate it first")
+        return self.scale * base
+
+    def can_run(self, qubits: int) -> bool:
+        """Whether this pilot's device takes a circuit of ``qubits`` qubits."""
+        if qubits > self.max_qubits:
+            return False
+        return self.simulator is None or self.qpu is not None or self.simulator.fits(qubits)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PilotModel:
+        data = dict(data)
+        if data.get("simulator") is not None:
+            data["simulator"] = SimulatorModel(**data["simulator"])
+        if data.get("qpu") is not None:
+            data["qpu"] = QPUModel(**data["qpu"])
+        return cls(**data)
+
+
+def contention(pilots: Sequence[PilotModel], tasks: int) -> dict[str, float]:
+    """Slowdown of each pilot's tasks when its host has fewer cores than busy workers.
+
+    Calibration times tasks one at a time; when ``tasks`` run at once on pilots sharing a host of ``c``
+    cores with ``w`` workers between them, each runs about ``min(w, tasks) / c`` times slower (if above 1).
+    """
+    workers: dict[str, int] = {}
+    for p in pilots:
+        if p.host and p.host_cores:
+            workers[p.host] = workers.get(p.host, 0) + max(p.workers, 1)
+    factors = {}
+    for p in pilots:
+        if p.host and p.host_cores:
+            factors[p.name] = max(1.0, min(workers[p.host], tasks) / p.host_cores)
+        else:
+            factors[p.name] = 1.0
+    return factors
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Tasks placed on pilot slots: when everything is done, and where each task went."""
+
+    makespan: float
+    placement: list[str] = field(default_factory=list)
+
+
+def schedule(tasks: Sequence[dict[str, float]], pilots: Sequence[PilotModel]) -> Schedule:
+    """Place tasks, in order, each on the slot where it finishes first (the ``earliest_finish`` policy).
+
+    Parameters
+    ----------
+    tasks
+        Per task, its seconds on each pilot that can run it (``{pilot name: seconds}``), task overhead
+        excluded.
+    pilots
+        The pilots and their slots.
+    """
+    free: dict[str, list[float]] = {p.name: [0.0] * max(p.workers, 1) for p in pilots}
+    overhead = {p.name: p.task_overhead for p in pilots}
+    makespan = 0.0
+    placement = []
+    for costs in tasks:
+        best_name, best_finish = None, math.inf
+        for name, seconds in costs.items():
+            if name not in free:
+                continue
+            finish = free[name][0] + overhead[name] + seconds
+            if finish < best_finish:
+                best_name, best_finish = name, finish
+        if best_name is None:
+            raise ValueError("a task that no pilot can run")
+        heapq.heapreplace(free[best_name], best_finish)
+        placement.append(best_name)
+        makespan = max(makespan, best_finish)
+    return Schedule(makespan, placement)
+
+
+@dataclass
+class ReconstructionModel:
+    """Seconds of the work on the submitting host around the quantum tasks.
+
+    Attributes
+    ----------
+    fixed, per_circuit, per_outcome
+        Reconstruction: ``fixed + per_circuit * N + per_outcome * N * outcomes * (batches + 1)`` for ``N``
+        subexperiments of ``outcomes`` distinct outcomes each, reconstructed once in full and once per
+        standard-error batch.
+    pack_per_circuit
+        Packing a subexperiment into QPY for its fragment task.
+    """
+
+    fixed: float = 0.01
+    per_circuit: float = 1e-4
+    per_outcome: float = 1e-6
+    pack_per_circuit: float = 3e-4
+
+    def seconds(self, subexperiments: int, outcomes_each: float, batches: int = 8) -> float:
+        """Predicted seconds to reconstruct."""
+        return (
+            self.fixed
+            + self.per_circuit * subexperiments
+            + self.per_outcome * subexperiments * outcomes_each * (batches + 1)
+        )
+
+    def packing(self, subexperiments: int) -> float:
+        """Predicted seconds to pack the subexperiments for their tasks."""
+        return self.pack_per_circuit * subexperiments
+
+
+def distinct_outcomes(bits: int, shots: int) -> float:
+    """Expected number of distinct bit strings in ``shots`` samples of ``bits`` bits (uniform bound)."""
+    space = 2.0**bits
+    if space > 1e12:
+        return float(shots)
+    return space * (1 - (1 - 1 / space) ** shots)
