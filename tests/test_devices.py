@@ -239,3 +239,29 @@ def test_aer_midcircuit_measurement_matches_exact_branching(aer):
     assert (
         aer.simulator.options.shot_branching_enable and aer.simulator.options.shot_branching_sampling_enable
     )
+
+
+def test_terminal_measurements_move_last_and_the_distribution_is_unchanged(aer):
+    from parsl_quantum.providers.circuits import terminal_measurements_last
+    from tests.refs import exact_midcircuit_distribution
+
+    qc = QuantumCircuit(QuantumRegister(3), ClassicalRegister(1, "mid"), ClassicalRegister(3, "end"))
+    qc.h(0)
+    qc.measure(0, 0)  # mid-circuit: qubit 0 is used again
+    qc.cx(0, 1)
+    qc.h(1)
+    qc.measure(1, 2)  # terminal, but followed by gates on other qubits
+    qc.ry(0.9, 2)
+    qc.h(0)
+    qc.measure(2, 3)
+    qc.measure(0, 1)
+    moved = terminal_measurements_last(qc)
+    names = [inst.operation.name for inst in moved.data]
+    assert names == ["h", "measure", "cx", "h", "ry", "h", "measure", "measure", "measure"]
+    last = [moved.find_bit(inst.qubits[0]).index for inst in moved.data[-3:]]
+    assert last == [1, 2, 0]  # the terminal measurements, in their original order
+    exact = exact_midcircuit_distribution(qc)
+    assert exact == pytest.approx(exact_midcircuit_distribution(moved))
+    assert tvd(aer.sample(qc, shots=20000), exact) < 0.03
+    already = ghz(3)
+    assert terminal_measurements_last(already) is already

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from parsl_quantum.providers.circuits import terminal_measurements_last
 from parsl_quantum.providers.device import Device, DeviceCapabilities
 from parsl_quantum.providers.errors import GPUUnavailableError
 from parsl_quantum.providers.hardware import detect_gpus, host_memory_bytes, max_statevector_qubits
@@ -101,13 +102,16 @@ class AerDevice(Device):
         return self._simulator
 
     def _prepare(self, circuits: list[QuantumCircuit]) -> list[QuantumCircuit]:
-        """Decompose operations Aer does not know natively; leave other circuits untouched."""
+        """Decompose operations Aer does not know natively, and put terminal measurements last (Aer
+        samples a final state only then: see :func:`~parsl_quantum.providers.circuits.
+        terminal_measurements_last`)."""
         from qiskit import transpile
 
         out = []
         for qc in circuits:
             native = set(qc.count_ops()) <= self._native  # count_ops: no Python object per instruction
-            out.append(qc if native else transpile(qc, self._simulator, optimization_level=0))
+            qc = qc if native else transpile(qc, self._simulator, optimization_level=0)
+            out.append(terminal_measurements_last(qc) if qc.count_ops().get("measure") else qc)
         return out
 
     def _sample(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:

@@ -169,6 +169,44 @@ def has_mid_circuit_measurements(circuit: QuantumCircuit) -> bool:
     return False
 
 
+def terminal_measurements_last(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` with every terminal measurement moved to the end (an equivalent circuit).
+
+    A measurement is terminal when nothing acts on its qubit afterwards and nothing later writes or reads
+    its bit; it commutes with every later operation. Simulators sample a final state only when all
+    measurements come last: a circuit that measures each qubit right after rotating it (cut
+    subexperiments do) otherwise runs shot by shot. Circuits with nothing to move are returned as is.
+    """
+    from qiskit.circuit import ControlFlowOp
+
+    data = list(circuit.data)
+    later_qubits: set[Any] = set()
+    later_clbits: set[Any] = set()
+    terminal = [False] * len(data)
+    for index in range(len(data) - 1, -1, -1):
+        inst = data[index]
+        if isinstance(inst.operation, ControlFlowOp):
+            return circuit  # classical control reads bits: keep the order as written
+        if inst.operation.name == "measure" and not (
+            set(inst.qubits) & later_qubits or set(inst.clbits) & later_clbits
+        ):
+            terminal[index] = True
+        if inst.operation.name != "barrier":
+            later_qubits.update(inst.qubits)
+            later_clbits.update(inst.clbits)
+    first_terminal = next((i for i, t in enumerate(terminal) if t), len(data))
+    if all(terminal[first_terminal:]):
+        return circuit  # already at the end
+    out = circuit.copy_empty_like()
+    for inst, is_terminal in zip(data, terminal, strict=True):
+        if not is_terminal:
+            out.append(inst)
+    for inst, is_terminal in zip(data, terminal, strict=True):
+        if is_terminal:
+            out.append(inst)
+    return out
+
+
 def strip_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
     """Return ``circuit`` without its final measurements (for estimating expectation values)."""
     if count_measurements(circuit) == 0:
