@@ -27,9 +27,10 @@ from parsl_quantum.q_dreamer.models import (
     QPUModel,
     ReconstructionModel,
     SimulatorModel,
+    batch_outcomes,
 )
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
 
 
 @dataclass
@@ -195,62 +196,59 @@ def relative_errors(model: SimulatorModel, samples: list[dict[str, float]]) -> l
     return out
 
 
-def _synthetic_counts(problem: Any, keys_per_circuit: int, rng: np.random.Generator) -> tuple[dict, int]:
-    """Random counts with ``keys_per_circuit`` distinct outcomes for every subexperiment of ``problem``."""
-    counts, outcomes = {}, 0
-    for label, circuits in problem.subexperiments.items():
-        runs = []
-        for qc in circuits:
-            widths = [creg.size for creg in reversed(qc.cregs) if creg.size]
-            keys = {
-                " ".join("".join(rng.choice(["0", "1"], size=w)) for w in widths)
-                for _ in range(keys_per_circuit)
-            }
-            runs.append({k: 5 for k in keys})
-            outcomes += len(keys)
-        counts[label] = runs
-    return counts, outcomes
-
-
 def measure_reconstruction() -> ReconstructionModel:
     """Time reconstruction and packing of synthetic cut problems on this host, and fit their model.
 
-    Three problems separate the terms: one cut with few and with many outcomes per subexperiment, and
-    two cuts (nine times the subexperiments) with few.
+    Each problem's passes are timed on it (as the planner will time a problem it weighs) and the rest of
+    the reconstruction, the measured total less the passes, is fitted on its subexperiments and shots.
+    Five problems separate the terms: one cut with few and with many outcomes and shots, two cuts (nine
+    times the subexperiments), and an observable of eight Pauli terms.
     """
     from qiskit.circuit.library import efficient_su2
+    from qiskit.quantum_info import SparsePauliOp
     from scipy.optimize import nnls
 
     from parsl_quantum.providers.circuits import PackedCircuits
     from parsl_quantum.q_dreamer.decompose import decompose
-    from parsl_quantum.q_dreamer.reconstruct import reconstruct
+    from parsl_quantum.q_dreamer.reconstruct import pass_cost, reconstruct, synthetic_counts
 
     circuit = efficient_su2(9, entanglement="linear", reps=1)
     circuit = circuit.assign_parameters(np.random.default_rng(0).uniform(0, 3, circuit.num_parameters))
     rng = np.random.default_rng(1)
     rows, targets = [], []
     batches = 8
+    eight_terms = SparsePauliOp.from_sparse_list([("ZZ", [i, i + 1], 1.0) for i in range(8)], 9)
     one_cut, two_cuts = decompose(circuit, ["Z" * 9], 5), decompose(circuit, ["Z" * 9], 3)
-    for problem, keys in ((one_cut, 20), (one_cut, 400), (two_cuts, 20)):
-        counts, outcomes = _synthetic_counts(problem, keys, rng)
+    many_terms = decompose(circuit, [eight_terms], 5)
+    cases = (
+        (one_cut, 20, 100),
+        (one_cut, 400, 4000),
+        (one_cut, 20, 20000),
+        (two_cuts, 20, 500),
+        (many_terms, 100, 1000),
+    )
+    for problem, keys, shots in cases:
+        counts, outcomes = synthetic_counts(problem, keys, rng, shots)
+        cost = pass_cost(problem)
         start = time.perf_counter()
         reconstruct(
             counts, problem.coefficients, problem.subobservables, problem.paulis, problem.observables, batches
         )
         seconds = time.perf_counter() - start
         n = problem.num_subexperiments
-        rows.append([1.0, n, outcomes * (batches + 1)])
-        targets.append(seconds)
-    (fixed, per_circuit, per_outcome), _ = nnls(np.array(rows), np.array(targets))
+        each = outcomes / n
+        passes = ReconstructionModel(0.0, 0.0, 0.0).seconds(
+            n, n * shots, cost, outcomes, n * batch_outcomes(each, shots, batches), batches
+        )
+        rows.append([1.0, n, n * shots])
+        targets.append(max(seconds - passes, 0.0))
+    (fixed, per_circuit, per_shot), _ = nnls(np.array(rows), np.array(targets))
     circuits = [qc for runs in two_cuts.subexperiments.values() for qc in runs]
     start = time.perf_counter()
     PackedCircuits(circuits)
     pack = (time.perf_counter() - start) / len(circuits)
     return ReconstructionModel(
-        fixed=float(fixed),
-        per_circuit=float(per_circuit),
-        per_outcome=float(per_outcome),
-        pack_per_circuit=pack,
+        fixed=float(fixed), per_circuit=float(per_circuit), per_shot=float(per_shot), pack_per_circuit=pack
     )
 
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 import threading
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 MIN_REFINING_S = 0.05
 """Predicted seconds below which a task's observed time does not refine the models."""
-SCALE_LIMITS = (0.25, 4.0)
+SCALE_LIMITS = (0.5, 2.0)
 """The online correction stays within these factors: beyond them, calibrate again."""
 
 
@@ -54,8 +56,8 @@ class QDreamer:
         Most cuts a plan may make.
     max_subexperiments
         Most subexperiments a plan may run.
-    learning_rate
-        Weight of the latest observed/predicted ratio in a pilot's online correction.
+    window
+        Recent tasks whose observed/predicted ratios set a pilot's online correction.
     """
 
     def __init__(
@@ -63,14 +65,15 @@ class QDreamer:
         profile: Profile | None = None,
         max_cuts: int = 3,
         max_subexperiments: int = 2000,
-        learning_rate: float = 0.3,
+        window: int = 30,
     ) -> None:
         self.profile = profile
         self.max_cuts = max_cuts
         self.max_subexperiments = max_subexperiments
-        self.learning_rate = learning_rate
+        self.window = window
         self._hints: dict[str, dict[str, float]] = {}
-        self._predicted: dict[int, dict[str, float]] = {}
+        self._predicted: dict[int, dict[str, tuple[float, float]]] = {}
+        self._ratios: dict[str, deque[float]] = {}
         self._seen: set[int] = set()
         self._lock = threading.Lock()
 
@@ -116,8 +119,9 @@ class QDreamer:
             launched = done.task_record.get("exec_fu")
             task_id = getattr(launched, "parsl_executor_task_id", None)
             if task_id is not None:
+                scales = {name: m.scale for name, m in (self.profile.pilots if self.profile else {}).items()}
                 with self._lock:
-                    self._predicted[task_id] = dict(per_pilot)
+                    self._predicted[task_id] = {p: (t, scales.get(p, 1.0)) for p, t in per_pilot.items()}
 
         future.add_done_callback(record)
 
@@ -127,8 +131,12 @@ class QDreamer:
             return self._hints.get(info.signature, {}).get(pilot)
 
     def refine(self, executor: Any) -> int:
-        """Scale each pilot's model by observed over predicted runtimes of the tasks it predicted (each task
-        compared with its own prediction).
+        """Correct each pilot's model by what its recent tasks took against what was predicted for them.
+
+        Each task is compared with its own prediction, with the correction then in force taken out; a
+        pilot's correction becomes the median of its last ``window`` such ratios, bounded to
+        ``SCALE_LIMITS``. A median of recent tasks follows a pilot that got slower or faster, and one
+        mispredicted task cannot drag it (a product of per-task updates would compound).
 
         Returns
         -------
@@ -138,19 +146,26 @@ class QDreamer:
         if self.profile is None:
             return 0
         used = 0
+        touched = set()
         for record in executor.metrics():
             if record.task_id in self._seen or record.run_time is None or record.pilot is None:
                 continue
+            self._seen.add(record.task_id)
             with self._lock:
                 predicted = self._predicted.get(record.task_id, {}).get(record.pilot)
-            model = self.profile.pilots.get(record.pilot)
-            self._seen.add(record.task_id)
-            if predicted is None or model is None or predicted < MIN_REFINING_S or record.run_time <= 0:
+            if predicted is None or record.pilot not in self.profile.pilots or record.run_time <= 0:
+                continue
+            seconds, scale_then = predicted
+            if seconds < MIN_REFINING_S:
                 continue  # tasks of a few milliseconds say more about fixed costs than about the model
-            ratio = min(max(record.run_time / predicted, 0.5), 2.0)
-            scale = model.scale * math.exp(self.learning_rate * math.log(ratio))
-            model.scale = min(max(scale, SCALE_LIMITS[0]), SCALE_LIMITS[1])
+            self._ratios.setdefault(record.pilot, deque(maxlen=self.window)).append(
+                record.run_time / (seconds / scale_then)
+            )
+            touched.add(record.pilot)
             used += 1
+        for name in touched:
+            median = statistics.median(self._ratios[name])
+            self.profile.pilots[name].scale = min(max(median, SCALE_LIMITS[0]), SCALE_LIMITS[1])
         return used
 
     # -- planning ------------------------------------------------------------------------------------

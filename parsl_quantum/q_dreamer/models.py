@@ -113,6 +113,11 @@ class SimulatorModel:
             + self.c4 * shots * (features.mid_measurements > 0)
         )
 
+    def state_seconds(self, features: CircuitFeatures, shots: int) -> float:
+        """The part of :meth:`seconds` that grows with the state: gates times amplitudes, trajectories."""
+        volume = max(features.gates, 1) * 2.0**features.qubits
+        return self.c1 * volume * features.branches(shots) + self.c3 * shots * volume
+
     def memory(self, qubits: int) -> float:
         """Bytes of the state of ``qubits`` qubits."""
         return self.bytes_per_amplitude * 2.0**qubits
@@ -198,6 +203,13 @@ class PilotModel:
             raise ValueError(f"pilot '{self.name}' has no model: calibrate it first")
         return self.scale * base
 
+    def anchored_seconds(self, features: CircuitFeatures, shots: int, factor: float) -> float:
+        """Predicted seconds with the state-sized part scaled by a probe's ``factor``."""
+        if self.qpu is not None or self.simulator is None:
+            return self.circuit_seconds(features, shots)
+        state = self.simulator.state_seconds(features, shots)
+        return self.scale * (self.simulator.seconds(features, shots) + (factor - 1.0) * state)
+
     def can_run(self, qubits: int) -> bool:
         """Whether this pilot's device takes a circuit of ``qubits`` qubits."""
         if qubits > self.max_qubits:
@@ -279,32 +291,64 @@ def schedule(tasks: Sequence[dict[str, float]], pilots: Sequence[PilotModel]) ->
 class ReconstructionModel:
     """Seconds of the work on the submitting host around the quantum tasks.
 
+    Reconstructing runs one pass of the estimator over every subexperiment's distinct outcomes in full and
+    one per standard-error batch. A pass's cost depends on the cut problem (its subexperiments,
+    coefficients and Pauli terms) and is timed on the problem itself
+    (:func:`~parsl_quantum.q_dreamer.reconstruct.pass_cost`); this model holds the rest, fitted on this
+    host.
+
     Attributes
     ----------
-    fixed, per_circuit, per_outcome
-        Reconstruction: ``fixed + per_circuit * N + per_outcome * N * outcomes * (batches + 1)`` for ``N``
-        subexperiments of ``outcomes`` distinct outcomes each, reconstructed once in full and once per
-        standard-error batch.
+    fixed, per_circuit, per_shot
+        The reconstruction task besides its passes: ``fixed + per_circuit * N + per_shot * shots`` for
+        ``N`` subexperiments sampled with ``shots`` in all (putting counts in order, splitting them into
+        batches).
     pack_per_circuit
         Packing a subexperiment into QPY for its fragment task.
     """
 
     fixed: float = 0.01
     per_circuit: float = 1e-4
-    per_outcome: float = 1e-6
+    per_shot: float = 1e-8
     pack_per_circuit: float = 3e-4
 
-    def seconds(self, subexperiments: int, outcomes_each: float, batches: int = 8) -> float:
-        """Predicted seconds to reconstruct."""
-        return (
-            self.fixed
-            + self.per_circuit * subexperiments
-            + self.per_outcome * subexperiments * outcomes_each * (batches + 1)
-        )
+    def seconds(
+        self,
+        subexperiments: int,
+        shots: int,
+        pass_cost: tuple[float, float],
+        outcomes: float,
+        batch_outcomes: float,
+        batches: int = 8,
+    ) -> float:
+        """Predicted seconds to reconstruct.
+
+        Parameters
+        ----------
+        subexperiments, shots
+            Subexperiments, and shots over all of them.
+        pass_cost
+            ``(a, b)``: a pass over ``o`` outcomes takes ``a + b * o``.
+        outcomes, batch_outcomes
+            Distinct outcomes over all subexperiments, in full and in one batch.
+        batches
+            Standard-error batches.
+        """
+        a, b = pass_cost
+        passes = (a + b * outcomes) + batches * (a + b * batch_outcomes)
+        return self.fixed + self.per_circuit * subexperiments + self.per_shot * shots + passes
 
     def packing(self, subexperiments: int) -> float:
         """Predicted seconds to pack the subexperiments for their tasks."""
         return self.pack_per_circuit * subexperiments
+
+
+def batch_outcomes(outcomes: float, shots: int, batches: int) -> float:
+    """Expected distinct outcomes in one of ``batches`` equal parts of ``shots`` samples that showed
+    ``outcomes`` distinct outcomes (as if those were equally likely)."""
+    if outcomes <= 0 or shots <= 0:
+        return 0.0
+    return outcomes * (1.0 - math.exp(-shots / (batches * outcomes)))
 
 
 def distinct_outcomes(bits: int, shots: int) -> float:

@@ -29,19 +29,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from parsl_quantum.providers.estimation import group_paulis
 from parsl_quantum.q_dreamer.decompose import CutProblem, CuttingError, expand, find_structure, pauli_terms
 from parsl_quantum.q_dreamer.models import (
     CircuitFeatures,
     PilotModel,
     ReconstructionModel,
+    batch_outcomes,
     contention,
     distinct_outcomes,
     schedule,
 )
 from parsl_quantum.q_dreamer.probe import Prober
+from parsl_quantum.q_dreamer.reconstruct import pass_cost
 from parsl_quantum.q_dreamer.rewrite import fragments
 from parsl_quantum.q_dreamer.shots import allocate_shots, shots_for_precision
 
@@ -77,6 +77,9 @@ class Prediction:
     costs
         Predicted seconds of each subexperiment on its fastest pilot (by ``id`` of the circuit): what the
         fragments were balanced with, and will be again when submitted.
+    parts
+        The makespan's parts in seconds: ``packing``, ``circuits`` (the scheduled tasks) and
+        ``reconstruction``, and the ``outcomes`` (distinct, over all subexperiments) it was costed for.
     """
 
     cut: bool
@@ -88,6 +91,7 @@ class Prediction:
     allocation: list[int] = field(default_factory=list)
     expected: list[tuple[tuple[str, int, int], dict[str, float]]] = field(default_factory=list)
     costs: dict[int, float] = field(default_factory=dict)
+    parts: dict[str, float] = field(default_factory=dict)
 
     def cost(self, circuit: Any, shots: int) -> float:
         """The predicted cost of a subexperiment (for balancing fragments)."""
@@ -144,8 +148,7 @@ def predict_whole(
     slowdown = contention(able, 1)
     costs = {
         p.name: bases
-        * p.circuit_seconds(features, shots)
-        * prober.factor(p, measured, min(shots, 1024))
+        * p.anchored_seconds(features, shots, prober.factor(p, measured, shots))
         * slowdown[p.name]
         for p in able
     }
@@ -157,6 +160,7 @@ def predict_whole(
         stderr=whole_stderr(observables, shots),
         shots=shots,
         expected=[(("run_whole", n, shots), costs)],
+        parts={"circuits": makespan},
     )
 
 
@@ -175,16 +179,18 @@ def predict_cut(
     allocation = allocate_shots(problem.coefficients, total_shots)
     work = []
     factors: dict[tuple[str, Any], float] = {}
+    probes: dict[Any, Any] = {}
     for label, circuits in problem.subexperiments.items():
         groups = len(circuits) // len(problem.coefficients)
         work.extend((label, i, qc, allocation[i // groups]) for i, qc in enumerate(circuits))
         # the richest subexperiment (most mid-circuit measurements) of the subsystem stands for all of it
         probe = max(circuits, key=lambda qc: qc.count_ops().get("measure", 0))
+        probes[label] = probe
         for p in able:
             factors[(p.name, label)] = prober.factor(p, probe, max(allocation))
     features = {id(qc): CircuitFeatures.of(qc) for _, _, qc, _ in work}
     seconds = {
-        (p.name, id(qc)): p.circuit_seconds(features[id(qc)], n) * factors[(p.name, label)]
+        (p.name, id(qc)): p.anchored_seconds(features[id(qc)], n, factors[(p.name, label)])
         for p in able
         for label, _, qc, n in work
     }
@@ -198,21 +204,72 @@ def predict_cut(
         }
         tasks.append(per_pilot)
         expected.append((("sample_fragment", problem.widest, sum(n for *_, n in group)), per_pilot))
-    outcomes = np.mean([distinct_outcomes(features[id(qc)].measurements, n) for *_, qc, n in work])
+    outcomes = expected_outcomes(work, features, probes, prober, max(allocation))
+    batches = max(2, min(8, min(n for *_, n in work)))  # as the reconstruction task will split them
+    in_batch = sum(batch_outcomes(o, n, batches) for o, (*_, n) in zip(outcomes, work, strict=True))
     prepare = reconstruction.packing(len(work))
-    finish = reconstruction.seconds(len(work), float(outcomes))
+    finish = reconstruction.seconds(
+        len(work), sum(n for *_, n in work), pass_cost(problem), sum(outcomes), in_batch, batches
+    )
     norm = max(_l1(op) for op in problem.observables) or 1.0
+    circuits = schedule(tasks, able).makespan
     return Prediction(
         cut=True,
         subcircuit_size=problem.subcircuit_size,
-        makespan=prepare + schedule(tasks, able).makespan + finish,
+        makespan=prepare + circuits + finish,
         stderr=problem.kappa * norm / math.sqrt(total_shots),
         shots=total_shots,
         problem=problem,
         allocation=allocation,
         expected=expected,
         costs=costs,
+        parts={"packing": prepare, "circuits": circuits, "reconstruction": finish, "outcomes": sum(outcomes)},
     )
+
+
+def expected_outcomes(
+    work: Sequence[tuple[Any, int, Any, int]],
+    features: dict[int, CircuitFeatures],
+    probes: dict[Any, Any],
+    prober: Prober,
+    probe_shots: int,
+) -> list[float]:
+    """Distinct outcomes of each subexperiment.
+
+    From what its subsystem's probe gave when it ran: halved for each measurement fewer than the probe
+    has (a subexperiment's mid-circuit measurements of cut qubits are close to fair coins), and scaled
+    to its shots as if outcomes were equally likely. Without a probe, as if all outcomes were.
+    """
+    out = []
+    for label, _, qc, shots in work:
+        probe = probes.get(label)
+        seen = prober.outcomes.get(id(probe))
+        bits = features[id(qc)].measurements
+        if seen is None:
+            out.append(distinct_outcomes(bits, shots))
+            continue
+        probed = features[id(probe)].measurements  # the probe is one of the subexperiments
+        support = support_of(seen, probe_shots, 2.0**probed) * 2.0 ** (bits - probed)
+        support = max(1.0, support)
+        out.append(min(float(shots), support * (1.0 - math.exp(-shots / support))))
+    return out
+
+
+def support_of(seen: int, shots: int, space: float) -> float:
+    """Outcomes ``S`` (equally likely) that ``shots`` samples would show ``seen`` of, at most ``space``:
+    the root of ``S * (1 - exp(-shots / S)) = seen``."""
+    if seen >= shots:
+        return space
+    low, high = float(seen), space
+    if high * (1.0 - math.exp(-shots / high)) <= seen:
+        return space
+    for _ in range(60):
+        mid = math.sqrt(low * high)
+        if mid * (1.0 - math.exp(-shots / mid)) < seen:
+            low = mid
+        else:
+            high = mid
+    return math.sqrt(low * high)
 
 
 def cut_candidates(

@@ -63,6 +63,53 @@ def _pauli_values(
     )
 
 
+def synthetic_counts(
+    problem: Any, keys_per_circuit: int, rng: np.random.Generator, shots_per_circuit: int | None = None
+) -> tuple[dict, int]:
+    """Random counts with up to ``keys_per_circuit`` distinct outcomes for every subexperiment of
+    ``problem`` (for timing reconstruction), and the number of outcomes made. Each subexperiment's
+    ``shots_per_circuit`` shots (default five per outcome) are spread evenly over its outcomes."""
+    counts, outcomes = {}, 0
+    for label, circuits in problem.subexperiments.items():
+        runs = []
+        for qc in circuits:
+            widths = [creg.size for creg in reversed(qc.cregs) if creg.size]
+            keys = sorted(
+                {
+                    " ".join("".join(rng.choice(["0", "1"], size=w)) for w in widths)
+                    for _ in range(keys_per_circuit)
+                }
+            )
+            shots = shots_per_circuit or 5 * len(keys)
+            keys = keys[:shots]
+            share, extra = divmod(shots, len(keys))
+            runs.append({k: share + (i < extra) for i, k in enumerate(keys)})
+            outcomes += len(keys)
+        counts[label] = runs
+    return counts, outcomes
+
+
+def pass_cost(problem: Any, seed: int = 0) -> tuple[float, float]:
+    """Measured seconds of one reconstruction pass over ``problem``'s subexperiments: its fixed part and
+    its part per distinct outcome, ``(a, b)`` with a pass over ``o`` outcomes taking ``a + b * o``.
+
+    Both depend on the problem (its subexperiments, coefficients and Pauli terms), so they are timed on it
+    with synthetic counts: one outcome per subexperiment, and a few thousand outcomes in all.
+    """
+    import time
+
+    n = max(problem.num_subexperiments, 1)
+    points = []
+    for keys in (1, max(4, min(200, -(-4000 // n)))):
+        counts, outcomes = synthetic_counts(problem, keys, np.random.default_rng(seed))
+        start = time.perf_counter()
+        _pauli_values(counts, problem.coefficients, problem.subobservables)
+        points.append((outcomes, time.perf_counter() - start))
+    (o1, t1), (o2, t2) = points
+    per_outcome = max(t2 - t1, 0.0) / max(o2 - o1, 1)
+    return max(t1 - per_outcome * o1, 0.0), per_outcome
+
+
 def split_counts(counts: Mapping[str, int], parts: int, rng: np.random.Generator) -> list[dict[str, int]]:
     """Split the shots behind ``counts`` at random into ``parts`` equal parts."""
     keys = list(counts)
