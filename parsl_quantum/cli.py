@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parsl-quantum", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the main demo: a hybrid workflow over simulator and QPU pilots")
-    demo.add_argument("--tasks", type=int, default=24, help="circuits in the parameter sweep")
+    demo.add_argument("--tasks", type=int, default=32, help="circuits in the parameter sweep")
     devices = sub.add_parser("devices", help="a GHZ circuit on each backend, side by side")
     devices.add_argument("backends", nargs="*", default=["aer", "lightning.qubit", "fake_torino"])
     devices.add_argument("--qubits", type=int, default=5)
