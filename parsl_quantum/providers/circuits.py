@@ -146,29 +146,6 @@ def require_measurements(circuit: QuantumCircuit) -> None:
         )
 
 
-def has_mid_circuit_measurements(circuit: QuantumCircuit) -> bool:
-    """Whether some qubit is acted on after it was measured, or reset.
-
-    Such circuits (cut subexperiments are among them) cannot be sampled from one final state, so
-    simulators run them shot by shot.
-    """
-    from qiskit.circuit import ControlFlowOp
-
-    measured: set[int] = set()
-    for inst in circuit.data:
-        name = inst.operation.name
-        if name == "barrier":
-            continue
-        if name == "reset" or isinstance(inst.operation, ControlFlowOp):
-            return True
-        qubits = {circuit.find_bit(q).index for q in inst.qubits}
-        if name == "measure":
-            measured |= qubits
-        elif measured & qubits:
-            return True
-    return False
-
-
 def terminal_measurements_last(circuit: QuantumCircuit) -> QuantumCircuit:
     """``circuit`` with every terminal measurement moved to the end (an equivalent circuit).
 

@@ -28,6 +28,7 @@ from parsl_quantum.q_dreamer.models import (
     ReconstructionModel,
     SimulatorModel,
     batch_outcomes,
+    pass_seconds,
 )
 
 PROFILE_VERSION = 2
@@ -237,9 +238,7 @@ def measure_reconstruction() -> ReconstructionModel:
         seconds = time.perf_counter() - start
         n = problem.num_subexperiments
         each = outcomes / n
-        passes = ReconstructionModel(0.0, 0.0, 0.0).seconds(
-            n, n * shots, cost, outcomes, n * batch_outcomes(each, shots, batches), batches
-        )
+        passes = pass_seconds(cost, outcomes, n * batch_outcomes(each, shots, batches), batches)
         rows.append([1.0, n, n * shots])
         targets.append(max(seconds - passes, 0.0))
     (fixed, per_circuit, per_shot), _ = nnls(np.array(rows), np.array(targets))

@@ -334,8 +334,7 @@ class ReconstructionModel:
         batches
             Standard-error batches.
         """
-        a, b = pass_cost
-        passes = (a + b * outcomes) + batches * (a + b * batch_outcomes)
+        passes = pass_seconds(pass_cost, outcomes, batch_outcomes, batches)
         return self.fixed + self.per_circuit * subexperiments + self.per_shot * shots + passes
 
     def packing(self, subexperiments: int) -> float:
@@ -343,12 +342,26 @@ class ReconstructionModel:
         return self.pack_per_circuit * subexperiments
 
 
+def pass_seconds(
+    pass_cost: tuple[float, float], outcomes: float, batch_outcomes: float, batches: int
+) -> float:
+    """Seconds of the reconstruction's estimator passes: one over all ``outcomes`` and one per batch of
+    ``batch_outcomes``, each pass over ``o`` outcomes taking ``a + b * o`` for ``pass_cost = (a, b)``."""
+    a, b = pass_cost
+    return (a + b * outcomes) + batches * (a + b * batch_outcomes)
+
+
+def seen_outcomes(support: float, samples: float) -> float:
+    """Expected distinct outcomes among ``samples`` draws from ``support`` equally likely outcomes."""
+    return support * (1.0 - math.exp(-samples / support))
+
+
 def batch_outcomes(outcomes: float, shots: int, batches: int) -> float:
     """Expected distinct outcomes in one of ``batches`` equal parts of ``shots`` samples that showed
     ``outcomes`` distinct outcomes (as if those were equally likely)."""
     if outcomes <= 0 or shots <= 0:
         return 0.0
-    return outcomes * (1.0 - math.exp(-shots / (batches * outcomes)))
+    return seen_outcomes(outcomes, shots / batches)
 
 
 def distinct_outcomes(bits: int, shots: int) -> float:

@@ -39,6 +39,7 @@ from parsl_quantum.q_dreamer.models import (
     contention,
     distinct_outcomes,
     schedule,
+    seen_outcomes,
 )
 from parsl_quantum.q_dreamer.probe import Prober
 from parsl_quantum.q_dreamer.reconstruct import pass_cost
@@ -251,7 +252,7 @@ def expected_outcomes(
         probed = features[id(probe)].measurements  # the probe is one of the subexperiments
         support = support_of(seen, probe_shots, 2.0**probed) * 2.0 ** (bits - probed)
         support = max(1.0, support)
-        out.append(min(float(shots), support * (1.0 - math.exp(-shots / support))))
+        out.append(min(float(shots), seen_outcomes(support, shots)))
     return out
 
 
@@ -261,11 +262,11 @@ def support_of(seen: int, shots: int, space: float) -> float:
     if seen >= shots:
         return space
     low, high = float(seen), space
-    if high * (1.0 - math.exp(-shots / high)) <= seen:
+    if seen_outcomes(high, shots) <= seen:
         return space
     for _ in range(60):
         mid = math.sqrt(low * high)
-        if mid * (1.0 - math.exp(-shots / mid)) < seen:
+        if seen_outcomes(mid, shots) < seen:
             low = mid
         else:
             high = mid

@@ -8,6 +8,7 @@ each part, and the spread of the ``B`` values over ``sqrt(B)`` estimates the err
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,8 +97,6 @@ def pass_cost(problem: Any, seed: int = 0) -> tuple[float, float]:
     Both depend on the problem (its subexperiments, coefficients and Pauli terms), so they are timed on it
     with synthetic counts: one outcome per subexperiment, and a few thousand outcomes in all.
     """
-    import time
-
     n = max(problem.num_subexperiments, 1)
     points = []
     for keys in (1, max(4, min(200, -(-4000 // n)))):
