@@ -46,8 +46,8 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.run_all
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check parsl_quantum workflows tests benchmarks
-	$(VENV)/bin/ruff format --check parsl_quantum workflows tests benchmarks
+	$(VENV)/bin/ruff check parsl_quantum tests benchmarks
+	$(VENV)/bin/ruff format --check parsl_quantum tests benchmarks
 
 clean:
 	rm -rf $(VENV) runinfo .pytest_cache

@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.add_argument("--save-profile", help="write the calibration used to this file")
     plan.add_argument("--workers", type=int, default=2, help="CPU simulator workers")
     plan.add_argument("--run", action="store_true", help="also run the chosen plan and print the values")
-    run = sub.add_parser("run", help="run a mini-app from workflows/ (or any workflow script)")
+    run = sub.add_parser("run", help="run a mini-app (see --help for the list) or a workflow script")
     run.add_argument("workflow", help="a mini-app name (e.g. qaoa_maxcut) or a path to a script")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the workflow")
     args = parser.parse_args(argv)
@@ -140,10 +140,10 @@ def run_workflow(workflow: str, args: Sequence[str]) -> int:
     import os
 
     name = os.path.basename(workflow).removesuffix(".py")
-    if not os.path.exists(workflow) and importlib.util.find_spec(f"workflows.{name}") is not None:
-        from workflows.common import run
+    if not os.path.exists(workflow) and importlib.util.find_spec(f"parsl_quantum.workflows.{name}") is not None:
+        from parsl_quantum.workflows.common import run
 
-        run(f"workflows.{name}", list(args))
+        run(f"parsl_quantum.workflows.{name}", list(args))
         return 0
     if not os.path.exists(workflow):
         known = ", ".join(mini_apps())
@@ -155,10 +155,10 @@ def run_workflow(workflow: str, args: Sequence[str]) -> int:
 
 
 def mini_apps() -> list[str]:
-    """Names of the mini-apps in ``workflows/``."""
+    """Names of the mini-apps in ``parsl_quantum/workflows/``."""
     import pkgutil
 
-    import workflows
+    import parsl_quantum.workflows as workflows
 
     return sorted(m.name for m in pkgutil.iter_modules(workflows.__path__) if m.name != "common")
 

@@ -78,7 +78,7 @@ def mini_app(tmp_path_factory):
     It loads its own DataFlowKernel, so it runs before the module's ``mpi`` one: the mini-app's tests come
     first in this file.
     """
-    from workflows import mpi_energy
+    from parsl_quantum.workflows import mpi_energy
 
     here = os.getcwd()
     os.chdir(tmp_path_factory.mktemp("mpi_energy"))

@@ -27,8 +27,8 @@ from parsl_quantum.motifs.qml_training import (
 )
 from parsl_quantum.providers import PilotDescription, get_device
 from tests.executor_helpers import wait_active
-from workflows import qml_classifier
-from workflows.qml_classifier import classifier, moons, to_angles
+from parsl_quantum.workflows import qml_classifier
+from parsl_quantum.workflows.qml_classifier import classifier, moons, to_angles
 
 WORKERS = 2
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from workflows import cutting, param_sweep, pipeline_mitigation, qaoa_maxcut, vqe
+from parsl_quantum.workflows import cutting, param_sweep, pipeline_mitigation, qaoa_maxcut, vqe
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from parsl_quantum.configs import local_config
 from parsl_quantum.motifs import ensemble
-from workflows.common import Clock, loaded
+from parsl_quantum.workflows.common import Clock, loaded
 
 
 def parity_circuit(theta: float, n: int):
@@ -85,6 +85,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from workflows.common import run
+    from parsl_quantum.workflows.common import run
 
-    run("workflows.param_sweep")
+    run("parsl_quantum.workflows.param_sweep")

@@ -22,7 +22,7 @@ import numpy as np
 from parsl_quantum.configs import local_config
 from parsl_quantum.motifs import ensemble
 from parsl_quantum.motifs.variational import variational
-from workflows.common import Clock, loaded
+from parsl_quantum.workflows.common import Clock, loaded
 
 
 def qaoa_circuit(gamma: float, beta: float, n: int, edges: list[tuple[int, int]]):
@@ -111,6 +111,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from workflows.common import run
+    from parsl_quantum.workflows.common import run
 
-    run("workflows.qaoa_maxcut")
+    run("parsl_quantum.workflows.qaoa_maxcut")

@@ -21,7 +21,7 @@ import pennylane as qml
 from parsl_quantum.configs import local_config
 from parsl_quantum.motifs.qml_training import qml_training
 from parsl_quantum.providers import PilotDescription
-from workflows.common import Clock, loaded
+from parsl_quantum.workflows.common import Clock, loaded
 
 WIRES = 2
 

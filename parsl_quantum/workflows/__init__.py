@@ -4,5 +4,5 @@ Each mini-app has a ``main(argv=None) -> dict`` that loads :func:`parsl_quantum.
 (or the pilots it needs), runs a small default problem in well under a minute on 2 cores (``--large``
 for a bigger one), prints its result and a :class:`parsl_quantum.motifs.TimeBreakdown`, and returns
 its figures so that the tests can check the answer. Run one with ``parsl-quantum run <name>`` or
-``python -m workflows.<name>``.
+``python -m parsl_quantum.workflows.<name>``.
 """

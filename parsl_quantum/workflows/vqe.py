@@ -15,7 +15,7 @@ import numpy as np
 
 from parsl_quantum.configs import local_config
 from parsl_quantum.motifs.variational import variational
-from workflows.common import Clock, loaded
+from parsl_quantum.workflows.common import Clock, loaded
 
 # Electronic Hamiltonian of H2 (0.735 A, STO-3G, parity mapping with two-qubit reduction), in Hartree.
 H2_TERMS = {
@@ -101,6 +101,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from workflows.common import run
+    from parsl_quantum.workflows.common import run
 
-    run("workflows.vqe")
+    run("parsl_quantum.workflows.vqe")

@@ -20,7 +20,7 @@ import numpy as np
 
 from parsl_quantum.configs import local_config
 from parsl_quantum.motifs.pipeline import pipeline
-from workflows.common import Clock, loaded
+from parsl_quantum.workflows.common import Clock, loaded
 
 mitigated_ghz = pipeline("readout-mitigated GHZ", executors=["quantum"], classical_executors=["classical"])
 
@@ -143,6 +143,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from workflows.common import run
+    from parsl_quantum.workflows.common import run
 
-    run("workflows.pipeline_mitigation")
+    run("parsl_quantum.workflows.pipeline_mitigation")

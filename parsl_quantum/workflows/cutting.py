@@ -15,7 +15,7 @@ import numpy as np
 
 from parsl_quantum.configs import local_config
 from parsl_quantum.motifs.circuit_cutting import circuit_cutting
-from workflows.common import Clock, loaded
+from parsl_quantum.workflows.common import Clock, loaded
 
 
 def su2_circuit(n: int, reps: int, seed: int):
@@ -94,6 +94,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from workflows.common import run
+    from parsl_quantum.workflows.common import run
 
-    run("workflows.cutting")
+    run("parsl_quantum.workflows.cutting")

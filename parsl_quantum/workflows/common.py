@@ -13,7 +13,7 @@ from parsl_quantum.motifs import TimeBreakdown
 
 
 def run(module: str, argv: list[str] | None = None) -> dict:
-    """Run mini-app ``module`` (e.g. ``"workflows.qaoa_maxcut"``) by its importable name.
+    """Run mini-app ``module`` (e.g. ``"parsl_quantum.workflows.qaoa_maxcut"``) by its importable name.
 
     A script run as ``__main__`` has its functions shipped to workers by value, without the module's
     globals; imported under its real name, its functions travel by reference and workers import them.

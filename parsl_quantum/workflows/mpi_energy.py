@@ -17,7 +17,7 @@ from parsl.config import Config
 
 from parsl_quantum.motifs.distributed import distributed, hamiltonian_energy, mpi_executor, term_indices
 from parsl_quantum.motifs.report import TimeBreakdown
-from workflows.common import Clock, loaded
+from parsl_quantum.workflows.common import Clock, loaded
 
 TOLERANCE = 1e-8
 
@@ -146,6 +146,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from workflows.common import run
+    from parsl_quantum.workflows.common import run
 
-    run("workflows.mpi_energy")
+    run("parsl_quantum.workflows.mpi_energy")
