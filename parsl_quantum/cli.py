@@ -140,7 +140,10 @@ def run_workflow(workflow: str, args: Sequence[str]) -> int:
     import os
 
     name = os.path.basename(workflow).removesuffix(".py")
-    if not os.path.exists(workflow) and importlib.util.find_spec(f"parsl_quantum.workflows.{name}") is not None:
+    if (
+        not os.path.exists(workflow)
+        and importlib.util.find_spec(f"parsl_quantum.workflows.{name}") is not None
+    ):
         from parsl_quantum.workflows.common import run
 
         run(f"parsl_quantum.workflows.{name}", list(args))

@@ -26,9 +26,9 @@ from parsl_quantum.motifs.qml_training import (
     shard_outputs,
 )
 from parsl_quantum.providers import PilotDescription, get_device
-from tests.executor_helpers import wait_active
 from parsl_quantum.workflows import qml_classifier
 from parsl_quantum.workflows.qml_classifier import classifier, moons, to_angles
+from tests.executor_helpers import wait_active
 
 WORKERS = 2
 
