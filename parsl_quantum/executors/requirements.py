@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -10,7 +11,7 @@ from parsl.executors.errors import InvalidResourceSpecification
 
 from parsl_quantum.providers.device import KINDS
 
-REQUIREMENT_KEYS = frozenset({"qubits", "kinds", "pilot", "shots", "priority", "min_fidelity"})
+REQUIREMENT_KEYS = frozenset({"qubits", "kinds", "pilot", "shots", "priority", "min_fidelity", "walltime"})
 
 
 class PilotTraits(Protocol):
@@ -48,6 +49,8 @@ class Requirements:
         Larger runs first; equal priorities run in submission order.
     min_fidelity
         Lowest acceptable pilot fidelity (1 for simulators; 1 - median two-qubit error for QPUs).
+    walltime
+        Seconds the task may run on a worker before it is failed (``None``: no limit).
     """
 
     qubits: int = 0
@@ -56,6 +59,7 @@ class Requirements:
     shots: int | None = None
     priority: int = 0
     min_fidelity: float = 0.0
+    walltime: float | None = None
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any] | None) -> Requirements:
@@ -108,6 +112,16 @@ class Requirements:
             if not isinstance(fidelity, (int, float)) or not 0.0 <= fidelity <= 1.0:
                 raise _invalid("min_fidelity", f"'min_fidelity' must be in [0, 1], got {fidelity!r}")
             values["min_fidelity"] = float(fidelity)
+        if "walltime" in spec and spec["walltime"] is not None:
+            walltime = spec["walltime"]
+            if (
+                isinstance(walltime, bool)
+                or not isinstance(walltime, (int, float))
+                or not math.isfinite(walltime)
+                or walltime <= 0
+            ):
+                raise _invalid("walltime", f"'walltime' must be positive seconds, got {walltime!r}")
+            values["walltime"] = float(walltime)
         return cls(**values)
 
     def unmet_by(self, pilot: PilotTraits) -> str | None:
