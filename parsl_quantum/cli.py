@@ -6,6 +6,7 @@ import argparse
 import runpy
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 def devices_demo(backends: Sequence[str], qubits: int = 5, shots: int = 2000) -> None:
@@ -52,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     devices.add_argument("--shots", type=int, default=2000)
     plan = sub.add_parser("plan", help="Q-Dreamer's plan for a circuit (OpenQASM file) and its alternatives")
     plan.add_argument("circuit", help="an OpenQASM 2 or 3 file")
+    plan.add_argument("--config", help=CONFIG_HELP + "; default: local CPU simulator pilot (--workers)")
     plan.add_argument(
         "--observable", action="append", help="Pauli string (repeatable); default Z on every qubit"
     )
@@ -62,11 +64,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     group.add_argument("--precision", type=float, help="standard error to reach instead")
     plan.add_argument("--profile", help="a calibration profile (JSON); calibrated now when absent")
     plan.add_argument("--save-profile", help="write the calibration used to this file")
-    plan.add_argument("--workers", type=int, default=2, help="CPU simulator workers")
+    plan.add_argument("--workers", type=int, default=2, help="CPU simulator workers (without --config)")
     plan.add_argument("--run", action="store_true", help="also run the chosen plan and print the values")
-    run = sub.add_parser("run", help="run a mini-app (see --help for the list) or a workflow script")
+    run = sub.add_parser(
+        "run",
+        help="run a mini-app (see --help for the list) or a workflow script",
+        description="Run a mini-app by name, or a workflow script by path.\n\nmini-apps:\n"
+        + "\n".join(f"  {name:20} {summary}" for name, summary in mini_app_summaries()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("workflow", help="a mini-app name (e.g. qaoa_maxcut) or a path to a script")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the workflow")
+    calibrate = sub.add_parser(
+        "calibrate", help="calibrate Q-Dreamer's models against the pilots of a configuration"
+    )
+    calibrate.add_argument("--config", help=CONFIG_HELP + "; default: the embedded local configuration")
+    calibrate.add_argument("-o", "--output", required=True, help="the profile to write (JSON)")
+    report = sub.add_parser(
+        "report", help="charts and one self-contained HTML page of what happened in a run"
+    )
+    report.add_argument("run_dir", help="a Parsl run directory (runinfo/000) or its parent (newest run)")
+    report.add_argument("-o", "--output", default="report", help="directory for the PNGs and report.html")
     args = parser.parse_args(argv)
     if args.command == "devices":
         devices_demo(args.backends, args.qubits, args.shots)
@@ -78,6 +96,114 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_workflow(args.workflow, args.args)
     elif args.command == "plan":
         return plan_circuit(args)
+    elif args.command == "calibrate":
+        return calibrate_pilots(args.config, args.output)
+    elif args.command == "report":
+        return write_report(args.run_dir, args.output)
+    return 0
+
+
+CONFIG_HELP = (
+    "module:function (or path/to/file.py:function) returning a Parsl Config with a QuantumPilotExecutor"
+)
+
+
+class ConfigError(ValueError):
+    """A ``--config`` that names no function, or whose function returns no quantum pilot executor."""
+
+
+def load_config(spec: str) -> Any:
+    """Call the function named by ``spec`` (``module:function`` or ``file.py:function``) for a Config.
+
+    Raises
+    ------
+    ConfigError
+        If ``spec`` is malformed, the module or function cannot be found, or it returns no ``Config``.
+    """
+    import importlib
+    import importlib.util
+    import os
+
+    from parsl.config import Config
+
+    module_name, _, function = spec.rpartition(":")
+    if not module_name or not function:
+        raise ConfigError(f"--config '{spec}': expected module:function or path/to/file.py:function")
+    try:
+        if module_name.endswith(".py") or os.sep in module_name:
+            loader_spec = importlib.util.spec_from_file_location("parsl_quantum_user_config", module_name)
+            if loader_spec is None or loader_spec.loader is None or not os.path.exists(module_name):
+                raise ConfigError(f"--config '{spec}': no file {module_name}")
+            module = importlib.util.module_from_spec(loader_spec)
+            loader_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"--config '{spec}': cannot import {module_name}: {exc}") from exc
+    make = getattr(module, function, None)
+    if not callable(make):
+        raise ConfigError(f"--config '{spec}': {module_name} has no function {function}")
+    config = make()
+    if not isinstance(config, Config):
+        raise ConfigError(f"--config '{spec}': {function}() returned {type(config).__name__}, not a Config")
+    quantum_executor(config, spec)
+    return config
+
+
+def quantum_executor(config: Any, spec: str = "the configuration") -> Any:
+    """The first :class:`QuantumPilotExecutor` of ``config``.
+
+    Raises
+    ------
+    ConfigError
+        If it has none.
+    """
+    from parsl_quantum.executors import QuantumPilotExecutor
+
+    for executor in config.executors:
+        if isinstance(executor, QuantumPilotExecutor):
+            return executor
+    raise ConfigError(f"{spec}: the Config has no QuantumPilotExecutor among its executors")
+
+
+def calibrate_pilots(config_spec: str | None, output: str) -> int:
+    """Calibrate Q-Dreamer against the pilots of a configuration and write the profile to ``output``."""
+    from parsl_quantum.configs import local_config
+    from parsl_quantum.q_dreamer import QDreamer
+    from parsl_quantum.workflows.common import loaded
+
+    try:
+        config = load_config(config_spec) if config_spec else local_config(classical_workers=0)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    executor = quantum_executor(config)
+    with loaded(config):
+        executor.wait_for_pilots()
+        names = ", ".join(d.name for d in executor.pilot_descriptions)
+        print(
+            f"calibrating pilots {names} of executor '{executor.label}' (about a minute)...", file=sys.stderr
+        )
+        profile = QDreamer().calibrate(executor)
+    profile.save(output)
+    for name, model in sorted(profile.pilots.items()):
+        samples = len(profile.samples.get(name, []))
+        print(f"  pilot {name}: {model.kind}, up to {model.max_qubits} qubits, {samples} samples")
+    print(f"profile written to {output}")
+    return 0
+
+
+def write_report(run_dir: str, output: str) -> int:
+    """Write the report of the run at ``run_dir`` into ``output`` and print its files."""
+    from parsl_quantum.report import RunNotFoundError
+    from parsl_quantum.report import write_report as write
+
+    try:
+        report = write(run_dir, output)
+    except RunNotFoundError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(report)
     return 0
 
 
@@ -98,14 +224,22 @@ def plan_circuit(args: argparse.Namespace) -> int:
         print(f"cannot read circuit {args.circuit}: {exc}", file=sys.stderr)
         return 2
     observables = args.observable or ["Z" * circuit.num_qubits]
-    config = local_config(pilots=local_pilots(cpu_workers=args.workers, qpu=None), classical_workers=0)
-    executor = config.executors[0]
+    try:
+        config = (
+            load_config(args.config)
+            if args.config
+            else local_config(pilots=local_pilots(cpu_workers=args.workers, qpu=None), classical_workers=0)
+        )
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    executor = quantum_executor(config)
     dreamer = QDreamer(Profile.load(args.profile) if args.profile else None)
     dfk = parsl.load(config)
     try:
         executor.wait_for_pilots()
         if dreamer.profile is None:
-            print("calibrating the local pilots (under a minute)...", file=sys.stderr)
+            print(f"calibrating the pilots of '{executor.label}' (under a minute)...", file=sys.stderr)
             dreamer.calibrate(executor)
         if args.save_profile:
             dreamer.profile.save(args.save_profile)
@@ -164,6 +298,23 @@ def mini_apps() -> list[str]:
     import parsl_quantum.workflows as workflows
 
     return sorted(m.name for m in pkgutil.iter_modules(workflows.__path__) if m.name != "common")
+
+
+def mini_app_summaries() -> list[tuple[str, str]]:
+    """Each mini-app's name and the first line of its docstring, read without importing it."""
+    import ast
+    import importlib.util
+
+    summaries = []
+    for name in mini_apps():
+        spec = importlib.util.find_spec(f"parsl_quantum.workflows.{name}")
+        try:
+            with open(spec.origin) as f:  # type: ignore[union-attr]
+                doc = ast.get_docstring(ast.parse(f.read())) or ""
+        except (OSError, SyntaxError, AttributeError, TypeError):
+            doc = ""
+        summaries.append((name, doc.strip().splitlines()[0] if doc.strip() else ""))
+    return summaries
 
 
 if __name__ == "__main__":

@@ -1,0 +1,200 @@
+"""The report's HTML page: one self-contained file, every chart inlined as a base64 ``data:`` URI."""
+
+from __future__ import annotations
+
+import base64
+import statistics
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from html import escape
+from pathlib import Path
+
+from parsl_quantum.report.figure import OUTCOME_COLOURS
+from parsl_quantum.report.predictions import plan_label
+from parsl_quantum.report.run import OUTCOMES, Run, pilot_name
+from parsl_quantum.report.utilisation import pilot_use
+
+CAPTIONS = {
+    "gantt": (
+        "Tasks over pilots and workers",
+        "One lane per worker of each pilot; each bar is a task from its start to its end on the worker, "
+        "coloured by outcome. Hatched bars on a pilot's 'not run' lane are tasks no worker started, drawn "
+        "from submission to completion.",
+    ),
+    "utilisation": (
+        "Utilisation per pilot",
+        "Tasks running on each pilot over time, against the workers seen running its tasks (dashed).",
+    ),
+    "queue_waits": (
+        "Queue waits",
+        "Seconds each task waited in the executor's queue, from submission until late binding chose its "
+        "pilot: their distribution per pilot, and each task's wait by when it was submitted.",
+    ),
+    "predictions": (
+        "Q-Dreamer: predicted against measured",
+        "Each task of the plans that ran, predicted against measured seconds (the dashed line is a perfect "
+        "prediction), and each plan's predicted and measured makespan.",
+    ),
+}
+"""Title and caption of each chart, by its name."""
+
+STYLE = """
+body { font-family: sans-serif; margin: 2em auto; max-width: 1250px; color: #212121; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th { background: #f0f0f0; } td.text { text-align: left; }
+img { max-width: 100%; border: 1px solid #ddd; }
+.swatch { display: inline-block; width: 0.9em; height: 0.9em; vertical-align: middle; margin-right: 3px; }
+.note { color: #555; }
+"""
+
+
+def data_uri(path: Path) -> str:
+    """The PNG at ``path`` as a ``data:image/png;base64,...`` URI."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def table(header: Iterable[str], rows: Iterable[Iterable[object]], text_columns: int = 1) -> str:
+    """An HTML table; the first ``text_columns`` columns are left-aligned text, all cells escaped."""
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td{' class=text' if i < text_columns else ''}>{escape(str(cell))}</td>"
+            for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def seconds(value: float | None) -> str:
+    """Seconds to 3 significant digits, or a dash."""
+    return "-" if value is None else f"{value:.3g}"
+
+
+def pilot_table(run: Run) -> str:
+    """Per pilot: backend, tasks by outcome, workers, utilisation, median queue wait and run time."""
+    uses = {u.pilot: u for u in pilot_use(run)}
+    names = sorted({pilot_name(run, t) for t in run.tasks})
+    rows = []
+    for name in names:
+        mine = [t for t in run.tasks if pilot_name(run, t) == name]
+        counts = Counter(t.outcome for t in mine)
+        waits = [t.queue_wait for t in mine if t.queue_wait is not None]
+        runs = [t.end - t.start for t in mine if t.ran]
+        use = uses.get(name)
+        backends = ", ".join(sorted({f"{t.kind} {t.backend}" for t in mine if t.backend}))
+        rows.append(
+            [
+                name,
+                backends or "-",
+                len(mine),
+                *(counts[o] for o in OUTCOMES),
+                use.workers if use else 0,
+                f"{use.utilisation:.0%}" if use else "-",
+                seconds(statistics.median(waits) if waits else None),
+                seconds(statistics.median(runs) if runs else None),
+            ]
+        )
+    header = ["pilot", "backend", "tasks", *OUTCOMES, "workers", "busy", "median wait s", "median run s"]
+    return table(header, rows, text_columns=2)
+
+
+def problem_table(run: Run, limit: int = 50) -> str:
+    """The tasks that did not succeed (the first ``limit``), with their errors."""
+    problems = [t for t in run.tasks if t.outcome != "success"]
+    if not problems:
+        return "<p>Every task succeeded.</p>"
+    rows = [
+        [t.task_id, t.name, t.pilot or "-", t.outcome, t.attempts, (t.error or "")[:300]]
+        for t in problems[:limit]
+    ]
+    more = f"<p class=note>... and {len(problems) - limit} more.</p>" if len(problems) > limit else ""
+    return table(["task", "function", "pilot", "outcome", "attempts", "error"], rows, text_columns=6) + more
+
+
+def plan_section(run: Run, images: Mapping[str, Path]) -> str:
+    """Q-Dreamer's section: the chart and a table of the plans that ran, or why there is none."""
+    if not run.plan_runs:
+        if run.plans:
+            return f"<p>Q-Dreamer made {len(run.plans)} plan(s) in this run, but none of them ran.</p>"
+        return (
+            "<p>No Q-Dreamer plan ran in this run (no plan was recorded in "
+            f"<code>{escape(str(run.run_dir / 'q_dreamer' / 'plans.jsonl'))}</code>), so there are no "
+            "predictions to compare with measurements.</p>"
+        )
+    rows = []
+    for p in run.plan_runs:
+        chosen = p.plan.get("chosen", {})
+        ratio = p.measured_makespan_s / p.predicted_makespan_s if p.predicted_makespan_s > 0 else None
+        rows.append(
+            [
+                plan_label(p),
+                p.plan.get("circuit", "-"),
+                p.plan.get("qubits", "-"),
+                chosen.get("num_cuts", "-"),
+                chosen.get("num_subexperiments", "-"),
+                chosen.get("shots", "-"),
+                len(p.plan.get("alternatives", [])),
+                seconds(p.plan.get("planning_s")),
+                seconds(p.predicted_makespan_s),
+                seconds(p.measured_makespan_s),
+                "-" if ratio is None else f"{ratio:.2f}",
+            ]
+        )
+    header = [
+        "plan",
+        "circuit",
+        "qubits",
+        "cuts",
+        "subexperiments",
+        "shots",
+        "alternatives",
+        "planning s",
+        "predicted s",
+        "measured s",
+        "measured / predicted",
+    ]
+    return figure_html("predictions", images) + table(header, rows, text_columns=2)
+
+
+def figure_html(name: str, images: Mapping[str, Path]) -> str:
+    """The chart ``name`` inlined, with its caption."""
+    title, caption = CAPTIONS[name]
+    return (
+        f'<figure><img id="{name}" alt="{escape(title)}" src="{data_uri(images[name])}">'
+        f"<figcaption class=note>{escape(caption)}</figcaption></figure>"
+    )
+
+
+def html_page(run: Run, images: Mapping[str, Path]) -> str:
+    """The report of ``run`` as one HTML page, with the charts in ``images`` (name to PNG) inlined."""
+    ran = [t for t in run.tasks if t.ran]
+    end = max((t.end for t in ran), default=run.origin)
+    legend = " ".join(
+        f'<span class=swatch style="background:{OUTCOME_COLOURS[o]}"></span>{escape(o)}' for o in OUTCOMES
+    )
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.origin)) if run.tasks else "-"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>parsl-quantum run report: {escape(str(run.run_dir))}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>parsl-quantum run report</h1>",
+        f"<p>Run directory <code>{escape(str(run.run_dir))}</code>; first task submitted {started}; "
+        f"{len(run.tasks)} quantum task(s), {len(ran)} ran on workers, over {end - run.origin:.2f} s.</p>",
+        "<h2>Pilots</h2>",
+        pilot_table(run) if run.tasks else "<p>No quantum task was submitted in this run.</p>",
+    ]
+    for name in ("gantt", "utilisation", "queue_waits"):
+        if name in images:
+            parts += [f"<h2>{escape(CAPTIONS[name][0])}</h2>", figure_html(name, images)]
+            if name == "gantt":
+                parts.append(f"<p class=note>Outcomes: {legend}</p>")
+    parts += [f"<h2>{escape(CAPTIONS['predictions'][0])}</h2>", plan_section(run, images)]
+    parts += ["<h2>Tasks that did not succeed</h2>", problem_table(run), "</body></html>"]
+    return "\n".join(parts)

@@ -1,0 +1,246 @@
+"""Loading a run for the report: the quantum executors' task records and Q-Dreamer's plans.
+
+A run directory is Parsl's (``runinfo/000``): each :class:`QuantumPilotExecutor` writes its task records to
+``<run_dir>/<label>/tasks.sqlite`` (table ``tasks``) and Q-Dreamer appends its plans and their runs to
+``<run_dir>/q_dreamer/plans.jsonl``. Columns are read by name, so files written by older versions (without
+``parsl_task_id``, ``worker`` or ``block``) load too.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OUTCOMES = ("success", "error", "failed", "unschedulable", "cancelled")
+"""Final outcomes of a task, as the executor records them."""
+
+
+class RunNotFoundError(FileNotFoundError):
+    """A directory holds no quantum executor's task records (``*/tasks.sqlite``), nor does any run in it."""
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One task of a run, as its executor recorded it (times in seconds since the epoch).
+
+    Attributes
+    ----------
+    executor
+        Label of the executor that ran it.
+    task_id, parsl_task_id
+        The executor's task id and Parsl's (``None`` in files that predate it).
+    name
+        The function's name.
+    pilot, backend, kind
+        Where its last attempt ran (``None`` if it was never bound).
+    worker
+        The worker that ran it: ``host:pid`` where recorded, else the host name, else ``None``.
+    block
+        The pilot's block that ran it, where recorded.
+    submit, bind, start, end, done
+        When it reached the executor, was bound to a pilot, started and ended on the worker, completed.
+    attempts
+        Bindings, including those lost to pilot faults.
+    outcome
+        One of :data:`OUTCOMES` (or ``"pending"`` for a run that was cut short).
+    error
+        The error message, for outcomes other than success.
+    """
+
+    executor: str
+    task_id: int
+    name: str
+    submit: float
+    parsl_task_id: int | None = None
+    pilot: str | None = None
+    backend: str | None = None
+    kind: str | None = None
+    worker: str | None = None
+    block: str | None = None
+    bind: float | None = None
+    start: float | None = None
+    end: float | None = None
+    done: float | None = None
+    attempts: int = 0
+    outcome: str = "pending"
+    error: str | None = None
+
+    @property
+    def queue_wait(self) -> float | None:
+        """Seconds from submission to the (last) binding."""
+        return None if self.bind is None else self.bind - self.submit
+
+    @property
+    def ran(self) -> bool:
+        """Whether a worker started and ended the task."""
+        return self.start is not None and self.end is not None
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    """A Q-Dreamer plan that ran: what it chose and predicted, and what was measured.
+
+    Attributes
+    ----------
+    plan_id
+        The plan's id in ``plans.jsonl``.
+    plan
+        The plan line (``circuit``, ``qubits``, ``planning_s``, ``chosen``, ``alternatives``); empty if
+        only the run line was found.
+    predicted_makespan_s, measured_makespan_s
+        Seconds from submission to the values, predicted and measured.
+    tasks
+        Per task: ``parsl_task_id``, ``executor_task_id``, ``predicted_s`` and ``measured_s``.
+    """
+
+    plan_id: Any
+    plan: dict[str, Any]
+    predicted_makespan_s: float
+    measured_makespan_s: float
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a report shows: every quantum task of a run, the plans Q-Dreamer made and those that ran.
+
+    Attributes
+    ----------
+    run_dir
+        The run directory read.
+    tasks
+        Task records of every quantum executor, in submission order.
+    plans
+        Plan lines of ``plans.jsonl``, in order.
+    plan_runs
+        Plans that ran, in order.
+    skipped_lines
+        Lines of ``plans.jsonl`` that were not valid JSON objects (a run cut short mid-write).
+    """
+
+    run_dir: Path
+    tasks: list[TaskRow]
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    plan_runs: list[PlanRun] = field(default_factory=list)
+    skipped_lines: int = 0
+
+    @property
+    def origin(self) -> float:
+        """The first submission: time zero of the charts."""
+        return min((t.submit for t in self.tasks), default=0.0)
+
+    @property
+    def pilots(self) -> list[str]:
+        """Names of the pilots that took tasks, sorted (prefixed by executor when there are several)."""
+        return sorted({pilot_name(self, t) for t in self.tasks if t.pilot is not None})
+
+
+def pilot_name(run: Run, task: TaskRow) -> str:
+    """The pilot's name in charts: ``pilot``, or ``executor/pilot`` when the run has several executors."""
+    several = len({t.executor for t in run.tasks}) > 1
+    pilot = task.pilot or "unbound"
+    return f"{task.executor}/{pilot}" if several else pilot
+
+
+def task_files(run_dir: Path) -> list[Path]:
+    """Every ``<label>/tasks.sqlite`` directly under ``run_dir``, sorted."""
+    return sorted(p for p in run_dir.glob("*/tasks.sqlite") if p.is_file())
+
+
+def find_run_dir(path: str | Path) -> Path:
+    """The run directory to report on: ``path`` itself if it holds task records, else its newest run.
+
+    Parameters
+    ----------
+    path
+        A Parsl run directory (``runinfo/000``) or the directory holding runs (``runinfo``).
+
+    Raises
+    ------
+    RunNotFoundError
+        If neither ``path`` nor any directory in it holds ``*/tasks.sqlite``.
+    """
+    path = Path(path)
+    if task_files(path):
+        return path
+    runs = [p for p in path.iterdir() if p.is_dir() and task_files(p)] if path.is_dir() else []
+    if not runs:
+        raise RunNotFoundError(
+            f"no quantum executor's task records (*/tasks.sqlite) in {path} or in a run directory under it"
+        )
+    return max(runs, key=lambda p: (max(f.stat().st_mtime for f in task_files(p)), p.name))
+
+
+def read_tasks(path: Path) -> list[TaskRow]:
+    """Task records of one executor's ``tasks.sqlite``, whichever columns its version wrote."""
+    executor = path.parent.name
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        db.row_factory = sqlite3.Row
+        rows = [dict(r) for r in db.execute("SELECT * FROM tasks")]
+    known = {f for f in TaskRow.__dataclass_fields__ if f not in ("executor", "worker", "block")}
+    tasks = []
+    for row in rows:
+        worker = row.get("worker") or row.get("host")
+        block = row.get("block")
+        tasks.append(
+            TaskRow(
+                executor=executor,
+                worker=None if worker is None else str(worker),
+                block=None if block is None else str(block),
+                **{k: v for k, v in row.items() if k in known},
+            )
+        )
+    return tasks
+
+
+def read_plans(path: Path) -> tuple[list[dict[str, Any]], list[PlanRun], int]:
+    """Plan lines, plans that ran and the count of unreadable lines of a ``plans.jsonl``."""
+    plans: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    skipped = 0
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                skipped += 1
+                continue
+            if not isinstance(entry, dict):
+                skipped += 1
+            elif entry.get("kind") == "plan":
+                plans.append(entry)
+            elif entry.get("kind") == "run":
+                runs.append(entry)
+    by_id = {p.get("plan_id"): p for p in plans}
+    plan_runs = [
+        PlanRun(
+            plan_id=r.get("plan_id"),
+            plan=by_id.get(r.get("plan_id"), {}),
+            predicted_makespan_s=float(r["predicted_makespan_s"]),
+            measured_makespan_s=float(r["measured_makespan_s"]),
+            tasks=[t for t in r.get("tasks", []) if isinstance(t, dict)],
+        )
+        for r in runs
+        if r.get("predicted_makespan_s") is not None and r.get("measured_makespan_s") is not None
+    ]
+    return plans, plan_runs, skipped
+
+
+def load_run(path: str | Path) -> Run:
+    """Load the run at ``path`` (a run directory, or a directory of runs: the newest is taken).
+
+    Raises
+    ------
+    RunNotFoundError
+        If no quantum executor's task records are found.
+    """
+    run_dir = find_run_dir(path)
+    tasks = [t for f in task_files(run_dir) for t in read_tasks(f)]
+    tasks.sort(key=lambda t: (t.submit, t.executor, t.task_id))
+    plans, plan_runs, skipped = read_plans(run_dir / "q_dreamer" / "plans.jsonl")
+    return Run(run_dir=run_dir, tasks=tasks, plans=plans, plan_runs=plan_runs, skipped_lines=skipped)
