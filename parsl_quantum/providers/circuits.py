@@ -146,6 +146,75 @@ def require_measurements(circuit: QuantumCircuit) -> None:
         )
 
 
+def _clbits_read(instruction: Any) -> set[Any]:
+    """Classical bits an instruction reads or writes: its clbits, and the bits a ``store`` reads."""
+    bits = set(instruction.clbits)
+    rvalue = getattr(instruction.operation, "rvalue", None)
+    if rvalue is not None:
+        from qiskit.circuit import ClassicalRegister, Clbit
+        from qiskit.circuit.classical import expr
+
+        for var in expr.iter_vars(rvalue):
+            if isinstance(var.var, Clbit):
+                bits.add(var.var)
+            elif isinstance(var.var, ClassicalRegister):
+                bits.update(var.var)
+    return bits
+
+
+def _measurement_scan(circuit: QuantumCircuit, later_writes_count: bool) -> list[bool]:
+    """Per instruction of ``circuit.data``: whether it is a measurement that nothing after it reads.
+
+    Scans backwards: a ``measure`` is kept as final when no later instruction (other than a barrier) acts
+    on its qubit and none reads its bit (a control-flow condition, a ``store``). With
+    ``later_writes_count``, a later measurement into the same bit also makes it non-final: it cannot then
+    be moved past that measurement.
+    """
+    data = circuit.data
+    final = [False] * len(data)
+    if not circuit.count_ops().get("measure"):
+        return final
+    later_qubits: set[Any] = set()
+    later_clbits: set[Any] = set()
+    for index in range(len(data) - 1, -1, -1):
+        inst = data[index]
+        is_measure = inst.operation.name == "measure"
+        if is_measure and not (set(inst.qubits) & later_qubits or set(inst.clbits) & later_clbits):
+            final[index] = True
+        if inst.operation.name == "barrier":
+            continue
+        later_qubits.update(inst.qubits)
+        if later_writes_count or not is_measure:
+            later_clbits.update(_clbits_read(inst))
+    return final
+
+
+def final_measurements(circuit: QuantumCircuit) -> list[bool]:
+    """Which instructions of ``circuit.data`` are final measurements.
+
+    A measurement is final when nothing reads it afterwards: no later operation acts on its qubit and no
+    later condition (``if_test``, ``switch``, ``while_loop``) or ``store`` reads its classical bit. Only
+    final measurements may be dropped to estimate expectation values: a measurement whose outcome feeds
+    a condition, or whose qubit is used again, changes the state the circuit prepares.
+
+    Parameters
+    ----------
+    circuit
+        A circuit.
+
+    Returns
+    -------
+    list of bool
+        One entry per instruction of ``circuit.data``; ``True`` for a final measurement.
+
+    Examples
+    --------
+    ``h(0); measure(0, 0); if_test((c0, 1)): x(1); measure(1, 1)``: the first measurement feeds the
+    condition (not final); the second is final.
+    """
+    return _measurement_scan(circuit, later_writes_count=False)
+
+
 def terminal_measurements_last(circuit: QuantumCircuit) -> QuantumCircuit:
     """``circuit`` with every terminal measurement moved to the end (an equivalent circuit).
 
@@ -156,21 +225,10 @@ def terminal_measurements_last(circuit: QuantumCircuit) -> QuantumCircuit:
     """
     from qiskit.circuit import ControlFlowOp
 
-    data = list(circuit.data)
-    later_qubits: set[Any] = set()
-    later_clbits: set[Any] = set()
-    terminal = [False] * len(data)
-    for index in range(len(data) - 1, -1, -1):
-        inst = data[index]
-        if isinstance(inst.operation, ControlFlowOp):
-            return circuit  # classical control reads bits: keep the order as written
-        if inst.operation.name == "measure" and not (
-            set(inst.qubits) & later_qubits or set(inst.clbits) & later_clbits
-        ):
-            terminal[index] = True
-        if inst.operation.name != "barrier":
-            later_qubits.update(inst.qubits)
-            later_clbits.update(inst.clbits)
+    data = circuit.data
+    if any(isinstance(inst.operation, ControlFlowOp) for inst in data):
+        return circuit  # classical control reads bits: keep the order as written
+    terminal = _measurement_scan(circuit, later_writes_count=True)
     first_terminal = next((i for i, t in enumerate(terminal) if t), len(data))
     if all(terminal[first_terminal:]):
         return circuit  # already at the end
@@ -185,10 +243,39 @@ def terminal_measurements_last(circuit: QuantumCircuit) -> QuantumCircuit:
 
 
 def strip_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
-    """Return ``circuit`` without its final measurements (for estimating expectation values)."""
-    if count_measurements(circuit) == 0:
+    """``circuit`` without its final measurements (see :func:`final_measurements`), for estimating
+    expectation values.
+
+    Measurements that something reads afterwards (a condition on their bit, a later gate on their qubit)
+    stay. When no measurement is left, the classical bits go too (as with Qiskit's
+    ``remove_final_measurements``), so the result is a plain unitary circuit.
+    """
+    final = final_measurements(circuit)
+    if not any(final):
         return circuit
-    return circuit.remove_final_measurements(inplace=False)
+    kept = [inst for inst, is_final in zip(circuit.data, final, strict=True) if not is_final]
+    if not any(_clbits_read(inst) for inst in kept):
+        # Nothing classical is left: Qiskit's pass also drops the idle bits (and keeps the layout).
+        stripped = circuit.remove_final_measurements(inplace=False)
+        if not count_measurements(stripped):
+            return stripped
+    out = circuit.copy_empty_like()
+    for inst in kept:
+        out.append(inst)
+    return out
+
+
+#: Operations that make a circuit dynamic: its state depends on measurement outcomes or is not unitary.
+DYNAMIC_OPERATIONS = frozenset(
+    {"measure", "reset", "if_else", "while_loop", "for_loop", "switch_case", "box", "store"}
+)
+
+
+def dynamic_operations(circuit: QuantumCircuit) -> set[str]:
+    """Names of the operations of ``circuit`` that are not unitary gates (mid-circuit measurements,
+    resets, classical control); empty for a unitary circuit. Apply it to a circuit whose final
+    measurements are stripped (:func:`strip_measurements`)."""
+    return set(circuit.count_ops()) & DYNAMIC_OPERATIONS
 
 
 def to_observable(observable: ObservableLike, num_qubits: int, circuit_name: str = "") -> SparsePauliOp:

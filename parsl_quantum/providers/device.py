@@ -18,6 +18,7 @@ import numpy as np
 from parsl_quantum.providers.circuits import (
     CircuitLike,
     ObservableLike,
+    dynamic_operations,
     require_measurements,
     strip_measurements,
     to_circuits,
@@ -140,7 +141,11 @@ class Device(ABC):
         Parameters
         ----------
         circuits
-            One circuit or a sequence; final measurements are ignored.
+            One circuit or a sequence. Final measurements (those nothing reads afterwards, see
+            :func:`~parsl_quantum.providers.circuits.final_measurements`) are ignored; mid-circuit
+            measurements, resets and ``if_test`` blocks are honoured: exact values of such circuits
+            come from their deferred-measurement form (one more qubit per mid-circuit measurement,
+            see :mod:`~parsl_quantum.providers.deferred_measurement`).
         observables
             For one circuit: one observable or a list. For several: one observable for all, or one
             entry (an observable or a list) per circuit. ``SparsePauliOp`` or Pauli strings.
@@ -164,7 +169,7 @@ class Device(ABC):
                     f"device '{self.name}' is a {self.kind.upper()} and cannot give exact expectation "
                     "values: pass shots=..."
                 )
-            values = self._estimate_exact(circs, obs_lists)
+            values = self._estimate_exact(*self._exact_inputs(circs, obs_lists))
         else:
             self._check_shots(shots)
             values, _ = estimate_by_sampling(self._sample, circs, obs_lists, int(shots))
@@ -199,6 +204,37 @@ class Device(ABC):
         self._check_shots(shots)
         values, errors = estimate_by_sampling(self._sample, [qc], obs_lists, int(shots))
         return values[0], errors[0]
+
+    def _exact_inputs(
+        self, circuits: list[QuantumCircuit], observables: list[list[SparsePauliOp]]
+    ) -> tuple[list[QuantumCircuit], list[list[SparsePauliOp]]]:
+        """Circuits and observables for :meth:`_estimate_exact`: dynamic circuits this device cannot
+        estimate exactly as they are become their deferred-measurement form, observables padded with
+        identities on the ancillas."""
+        from parsl_quantum.providers.deferred_measurement import ancillas_needed, defer_measurements
+
+        out_circuits, out_observables = [], []
+        for qc, obs in zip(circuits, observables, strict=True):
+            if self._needs_deferral(qc):
+                extra = ancillas_needed(qc)
+                if qc.num_qubits + extra > self.num_qubits:
+                    raise TooManyQubitsError(
+                        f"an exact estimate of circuit '{qc.name}' (mid-circuit measurements or "
+                        f"classical control) defers them onto {extra} extra qubits: it needs "
+                        f"{qc.num_qubits + extra} qubits but device '{self.name}' holds at most "
+                        f"{self.num_qubits}; pass shots=... to estimate it by sampling"
+                    )
+                qc = defer_measurements(qc)
+                obs = [op.apply_layout(None, qc.num_qubits) for op in obs]
+            out_circuits.append(qc)
+            out_observables.append(obs)
+        return out_circuits, out_observables
+
+    def _needs_deferral(self, circuit: QuantumCircuit) -> bool:
+        """Whether an exact estimate of ``circuit`` (final measurements stripped) must go through its
+        deferred-measurement form: by default when it has any mid-circuit measurement, reset or
+        classical control."""
+        return bool(dynamic_operations(circuit))
 
     @abstractmethod
     def pennylane(self, wires: int | Sequence[Any], shots: int | None = None) -> Any:

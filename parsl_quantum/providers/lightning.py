@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pennylane as qml
 
+from parsl_quantum.providers.circuits import dynamic_operations
 from parsl_quantum.providers.convert import qiskit_to_pennylane
 from parsl_quantum.providers.device import Device, DeviceCapabilities
 from parsl_quantum.providers.errors import (
@@ -205,6 +206,11 @@ class LightningDevice(Device):
         # Analytic runs with mid-circuit measurements need tree traversal ("one-shot" needs shots).
         results = self._execute(tapes, [c.num_qubits for c in converted], "tree-traversal")
         return [np.atleast_1d(np.asarray(r, dtype=float)) for r in results]
+
+    def _needs_deferral(self, circuit: QuantumCircuit) -> bool:
+        """Mid-circuit measurements and resets run exactly by tree traversal; only classical control
+        (which the PennyLane conversion does not carry) goes through deferred measurement."""
+        return bool(dynamic_operations(circuit) - {"measure", "reset"})
 
     def pennylane(self, wires: int | Sequence[Any], shots: int | None = None) -> Any:
         """A new PennyLane device of this backend, ``qml.device(backend, wires=wires)``.
