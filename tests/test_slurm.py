@@ -18,7 +18,7 @@ from parsl.providers import SlurmProvider
 from parsl_quantum.executors import QuantumPilotExecutor
 from parsl_quantum.providers import PilotDescription
 from tests.executor_helpers import ghz_counts, wait_active, where
-from tests.slurm_cluster import SlurmCluster
+from tests.slurm_cluster import SlurmCluster, started_or_skip
 
 pytestmark = pytest.mark.slurm
 
@@ -28,17 +28,8 @@ SHOTS = 2000
 
 @pytest.fixture(scope="module")
 def slurm_cluster():
-    cluster = SlurmCluster()
-    try:
-        cluster.start()
-    except Exception as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"could not start the test Slurm cluster (CI=true, so this fails): {exc}")
-        pytest.skip(f"could not start a test Slurm cluster here: {exc}")
-    try:
+    with started_or_skip(SlurmCluster()) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def slurm_pilot(cluster: SlurmCluster) -> PilotDescription:
