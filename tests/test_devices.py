@@ -17,7 +17,8 @@ from parsl_quantum.providers import (
     get_device,
 )
 from parsl_quantum.providers.aer import gpu_unavailable_reason
-from parsl_quantum.providers.hardware import host_memory_bytes, max_statevector_qubits
+from parsl_quantum.providers.emulator import emulated_qubits
+from parsl_quantum.providers.hardware import job_memory_bytes, max_statevector_qubits
 from tests.refs import exact_expectation, exact_probabilities, ghz, pauli_sigma, tvd, w_state
 
 SHOTS = 4000
@@ -100,8 +101,8 @@ def test_openqasm2_and_openqasm3_inputs(aer):
 
 
 def test_num_qubits_is_what_fits_in_memory(aer):
-    assert aer.num_qubits == max_statevector_qubits(host_memory_bytes(), 16)
-    assert 2**aer.num_qubits * 16 <= host_memory_bytes() < 2 ** (aer.num_qubits + 1) * 16
+    assert aer.num_qubits == max_statevector_qubits(job_memory_bytes(), 16)
+    assert 2**aer.num_qubits * 16 <= job_memory_bytes() < 2 ** (aer.num_qubits + 1) * 16
     assert get_device("aer", method="density_matrix").num_qubits == aer.num_qubits // 2
 
 
@@ -115,7 +116,13 @@ def test_devices_are_built_once_per_process():
 
 def test_fake_backend_is_a_noisy_qpu(torino):
     assert torino.kind == "qpu"
-    assert torino.num_qubits == 133
+    # the emulator's width is what its host simulates, not the device's 133 qubits
+    assert (
+        torino.num_qubits
+        == min(133, emulated_qubits())
+        == min(133, max_statevector_qubits(job_memory_bytes()))
+    )
+    assert torino.qiskit_backend.num_qubits == 133
     assert 0.9 < torino.fidelity < 1.0
     assert torino.capabilities.noisy and not torino.capabilities.exact_expectation
 
@@ -170,8 +177,24 @@ def test_too_many_qubits_names_both_numbers(aer):
 
 
 def test_too_many_qubits_on_a_qpu(torino):
-    with pytest.raises(TooManyQubitsError, match="134 qubits.*at most 133"):
-        torino.estimate(QuantumCircuit(134), "Z" * 134, shots=10)
+    width = torino.num_qubits + 1
+    match = (
+        rf"needs {width} qubits; device 'fake_torino' has 133 but its emulator simulates at most {width - 1}"
+    )
+    with pytest.raises(TooManyQubitsError, match=match):
+        torino.estimate(QuantumCircuit(width), "Z" * width, shots=10)
+
+
+def test_isa_circuit_counts_the_qubits_it_uses(torino):
+    """A circuit already laid out on all 133 qubits runs when it acts on few of them."""
+    qc = QuantumCircuit(3)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure_all()
+    isa = torino.transpile([qc])[0]
+    assert isa.num_qubits == 133 > torino.num_qubits
+    counts = torino.sample(isa, shots=500)
+    assert sum(counts.values()) == 500
 
 
 def test_gpu_backend_without_gpu_names_the_cpu_alternative():

@@ -23,7 +23,7 @@ from parsl_quantum.providers import (
 from parsl_quantum.providers import lightning as lightning_module
 from parsl_quantum.providers.convert import GATE_PAIRS
 from parsl_quantum.providers.errors import BackendNotInstalledError, UnsupportedOperationError
-from parsl_quantum.providers.hardware import GPUInfo, host_memory_bytes, max_statevector_qubits
+from parsl_quantum.providers.hardware import GPUInfo, job_memory_bytes, max_statevector_qubits
 from parsl_quantum.providers.lightning import LightningDevice, gpu_unavailable_reason
 from tests.refs import exact_expectation, exact_probabilities, ghz, pauli_sigma, tvd, w_state
 
@@ -331,7 +331,7 @@ def test_capabilities(device):
     caps = device.capabilities
     assert (caps.kind, caps.exact_expectation, caps.noisy, caps.method) == ("cpu", True, False, "statevector")
     assert caps.mid_circuit_measurement
-    assert device.num_qubits == max_statevector_qubits(host_memory_bytes(), 16)
+    assert device.num_qubits == max_statevector_qubits(job_memory_bytes(), 16)
 
 
 def test_pennylane_device(device):

@@ -10,7 +10,7 @@ import numpy as np
 from parsl_quantum.providers.circuits import terminal_measurements_last
 from parsl_quantum.providers.device import Device, DeviceCapabilities
 from parsl_quantum.providers.errors import GPUUnavailableError
-from parsl_quantum.providers.hardware import detect_gpus, host_memory_bytes, max_statevector_qubits
+from parsl_quantum.providers.hardware import detect_gpus, job_memory_bytes, max_statevector_qubits
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -76,7 +76,7 @@ class AerDevice(Device):
         self._simulator = AerSimulator(**self._options)
         bytes_per_amp = 8 if options.get("precision") == "single" else 16
         if method in _DENSE_METHODS:
-            memory = detect_gpus().memory_bytes if on_gpu else host_memory_bytes()
+            memory = detect_gpus().memory_bytes if on_gpu else job_memory_bytes()
             max_qubits = max_statevector_qubits(memory, bytes_per_amp, _DENSE_METHODS[method])
         else:
             max_qubits = int(self._simulator.num_qubits)

@@ -15,11 +15,23 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from parsl_quantum.providers.circuits import active_qubits
+from parsl_quantum.providers.hardware import job_memory_bytes, max_statevector_qubits
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
     from qiskit.providers import BackendV2
     from qiskit.transpiler import Target
+
+
+def emulated_qubits(memory_bytes: int | None = None) -> int:
+    """The widest circuit the emulator simulates in ``memory_bytes`` (by default, the memory this job may
+    use: :func:`~parsl_quantum.providers.hardware.job_memory_bytes`).
+
+    Aer picks its method for a noisy circuit itself; beyond a few qubits it is a statevector with noise
+    trajectories, whose memory is 16 bytes per amplitude.
+    """
+    memory = job_memory_bytes() if memory_bytes is None else memory_bytes
+    return max_statevector_qubits(memory, 16)
 
 
 def restrict_target(target: Target, qubits: list[int]) -> Target:

@@ -35,7 +35,7 @@ from parsl_quantum.providers.errors import (
     GPUUnavailableError,
     UnknownBackendError,
 )
-from parsl_quantum.providers.hardware import detect_gpus, host_memory_bytes, max_statevector_qubits
+from parsl_quantum.providers.hardware import detect_gpus, job_memory_bytes, max_statevector_qubits
 from parsl_quantum.providers.registry import SIMULATOR_KINDS
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ class LightningDevice(Device):
         self._devices: dict[int, Any] = {}
         self._lock = threading.Lock()
         bytes_per_amp = int(np.dtype(options.get("c_dtype", np.complex128)).itemsize)
-        memory = detect_gpus().memory_bytes if on_gpu else host_memory_bytes()
+        memory = detect_gpus().memory_bytes if on_gpu else job_memory_bytes()
         super().__init__(
             backend,
             DeviceCapabilities(

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from parsl_quantum.providers.circuits import active_qubits
 from parsl_quantum.providers.device import Device, DeviceCapabilities
-from parsl_quantum.providers.errors import DeviceInputError
+from parsl_quantum.providers.errors import DeviceInputError, TooManyQubitsError
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -101,6 +102,9 @@ class QPUDevice(Device):
         Transpiler optimisation level (0-3).
     seed_transpiler
         Seed for reproducible layouts.
+    max_qubits
+        The widest circuit it runs, when less than the device's qubits: an emulator simulates only as
+        many as fit in the memory its host lets the job use.
     """
 
     def __init__(
@@ -110,6 +114,7 @@ class QPUDevice(Device):
         runner: Runner,
         optimization_level: int = 2,
         seed_transpiler: int | None = None,
+        max_qubits: int | None = None,
     ) -> None:
         from qiskit.transpiler import generate_preset_pass_manager
 
@@ -123,7 +128,7 @@ class QPUDevice(Device):
             backend_name,
             DeviceCapabilities(
                 kind="qpu",
-                max_qubits=int(backend.num_qubits),
+                max_qubits=min(int(backend.num_qubits), max_qubits or int(backend.num_qubits)),
                 exact_expectation=False,
                 noisy=True,
                 mid_circuit_measurement="reset" in backend.target.operation_names,
@@ -140,6 +145,21 @@ class QPUDevice(Device):
     def fidelity(self) -> float:
         """One minus the median two-qubit gate error of the device."""
         return 1.0 - self.timing.two_qubit_error
+
+    def check_width(self, circuit: QuantumCircuit) -> None:
+        """Raise :class:`TooManyQubitsError` if ``circuit`` is wider than this device, naming both the
+        device's qubits and, for an emulator, the width its host can simulate. An ISA circuit (laid out
+        on all the device's qubits) counts the qubits it acts on."""
+        device_qubits = int(self._backend.num_qubits)
+        if self.num_qubits == device_qubits:
+            super().check_width(circuit)
+            return
+        width = len(active_qubits(circuit)) if self.is_isa(circuit) else circuit.num_qubits
+        if width > self.num_qubits:
+            raise TooManyQubitsError(
+                f"circuit '{circuit.name}' needs {width} qubits; device '{self.name}' has {device_qubits} "
+                f"but its emulator simulates at most {self.num_qubits} in the memory this job may use"
+            )
 
     def is_isa(self, circuit: QuantumCircuit) -> bool:
         """Whether ``circuit`` is already laid out on this device and uses only its instructions."""
@@ -180,10 +200,11 @@ def build_qpu(backend_name: str, **options: Any) -> QPUDevice:
     ``emulation`` (``"compact"`` or ``"runtime_local"``) for emulators; ``session_max_time`` (seconds)
     for real devices.
     """
-    from parsl_quantum.providers.emulator import CompactNoiseEmulator
+    from parsl_quantum.providers.emulator import CompactNoiseEmulator, emulated_qubits
     from parsl_quantum.providers.runtime import RuntimeSamplerRunner, ibm_backend
 
     transpile_opts = {k: options.pop(k) for k in ("optimization_level", "seed_transpiler") if k in options}
+    max_qubits = None
     if backend_name.startswith("fake_"):
         backend = fake_backend(backend_name)
         emulation = options.pop("emulation", "compact")
@@ -194,9 +215,10 @@ def build_qpu(backend_name: str, **options: Any) -> QPUDevice:
             runner = RuntimeSamplerRunner(backend)
         else:
             raise DeviceInputError(f"emulation must be 'compact' or 'runtime_local', got {emulation!r}")
+        max_qubits = emulated_qubits()
     else:
         backend = ibm_backend(backend_name)
         runner = RuntimeSamplerRunner(backend, session_max_time=options.pop("session_max_time", None))
     if options:
         raise DeviceInputError(f"unknown options for backend '{backend_name}': {sorted(options)}")
-    return QPUDevice(backend_name, backend, runner, **transpile_opts)
+    return QPUDevice(backend_name, backend, runner, max_qubits=max_qubits, **transpile_opts)
