@@ -79,3 +79,15 @@ def run_stage(built, *, device):
 def finish(ran, scale=1.0):
     value, _ = ran
     return value * scale, time.time()
+
+
+@variational(executors=["quantum"], kinds=["cpu"], qubits=2)
+def offset_energy(params, offsets, *, device):
+    """<ZI + IZ> after RY(a - offsets[0]) on one qubit and RY(b - offsets[1]) on the other:
+    cos(a - offsets[0]) + cos(b - offsets[1]), whose minimum -2 lies at params = offsets + pi."""
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(2)
+    qc.ry(params[0] - offsets[0], 0)
+    qc.ry(params[1] - offsets[1], 1)
+    return device.estimate(qc, "ZI") + device.estimate(qc, "IZ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import parsl
@@ -11,6 +12,7 @@ import pytest
 from parsl import python_app
 
 from parsl_quantum.configs import local_config
+from parsl_quantum.executors.internal import INTERNAL_EXECUTOR
 from parsl_quantum.motifs import EnsembleError, quantum_app
 from parsl_quantum.motifs.circuit_cutting import circuit_cutting
 from parsl_quantum.motifs.variational import CheckpointMismatchError
@@ -152,6 +154,29 @@ def test_resume_from_checkpoint_replays_and_continues(dfk, tmp_path):
         assert len(json.load(f)["evaluations"]) == uninterrupted.nfev
     with pytest.raises(CheckpointMismatchError, match="written for"):
         m.two_qubit_energy.minimize([1.0, 1.0], method="BFGS", checkpoint=path).result()
+
+
+def test_32_concurrent_minimizations_hold_no_parsl_thread(dfk):
+    """32 optimisations at once on the default internal thread pool (10 threads): each finds its exact
+    optimum, and while they wait, the DataFlowKernel's internal executor stays free for other work."""
+    assert parsl.dfk().config.internal_tasks_max_threads == 10  # the default
+    offsets = np.random.default_rng(1).uniform(-1, 1, size=(32, 2))
+    start = time.perf_counter()
+    futures = [
+        m.offset_energy.minimize(o + math.pi + np.array([0.7, -0.6]), o.tolist(), method="BFGS", maxiter=40)
+        for o in offsets
+    ]
+    python_app(lambda: None, executors=[INTERNAL_EXECUTOR])().result(timeout=60)
+    # that probe of the internal executor ran while more optimisations were under way than it has threads
+    still_running = sum(not f.done() for f in futures)
+    results = [f.result(timeout=600) for f in futures]
+    wall = time.perf_counter() - start
+    print(f"32 concurrent minimize calls: {wall:.1f} s, {sum(r.tasks for r in results)} tasks")
+    assert still_running > 10
+    for o, result in zip(offsets, results, strict=True):
+        assert result.fun == pytest.approx(-2.0, abs=1e-9)
+        assert np.abs(np.angle(np.exp(1j * (result.x - o - math.pi)))).max() < 1e-4
+        assert result.nit == len(result.history) >= 1
 
 
 # -- pipeline -----------------------------------------------------------------------------------------

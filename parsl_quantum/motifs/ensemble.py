@@ -9,6 +9,14 @@ through Parsl and the pilot) stays a small fraction of the work. The batch size 
 reports the time its items took, and maps size their batches to about ``TARGET_TASK_S`` of work each,
 keeping at least two batches per worker for load balance (the first map of an ensemble, with nothing
 learned yet, makes two batches per worker). A fixed ``batch_size`` turns this off.
+
+A batch holds only items whose requirements are equal: each item's requirement functions (``kinds``,
+``pilot``, ``min_fidelity``, ``qubits``...) are evaluated on that item, the items are grouped by the
+values, and every batch carries its group's requirements, so the executor binds it where every one of its
+items may run. An item that raises has its exception kept and the others go on, except for a
+:class:`~parsl_quantum.providers.errors.BackendError` (a fault of the backend, not of the item): it fails
+the whole batch task, which the executor then runs again on another pilot, like any task. Results come
+back in input order.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +35,11 @@ from parsl.app.errors import RemoteExceptionWrapper
 from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.executors.capacity import worker_slots
-from parsl_quantum.executors.internal import INTERNAL_EXECUTOR
-from parsl_quantum.motifs.quantum_app import QuantumApp, Requirement, has_futures
+from parsl_quantum.motifs.quantum_app import QuantumApp, has_futures
+from parsl_quantum.motifs.requirements import Requirement, TaskRequirements, requirement_key
+from parsl_quantum.motifs.waiting import when_done
 from parsl_quantum.providers.circuits import PackedCircuits
+from parsl_quantum.providers.errors import BackendError
 
 TARGET_TASK_S = 0.2
 """Seconds of work a batch aims for: ~40x a task's overhead, so the overhead stays near 2.5%."""
@@ -65,7 +76,12 @@ class BatchOutcome:
 
 
 def run_batch(fn: Callable[..., Any], items: Any, args: tuple, kwargs: dict, device: Any) -> BatchOutcome:
-    """Call ``fn(item, *args, device=device, **kwargs)`` for each item (on a worker)."""
+    """Call ``fn(item, *args, device=device, **kwargs)`` for each item (on a worker).
+
+    An item's exception is kept in the outcome and the next item runs, except a
+    :class:`~parsl_quantum.providers.errors.BackendError`: that is the backend's fault, so it fails the
+    batch task, and the executor runs the batch again on another pilot.
+    """
     if isinstance(items, PackedCircuits):
         items = items.unpack()
     outcome = BatchOutcome(values=[])
@@ -73,6 +89,8 @@ def run_batch(fn: Callable[..., Any], items: Any, args: tuple, kwargs: dict, dev
     for index, item in enumerate(items):
         try:
             outcome.values.append(fn(item, *args, device=device, **kwargs))
+        except BackendError:
+            raise
         except Exception:
             outcome.values.append(None)
             outcome.errors[index] = RemoteExceptionWrapper(*sys.exc_info())
@@ -96,7 +114,7 @@ class EnsembleApp(QuantumApp):
         self,
         func: Callable[..., Any],
         executors: Sequence[str],
-        requirements: dict[str, Requirement],
+        requirements: TaskRequirements | dict[str, Requirement],
         batch_size: int | None = None,
         reduce: Callable[[list[Any]], Any] | None = None,
     ) -> None:
@@ -133,15 +151,33 @@ class EnsembleApp(QuantumApp):
         return max(1, min(balance, math.ceil(TARGET_TASK_S / max(self.item_seconds, 1e-6))))
 
     # -- submission --------------------------------------------------------------------------------
-    def _submit_batch(self, items: list[Any], args: tuple, kwargs: dict, override: dict) -> AppFuture:
-        specs = [self.specification((item, *args), kwargs) for item in items]
-        spec = dict(specs[0])
-        if "qubits" in spec:
-            spec["qubits"] = max(s["qubits"] for s in specs)
-        spec.update(override)
+    def _submit_batch(self, items: list[Any], args: tuple, kwargs: dict, spec: dict[str, Any]) -> AppFuture:
         future = self._batch_app(_pack(items), args, kwargs, parsl_resource_specification=spec)
         future.add_done_callback(lambda f: None if f.exception() else self._learn(f.result()))
         return future
+
+    def batches(
+        self, items: list[Any], args: tuple, kwargs: dict, override: dict, batch_size: int | None
+    ) -> list[tuple[list[int], dict[str, Any]]]:
+        """How ``items`` are batched: ``(item indices, requirements)`` per batch.
+
+        Items are grouped by their requirements (the requirement functions evaluated on each item, then
+        ``override``), in order of first appearance; each group is cut into batches of the given or
+        learned size. Every batch's items have equal requirements, and the batch carries them.
+        """
+        groups: dict[tuple, tuple[list[int], dict[str, Any]]] = {}
+        for index, item in enumerate(items):
+            spec = self.specification((item, *args), kwargs, override)
+            groups.setdefault(requirement_key(spec), ([], spec))[0].append(index)
+        slots = worker_slots(self.executors)
+        batches = []
+        for indices, spec in groups.values():
+            start = 0
+            while start < len(indices):
+                size = batch_size or self.size_for(len(indices) - start, slots)
+                batches.append((indices[start : start + size], spec))
+                start += size
+        return batches
 
     def map(
         self,
@@ -176,7 +212,7 @@ class EnsembleApp(QuantumApp):
         items = list(iterable)
         override = dict(parsl_resource_specification or {})
         reducer = reduce or self.reduce
-        if any(callable(v) for v in self.requirements.values()) and has_futures(args, kwargs):
+        if self.requirements.has_functions and has_futures(args, kwargs):
             # requirement functions need the arguments' values: submit once they are known
             def deferred(*ready: Any, **ready_kwargs: Any) -> AppFuture:
                 return self.map(
@@ -190,33 +226,52 @@ class EnsembleApp(QuantumApp):
 
             deferred.__name__ = f"{self.func.__name__}_map"
             return join_app(deferred)(*args, **kwargs)
-        slots = worker_slots(self.executors)
-        layout: list[tuple[int, int]] = []
-        futures = []
-        start = 0
-        while start < len(items):
-            size = batch_size or self.size_for(len(items) - start, slots)
-            futures.append(self._submit_batch(items[start : start + size], args, kwargs, override))
-            layout.append((start, len(items[start : start + size])))
-            start += size
-        gather = python_app(assemble, executors=[INTERNAL_EXECUTOR])
-        return gather(self.func.__name__, len(items), layout, reducer, *futures)
+        layout = self.batches(items, args, kwargs, override, batch_size)
+        futures = [
+            self._submit_batch([items[i] for i in indices], args, kwargs, spec) for indices, spec in layout
+        ]
+        name, count, indices = self.func.__name__, len(items), [indices for indices, _ in layout]
+
+        def gather(done: list[Future]) -> Any:
+            return assemble(name, count, indices, reducer, done)
+
+        return when_done(futures, gather, f"{name}_assemble")
 
 
 def assemble(
     name: str,
     count: int,
-    layout: list[tuple[int, int]],
+    layout: list[list[int]],
     reducer: Callable[[list[Any]], Any] | None,
-    *outcomes: BatchOutcome,
+    batches: list[Future],
 ) -> Any:
-    """Put batch outcomes back in input order; raise :class:`EnsembleError` if some items failed."""
+    """Put the batches' outcomes back in input order; raise :class:`EnsembleError` if some items failed.
+
+    Parameters
+    ----------
+    name
+        The ensemble's name, for the error message.
+    count
+        The number of items.
+    layout
+        The input indices of each batch's items.
+    reducer
+        Combines the results in input order, or ``None``.
+    batches
+        The batch tasks' futures, done; a batch task that failed as a whole fails each of its items.
+    """
     results: list[Any] = [None] * count
     failures: dict[int, BaseException] = {}
-    for (offset, _), outcome in zip(layout, outcomes, strict=True):
-        results[offset : offset + len(outcome.values)] = outcome.values
-        for index, wrapped in outcome.errors.items():
-            failures[offset + index] = wrapped.get_exception()
+    for indices, batch in zip(layout, batches, strict=True):
+        exc = batch.exception()
+        if exc is not None:
+            failures.update(dict.fromkeys(indices, exc))
+            continue
+        outcome: BatchOutcome = batch.result()
+        for index, value in zip(indices, outcome.values, strict=True):
+            results[index] = value
+        for position, wrapped in outcome.errors.items():
+            failures[indices[position]] = wrapped.get_exception()
     if failures:
         raise EnsembleError(name, results, failures)
     return reducer(results) if reducer else results
@@ -228,19 +283,14 @@ def ensemble(
     executors: Sequence[str],
     batch_size: int | None = None,
     reduce: Callable[[list[Any]], Any] | None = None,
-    qubits: Requirement = None,
-    kinds: Requirement = None,
-    pilot: Requirement = None,
-    shots: Requirement = None,
-    priority: Requirement = None,
-    min_fidelity: Requirement = None,
+    **requirements: Requirement,
 ) -> Any:
     """Make ``function`` an ensemble: a quantum app with ``.map(items)`` over many independent inputs.
 
-    Coupling: loose. Quantum work (each item, batched into tasks) runs on whichever pilots are free;
-    classical work is only the optional ``reduce``, on the submitting host. ``fn.map(items)`` returns an
-    ``AppFuture`` of the results in input order (or of ``reduce(results)``); ``fn(item)`` submits one
-    task like a :func:`quantum_app`.
+    Coupling: loose. Quantum work (each item, batched into tasks of items with equal requirements) runs
+    on whichever pilots are free; classical work is only the optional ``reduce``, on the submitting host.
+    ``fn.map(items)`` returns an ``AppFuture`` of the results in input order (or of ``reduce(results)``);
+    ``fn(item)`` submits one task like a :func:`quantum_app`.
 
     Parameters
     ----------
@@ -252,19 +302,15 @@ def ensemble(
         Items per task; ``None`` learns it from observed runtimes.
     reduce
         Default reduction of the results list.
-    qubits, kinds, pilot, shots, priority, min_fidelity
-        Requirements: values or functions of ``(item, *args, **kwargs)``.
+    **requirements
+        Requirements of each item (see :class:`~parsl_quantum.motifs.requirements.TaskRequirements`):
+        values or functions of ``(item, *args, **kwargs)``.
     """
-    requirements = {
-        "qubits": qubits,
-        "kinds": kinds,
-        "pilot": pilot,
-        "shots": shots,
-        "priority": priority,
-        "min_fidelity": min_fidelity,
-    }
 
     def decorate(func: Callable[..., Any]) -> EnsembleApp:
-        return EnsembleApp(func, executors, requirements, batch_size, reduce)
+        where = f"ensemble '{getattr(func, '__name__', 'ensemble')}'"
+        return EnsembleApp(
+            func, executors, TaskRequirements.from_mapping(requirements, where), batch_size, reduce
+        )
 
     return decorate(function) if function is not None else decorate

@@ -14,25 +14,18 @@ from typing import Any
 from parsl import join_app, python_app
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.executors.requirements import REQUIREMENT_KEYS
-
-Requirement = Any  # a value, or a function of the call's arguments returning the value
+from parsl_quantum.motifs.requirements import Requirement, TaskRequirements
 
 
 def check_requirements(requirements: dict[str, Requirement], where: str) -> dict[str, Requirement]:
-    """Drop unset requirements and reject unknown keys, naming them.
+    """The requirements that are set, after :meth:`TaskRequirements.from_mapping`'s checks.
 
     Raises
     ------
     TypeError
         For a key that is not a requirement the quantum executor knows.
     """
-    unknown = set(requirements) - REQUIREMENT_KEYS
-    if unknown:
-        raise TypeError(
-            f"{where}: unknown requirement(s) {sorted(unknown)}; known: {', '.join(sorted(REQUIREMENT_KEYS))}"
-        )
-    return {k: v for k, v in requirements.items() if v is not None}
+    return dict(TaskRequirements.from_mapping(requirements, where).items())
 
 
 def has_futures(args: Sequence[Any], kwargs: dict[str, Any]) -> bool:
@@ -50,8 +43,8 @@ class QuantumApp:
     executors
         Labels of the executors the app may run on (a :class:`QuantumPilotExecutor`).
     requirements
-        Task requirements (``qubits``, ``kinds``, ``pilot``, ``shots``, ``priority``,
-        ``min_fidelity``): each a value or a function of the call's arguments.
+        Task requirements: a :class:`TaskRequirements`, or a mapping of requirement names to values or
+        functions of the call's arguments.
     cache
         Parsl app caching.
     """
@@ -60,7 +53,7 @@ class QuantumApp:
         self,
         func: Callable[..., Any],
         executors: Sequence[str],
-        requirements: dict[str, Requirement],
+        requirements: TaskRequirements | dict[str, Requirement],
         cache: bool = False,
     ) -> None:
         if not executors or isinstance(executors, str):
@@ -71,28 +64,32 @@ class QuantumApp:
         functools.update_wrapper(self, func)
         self.func = func
         self.executors = list(executors)
-        self.requirements = check_requirements(requirements, f"quantum app '{func.__name__}'")
+        if not isinstance(requirements, TaskRequirements):
+            requirements = TaskRequirements.from_mapping(requirements, f"quantum app '{func.__name__}'")
+        self.requirements = requirements
         self._app = python_app(func, executors=self.executors, cache=cache)
 
-    def specification(self, args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def specification(
+        self, args: Sequence[Any], kwargs: dict[str, Any], override: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The resource specification of one call (requirement functions evaluated on its arguments)."""
-        return {k: (v(*args, **kwargs) if callable(v) else v) for k, v in self.requirements.items()}
+        return self.requirements.specification(args, kwargs, override)
 
     def __call__(
         self, *args: Any, parsl_resource_specification: dict | None = None, **kwargs: Any
     ) -> AppFuture:
         """Submit one task. ``parsl_resource_specification`` overrides the decorator's requirements."""
         override = dict(parsl_resource_specification or {})
-        if any(callable(v) for v in self.requirements.values()) and has_futures(args, kwargs):
+        if self.requirements.has_functions and has_futures(args, kwargs):
             return self._deferred(args, kwargs, override)
-        spec = {**self.specification(args, kwargs), **override}
+        spec = self.specification(args, kwargs, override)
         return self._app(*args, parsl_resource_specification=spec, **kwargs)
 
     def _deferred(self, args: Sequence[Any], kwargs: dict[str, Any], override: dict) -> AppFuture:
         """Evaluate requirement functions once the arguments are known, then submit."""
 
         def submit_when_ready(*ready_args: Any, **ready_kwargs: Any) -> AppFuture:
-            spec = {**self.specification(ready_args, ready_kwargs), **override}
+            spec = self.specification(ready_args, ready_kwargs, override)
             return self._app(*ready_args, parsl_resource_specification=spec, **ready_kwargs)
 
         submit_when_ready.__name__ = f"{self.func.__name__}_requirements"
@@ -103,13 +100,8 @@ def quantum_app(
     function: Callable[..., Any] | None = None,
     *,
     executors: Sequence[str],
-    qubits: Requirement = None,
-    kinds: Requirement = None,
-    pilot: Requirement = None,
-    shots: Requirement = None,
-    priority: Requirement = None,
-    min_fidelity: Requirement = None,
     cache: bool = False,
+    **requirements: Requirement,
 ) -> Any:
     """Make ``function`` a quantum app: a Parsl app whose calls run on a pilot's device.
 
@@ -122,11 +114,13 @@ def quantum_app(
         The decorated function (omit when using the decorator with arguments).
     executors
         Labels of the quantum executors the app may run on.
-    qubits, kinds, pilot, shots, priority, min_fidelity
-        Requirements of each call: a value, or a function of the call's arguments (e.g.
-        ``qubits=lambda n: n``). A call's ``parsl_resource_specification`` overrides them.
     cache
         Parsl app caching.
+    **requirements
+        ``qubits``, ``kinds``, ``pilot``, ``shots``, ``priority``, ``min_fidelity``, ``walltime`` (see
+        :class:`~parsl_quantum.motifs.requirements.TaskRequirements`): a value, or a function of the
+        call's arguments (e.g. ``qubits=lambda n: n``). A call's ``parsl_resource_specification``
+        overrides them.
 
     Examples
     --------
@@ -134,16 +128,9 @@ def quantum_app(
     ... def ghz_counts(n, *, device):
     ...     ...
     """
-    requirements = {
-        "qubits": qubits,
-        "kinds": kinds,
-        "pilot": pilot,
-        "shots": shots,
-        "priority": priority,
-        "min_fidelity": min_fidelity,
-    }
 
     def decorate(func: Callable[..., Any]) -> QuantumApp:
-        return QuantumApp(func, executors, requirements, cache)
+        where = f"quantum app '{getattr(func, '__name__', 'app')}'"
+        return QuantumApp(func, executors, TaskRequirements.from_mapping(requirements, where), cache)
 
     return decorate(function) if function is not None else decorate

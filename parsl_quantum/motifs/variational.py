@@ -12,7 +12,18 @@ of a :class:`VariationalResult` with ``x``, ``fun``, ``nit`` and ``history``.
 
 With ``checkpoint=path`` every evaluation is recorded in a JSON file. Restarted with the same arguments,
 the optimizer replays the recorded evaluations without running them (scipy's methods are deterministic
-given the same values) and goes on from the last one: the run resumes where it stopped.
+given the same values) and goes on from the last one: the run resumes where it stopped. The file is
+readable by its owner only.
+
+Waiting without holding Parsl. scipy's minimizers are blocking: they call ``fun(x)`` and need its value
+before they go on, and cannot be driven step by step from callbacks. Each ``minimize`` call therefore runs
+scipy on a thread of its own, started by a join app that returns at once a plain future the thread will
+complete; the thread waits on the evaluations' futures like any client of Parsl. No DataFlowKernel thread
+is held while an optimisation waits (the join app's internal thread is held only for the microseconds it
+takes to start the thread), so any number of concurrent optimisations share the DFK's 10 internal threads
+with every other join app. One parked thread per running optimisation is what that costs: a few tens of
+KiB of resident memory, so thousands of concurrent optimisations are fine, while a fixed pool of
+optimiser threads would deadlock as soon as more optimisations than threads waited at once.
 """
 
 from __future__ import annotations
@@ -20,7 +31,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,10 +39,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from parsl import join_app
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.motifs.quantum_app import QuantumApp, Requirement
+from parsl_quantum.motifs.private_files import write_private
+from parsl_quantum.motifs.quantum_app import QuantumApp
+from parsl_quantum.motifs.requirements import Requirement, TaskRequirements
+from parsl_quantum.motifs.waiting import background_app
 
 GRADIENT_METHODS = frozenset({"CG", "BFGS", "L-BFGS-B", "TNC", "SLSQP", "trust-constr", "Newton-CG"})
 
@@ -120,11 +132,10 @@ class _Checkpoint:
             "value": value,
             "gradient": None if gradient is None else [float(g) for g in gradient],
         }
-        if self.path:
-            folder = os.path.dirname(os.path.abspath(self.path))
-            with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
-                json.dump({"signature": self.signature, "evaluations": self.evaluations}, f)
-            os.replace(f.name, self.path)  # atomic: a crash never leaves half a file
+        if self.path:  # owner-only, and atomic: a crash never leaves half a file
+            write_private(
+                self.path, json.dumps({"signature": self.signature, "evaluations": self.evaluations})
+            )
 
 
 class _Evaluator:
@@ -209,7 +220,7 @@ class VariationalApp(QuantumApp):
         self,
         func: Callable[..., Any],
         executors: Sequence[str],
-        requirements: dict[str, Requirement],
+        requirements: TaskRequirements | dict[str, Requirement],
         gradient: str,
         shift: float | None,
     ) -> None:
@@ -220,7 +231,6 @@ class VariationalApp(QuantumApp):
             )
         self.gradient = gradient
         self.shift = shift if shift is not None else (math.pi / 2 if gradient == "parameter-shift" else 1e-3)
-        self._lock = threading.Lock()
 
     def call(self, params: np.ndarray, args: tuple, kwargs: dict) -> AppFuture:
         """One evaluation as a quantum task."""
@@ -268,25 +278,32 @@ class VariationalApp(QuantumApp):
 
         def control(*ready_args: Any) -> Future:
             done: Future = Future()
-            done.set_result(
-                self._optimize(
-                    x0,
-                    ready_args,
-                    kwargs,
-                    method,
-                    maxiter,
-                    tol,
-                    options,
-                    bounds,
-                    signature,
-                    checkpoint,
-                    callback,
-                )
-            )
+
+            def optimize() -> None:
+                try:
+                    result = self._optimize(
+                        x0,
+                        ready_args,
+                        kwargs,
+                        method,
+                        maxiter,
+                        tol,
+                        options,
+                        bounds,
+                        signature,
+                        checkpoint,
+                        callback,
+                    )
+                except BaseException as exc:  # noqa: BLE001 - every failure reaches the caller's future
+                    done.set_exception(exc)
+                else:
+                    done.set_result(result)
+
+            # scipy blocks on each evaluation: it runs on a thread of its own, never on a Parsl one
+            threading.Thread(target=optimize, name=f"{self.func.__name__}-minimize", daemon=True).start()
             return done
 
-        control.__name__ = f"{self.func.__name__}_minimize"
-        return join_app(control)(*args)
+        return background_app(control, f"{self.func.__name__}_minimize")(*args)
 
     def _optimize(
         self,
@@ -302,7 +319,7 @@ class VariationalApp(QuantumApp):
         checkpoint_path: str | None,
         callback: Callable[[Iteration], None] | None,
     ) -> VariationalResult:
-        """The optimizer loop (on the submitting host, in a Parsl join app's thread)."""
+        """The optimizer loop (on the submitting host, on the optimisation's own thread)."""
         from scipy.optimize import minimize
 
         with_gradient = method in GRADIENT_METHODS
@@ -352,19 +369,15 @@ def variational(
     executors: Sequence[str],
     gradient: str = "parameter-shift",
     shift: float | None = None,
-    qubits: Requirement = None,
-    kinds: Requirement = None,
-    pilot: Requirement = None,
-    shots: Requirement = None,
-    priority: Requirement = None,
-    min_fidelity: Requirement = None,
+    **requirements: Requirement,
 ) -> Any:
     """Make ``function(params, *args, device) -> float`` a variational objective with ``.minimize``.
 
-    Coupling: tight. The scipy optimizer runs on the submitting host; every evaluation (energy, and for
-    gradient methods the parameter-shift terms, all in parallel) runs as quantum tasks on the pilots.
-    ``fn.minimize(x0, method=..., maxiter=...)`` returns an ``AppFuture`` of a result with ``x``, ``fun``,
-    ``nit`` and ``history``; ``fn(params)`` submits one evaluation like a :func:`quantum_app`.
+    Coupling: tight. The scipy optimizer runs on the submitting host (on a thread of its own, not a
+    Parsl one); every evaluation (energy, and for gradient methods the parameter-shift terms, all in
+    parallel) runs as quantum tasks on the pilots. ``fn.minimize(x0, method=..., maxiter=...)`` returns
+    an ``AppFuture`` of a result with ``x``, ``fun``, ``nit`` and ``history``; ``fn(params)`` submits one
+    evaluation like a :func:`quantum_app`.
 
     Parameters
     ----------
@@ -377,19 +390,16 @@ def variational(
         ``"central"`` (finite differences).
     shift
         The shift (default pi/2) or finite-difference step (default 1e-3).
-    qubits, kinds, pilot, shots, priority, min_fidelity
-        Requirements of each evaluation: values or functions of ``(params, *args, **kwargs)``.
+    **requirements
+        Requirements of each evaluation (see
+        :class:`~parsl_quantum.motifs.requirements.TaskRequirements`): values or functions of
+        ``(params, *args, **kwargs)``.
     """
-    requirements = {
-        "qubits": qubits,
-        "kinds": kinds,
-        "pilot": pilot,
-        "shots": shots,
-        "priority": priority,
-        "min_fidelity": min_fidelity,
-    }
 
     def decorate(func: Callable[..., Any]) -> VariationalApp:
-        return VariationalApp(func, executors, requirements, gradient, shift)
+        where = f"variational '{getattr(func, '__name__', 'objective')}'"
+        return VariationalApp(
+            func, executors, TaskRequirements.from_mapping(requirements, where), gradient, shift
+        )
 
     return decorate(function) if function is not None else decorate
