@@ -288,3 +288,85 @@ def test_terminal_measurements_move_last_and_the_distribution_is_unchanged(aer):
     assert tvd(aer.sample(qc, shots=20000), exact) < 0.03
     already = ghz(3)
     assert terminal_measurements_last(already) is already
+
+
+# -- layout and caches ----------------------------------------------------------------------------
+
+
+def test_no_import_cycle_among_providers():
+    """Every import between resource-layer modules, lazy ones included, forms no cycle."""
+    import ast
+    from pathlib import Path
+
+    import parsl_quantum.providers as providers
+
+    root = Path(providers.__file__).parent
+    graph = {}
+    for path in root.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "parsl_quantum.providers."
+            ):
+                deps.add(node.module.rsplit(".", 1)[1])
+        graph[path.stem] = deps - {path.stem}
+
+    def reaches(start, goal, seen):
+        return any(
+            d == goal or (d not in seen and reaches(d, goal, seen | {d})) for d in graph.get(start, ())
+        )
+
+    cyclic = sorted(m for m in graph if reaches(m, m, {m}))
+    assert cyclic == []
+    assert graph["backend_names"] <= {"errors"}  # the leaf every adapter may import
+
+
+def test_device_cache_keys_on_equality_not_repr():
+    from qiskit_aer.noise import NoiseModel, depolarizing_error
+
+    def noise(p):
+        model = NoiseModel()
+        model.add_all_qubit_quantum_error(depolarizing_error(p, 2), ["cx"])
+        return model
+
+    # the same repr ("<NoiseModel on ['cx']>") once made these one device
+    assert repr(noise(0.01)) == repr(noise(0.2))
+    weak, strong = get_device("aer", noise_model=noise(0.01)), get_device("aer", noise_model=noise(0.2))
+    assert weak is not strong
+    assert get_device("aer", noise_model=noise(0.01)) is weak
+    bell = ghz(2)
+    assert sum(v for k, v in strong.sample(bell, shots=2000).items() if k in ("01", "10")) > 100
+    # options given in any order are equal
+    assert get_device("aer", seed_simulator=4, precision="double") is get_device(
+        "aer", precision="double", seed_simulator=4
+    )
+
+
+def test_unhashable_option_is_named():
+    from parsl_quantum.providers import DeviceInputError
+    from parsl_quantum.providers.registry import freeze_options
+
+    class Opaque:  # unhashable, and == is identity: copies are never equal
+        __hash__ = None
+
+    with pytest.raises(DeviceInputError, match=r"option options\['blob'\]=Opaque.*build_device"):
+        get_device("aer", blob=Opaque())
+    assert freeze_options({"a": [1]}) != freeze_options({"a": (1,)})
+    import numpy as np
+
+    assert freeze_options({"x": np.arange(3)}) == freeze_options({"x": np.arange(3)})
+    assert freeze_options({"x": np.arange(3)}) != freeze_options({"x": np.arange(3.0)})
+
+
+def test_emulator_cache_is_safe_across_threads(torino):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from parsl_quantum.providers.emulator import CompactNoiseEmulator
+
+    emulator = CompactNoiseEmulator(torino.qiskit_backend, cache_size=3)
+    keys = [(0,), (1,), (2,), (3,), (4,), (0, 1)] * 4
+    with ThreadPoolExecutor(8) as pool:
+        sims = list(pool.map(emulator.simulator_for, keys))
+    assert len(emulator._simulators) == 3
+    assert all(s is not None for s in sims)
+    assert emulator.simulator_for((0, 1)) is emulator.simulator_for((0, 1))

@@ -11,6 +11,7 @@ circuit's width.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -97,7 +98,9 @@ class CompactNoiseEmulator:
     seed_simulator
         Seed for reproducible sampling.
     cache_size
-        How many simulators (one per set of active qubits) to keep.
+        How many simulators (one per set of active qubits) to keep, least recently used first out. The
+        cache is the emulator's own and every access holds its lock, so threads sharing a device may
+        call :meth:`run` at once.
     """
 
     def __init__(self, backend: BackendV2, seed_simulator: int | None = None, cache_size: int = 32) -> None:
@@ -105,22 +108,26 @@ class CompactNoiseEmulator:
         self._seed = seed_simulator
         self._cache_size = cache_size
         self._simulators: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
 
     def simulator_for(self, qubits: tuple[int, ...]) -> Any:
         """The Aer simulator with the noise of ``qubits`` (built once, then reused)."""
         from qiskit_aer import AerSimulator
 
-        sim = self._simulators.get(qubits)
-        if sim is None:
-            target = restrict_target(self._backend.target, list(qubits))
-            sim = AerSimulator.from_backend(_reduced_backend(target, self._backend.name))
-            if self._seed is not None:
-                sim.set_options(seed_simulator=self._seed)
-            self._simulators[qubits] = sim
+        with self._lock:
+            sim = self._simulators.get(qubits)
+            if sim is not None:
+                self._simulators.move_to_end(qubits)
+                return sim
+        target = restrict_target(self._backend.target, list(qubits))
+        sim = AerSimulator.from_backend(_reduced_backend(target, self._backend.name))
+        if self._seed is not None:
+            sim.set_options(seed_simulator=self._seed)
+        with self._lock:
+            sim = self._simulators.setdefault(qubits, sim)  # a concurrent build of the same key wins once
+            self._simulators.move_to_end(qubits)
             while len(self._simulators) > self._cache_size:
                 self._simulators.popitem(last=False)
-        else:
-            self._simulators.move_to_end(qubits)
         return sim
 
     def run(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:

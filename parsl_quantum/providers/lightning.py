@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pennylane as qml
 
+from parsl_quantum.providers.backend_names import SIMULATOR_KINDS
 from parsl_quantum.providers.circuits import dynamic_operations
 from parsl_quantum.providers.convert import qiskit_to_pennylane
 from parsl_quantum.providers.device import Device, DeviceCapabilities
@@ -36,7 +37,6 @@ from parsl_quantum.providers.errors import (
     UnknownBackendError,
 )
 from parsl_quantum.providers.hardware import detect_gpus, job_memory_bytes, max_statevector_qubits
-from parsl_quantum.providers.registry import SIMULATOR_KINDS
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit

@@ -82,7 +82,7 @@ def qpu_timing(backend: BackendV2) -> QPUTiming:
 
 def fake_backend(name: str) -> BackendV2:
     """The qiskit-ibm-runtime fake backend called ``name`` (e.g. ``"fake_torino"``)."""
-    from parsl_quantum.providers.registry import fake_backend_classes
+    from parsl_quantum.providers.backend_names import fake_backend_classes
 
     return fake_backend_classes()[name]()
 
@@ -191,34 +191,3 @@ class QPUDevice(Device):
         if shots is None:
             raise DeviceInputError(f"device '{self.name}' is a QPU: its PennyLane device needs shots=...")
         return BackendPennyLaneDevice(self, wires=wires, shots=shots)
-
-
-def build_qpu(backend_name: str, **options: Any) -> QPUDevice:
-    """Build the device for ``fake_<device>`` or ``ibm_<device>``.
-
-    Options: ``optimization_level`` and ``seed_transpiler`` (transpiler); ``seed_simulator`` and
-    ``emulation`` (``"compact"`` or ``"runtime_local"``) for emulators; ``session_max_time`` (seconds)
-    for real devices.
-    """
-    from parsl_quantum.providers.emulator import CompactNoiseEmulator, emulated_qubits
-    from parsl_quantum.providers.runtime import RuntimeSamplerRunner, ibm_backend
-
-    transpile_opts = {k: options.pop(k) for k in ("optimization_level", "seed_transpiler") if k in options}
-    max_qubits = None
-    if backend_name.startswith("fake_"):
-        backend = fake_backend(backend_name)
-        emulation = options.pop("emulation", "compact")
-        seed = options.pop("seed_simulator", None)
-        if emulation == "compact":
-            runner: Runner = CompactNoiseEmulator(backend, seed_simulator=seed)
-        elif emulation == "runtime_local":
-            runner = RuntimeSamplerRunner(backend)
-        else:
-            raise DeviceInputError(f"emulation must be 'compact' or 'runtime_local', got {emulation!r}")
-        max_qubits = emulated_qubits()
-    else:
-        backend = ibm_backend(backend_name)
-        runner = RuntimeSamplerRunner(backend, session_max_time=options.pop("session_max_time", None))
-    if options:
-        raise DeviceInputError(f"unknown options for backend '{backend_name}': {sorted(options)}")
-    return QPUDevice(backend_name, backend, runner, max_qubits=max_qubits, **transpile_opts)

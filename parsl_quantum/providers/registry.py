@@ -17,68 +17,31 @@ name                kind    what runs the circuits
 
 from __future__ import annotations
 
-import functools
-import json
+import copy
 import threading
+from collections.abc import Hashable
 from typing import Any
 
+from parsl_quantum.providers.backend_names import (
+    SIMULATOR_KINDS,
+    backend_kind,
+    fake_backend_classes,
+    known_backends,
+)
 from parsl_quantum.providers.device import Device
-from parsl_quantum.providers.errors import UnknownBackendError
+from parsl_quantum.providers.errors import DeviceInputError
 
-SIMULATOR_KINDS = {
-    "aer": "cpu",
-    "aer_gpu": "gpu",
-    "lightning.qubit": "cpu",
-    "lightning.kokkos": "cpu",
-    "lightning.gpu": "gpu",
-}
-
-
-@functools.cache
-def fake_backend_classes() -> dict[str, type]:
-    """``{"fake_torino": FakeTorino, ...}`` for every fake backend of qiskit-ibm-runtime."""
-    import qiskit_ibm_runtime.fake_provider as fake_provider
-    from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
-
-    classes = {}
-    for value in vars(fake_provider).values():
-        if isinstance(value, type) and issubclass(value, FakeBackendV2) and value is not FakeBackendV2:
-            name = getattr(value, "backend_name", None)
-            if name:
-                classes[name] = value
-    return classes
-
-
-def known_backends() -> str:
-    """A one-line description of the accepted backend names, for error messages."""
-    fakes = sorted(fake_backend_classes())
-    shown = ", ".join(fakes[:6])
-    return (
-        f"{', '.join(SIMULATOR_KINDS)}, fake_<device> ({len(fakes)} devices: {shown}, ...), "
-        "ibm_<device> (a real IBM Quantum device)"
-    )
-
-
-def backend_kind(backend: str) -> str:
-    """The kind (``"cpu"``, ``"gpu"``, ``"qpu"``) of a backend name.
-
-    Raises
-    ------
-    UnknownBackendError
-        If ``backend`` is not a known name; the message lists the known ones.
-    """
-    if backend in SIMULATOR_KINDS:
-        return SIMULATOR_KINDS[backend]
-    if backend.startswith("ibm_") and len(backend) > 4:
-        return "qpu"
-    if backend.startswith("fake_"):
-        if backend in fake_backend_classes():
-            return "qpu"
-        raise UnknownBackendError(
-            f"unknown fake device '{backend}'; qiskit-ibm-runtime offers: "
-            + ", ".join(sorted(fake_backend_classes()))
-        )
-    raise UnknownBackendError(f"unknown backend '{backend}'; known backends: {known_backends()}")
+__all__ = [
+    "SIMULATOR_KINDS",
+    "DeviceCache",
+    "backend_kind",
+    "build_device",
+    "build_qpu",
+    "fake_backend_classes",
+    "freeze_options",
+    "get_device",
+    "known_backends",
+]
 
 
 def build_device(backend: str, **options: Any) -> Device:
@@ -92,27 +55,132 @@ def build_device(backend: str, **options: Any) -> Device:
         from parsl_quantum.providers.lightning import LightningDevice
 
         return LightningDevice(backend, **options)
-    from parsl_quantum.providers.qpu import build_qpu
-
     return build_qpu(backend, **options)
+
+
+def build_qpu(backend_name: str, **options: Any) -> Device:
+    """Build the device for ``fake_<device>`` or ``ibm_<device>``.
+
+    Options: ``optimization_level`` and ``seed_transpiler`` (transpiler); ``seed_simulator`` and
+    ``emulation`` (``"compact"`` or ``"runtime_local"``) for emulators; ``session_max_time`` (seconds)
+    for real devices.
+    """
+    from parsl_quantum.providers.emulator import CompactNoiseEmulator, emulated_qubits
+    from parsl_quantum.providers.qpu import QPUDevice, Runner, fake_backend
+    from parsl_quantum.providers.runtime import RuntimeSamplerRunner, ibm_backend
+
+    transpile_opts = {k: options.pop(k) for k in ("optimization_level", "seed_transpiler") if k in options}
+    max_qubits = None
+    if backend_name.startswith("fake_"):
+        backend = fake_backend(backend_name)
+        emulation = options.pop("emulation", "compact")
+        seed = options.pop("seed_simulator", None)
+        if emulation == "compact":
+            runner: Runner = CompactNoiseEmulator(backend, seed_simulator=seed)
+        elif emulation == "runtime_local":
+            runner = RuntimeSamplerRunner(backend)
+        else:
+            raise DeviceInputError(f"emulation must be 'compact' or 'runtime_local', got {emulation!r}")
+        max_qubits = emulated_qubits()
+    else:
+        backend = ibm_backend(backend_name)
+        runner = RuntimeSamplerRunner(backend, session_max_time=options.pop("session_max_time", None))
+    if options:
+        raise DeviceInputError(f"unknown options for backend '{backend_name}': {sorted(options)}")
+    return QPUDevice(backend_name, backend, runner, max_qubits=max_qubits, **transpile_opts)
+
+
+class _ComparedByEquality:
+    """A private copy of an unhashable option value (a Qiskit Aer ``NoiseModel``), hashed by its type and
+    compared with its own ``==``: equal values share a cache entry, and later changes to the caller's
+    object do not change the key."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = copy.deepcopy(value)
+
+    def __hash__(self) -> int:
+        return hash(type(self.value).__qualname__)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _ComparedByEquality)
+            and type(other.value) is type(self.value)
+            and bool(other.value == self.value)
+        )
+
+
+def freeze_options(value: Any, name: str = "options") -> Hashable:
+    """A hashable value equal for equal options and different for different ones.
+
+    Dicts become sorted tuples of items, lists and tuples tuples, sets frozensets, numpy arrays their
+    dtype, shape and bytes; each is tagged with its type so that ``[1]`` and ``(1,)`` stay apart. Other
+    hashable values are kept as they are (compared by their own ``==``); an unhashable object that
+    defines ``==`` (a Qiskit Aer ``NoiseModel``) is kept as a private copy compared with it.
+
+    Parameters
+    ----------
+    value
+        The options (or one option's value).
+    name
+        The option's name, for the error message.
+
+    Raises
+    ------
+    DeviceInputError
+        For a value that can be neither hashed nor compared with ``==`` (comparing it to a copy of itself
+        raises or does not give ``True``): the device cache could not tell whether two such options are
+        equal. Build the device uncached with :func:`build_device`.
+    """
+    import numpy as np
+
+    if isinstance(value, dict):
+        return (
+            "dict",
+            tuple(sorted((str(k), freeze_options(v, f"{name}[{k!r}]")) for k, v in value.items())),
+        )
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(freeze_options(v, f"{name}[{i}]") for i, v in enumerate(value)))
+    if isinstance(value, (set, frozenset)):
+        return ("set", frozenset(freeze_options(v, name) for v in value))
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        pass
+    try:
+        frozen = _ComparedByEquality(value)
+        comparable = frozen == _ComparedByEquality(value)
+    except Exception:  # deepcopy or == failed: the value cannot be keyed
+        comparable = False
+    if comparable:
+        return frozen
+    raise DeviceInputError(
+        f"device option {name}={type(value).__name__} cannot be compared for caching (it is not hashable "
+        "and == does not tell copies of it equal); pass a hashable value, or build an uncached device "
+        "with parsl_quantum.providers.registry.build_device(backend, **options)"
+    )
 
 
 class DeviceCache:
     """Devices built in this process, keyed by backend and options.
 
     Building a device can take seconds (a noise model, a QPU session), so a worker builds each device
-    once and every later task reuses it. Concurrent callers of the same key wait for one build.
+    once and every later task reuses it. Two calls share a device exactly when their backends and
+    options are equal (:func:`freeze_options`). Concurrent callers of the same key wait for one build;
+    every access is under the cache's lock.
     """
 
     def __init__(self) -> None:
-        self._devices: dict[str, Device] = {}
+        self._devices: dict[Hashable, Device] = {}
         self._lock = threading.Lock()
-        self._key_locks: dict[str, threading.Lock] = {}
+        self._key_locks: dict[Hashable, threading.Lock] = {}
 
     @staticmethod
-    def key(backend: str, options: dict[str, Any]) -> str:
-        """A stable key for a backend and its options."""
-        return backend + json.dumps(options, sort_keys=True, default=repr)
+    def key(backend: str, options: dict[str, Any]) -> Hashable:
+        """The cache key of a backend and its options: equal exactly when both are equal."""
+        return (backend, freeze_options(options))
 
     def get(self, backend: str, options: dict[str, Any]) -> Device:
         """The cached device for ``backend`` and ``options``, building it on first use."""
@@ -135,6 +203,7 @@ class DeviceCache:
         """Forget every cached device."""
         with self._lock:
             self._devices.clear()
+            self._key_locks.clear()
 
 
 _CACHE = DeviceCache()  # the one process-wide cache: devices are expensive and tasks reuse them
