@@ -27,11 +27,10 @@ from parsl_quantum.q_dreamer.models import (
     QPUModel,
     ReconstructionModel,
     SimulatorModel,
-    batch_outcomes,
     pass_seconds,
 )
 
-PROFILE_VERSION = 2
+PROFILE_VERSION = 3
 
 
 @dataclass
@@ -48,6 +47,10 @@ class Profile:
         Where and when it was calibrated.
     samples
         The raw measurements behind the fits, per pilot.
+    measured
+        What planning measured on this host and keeps (probe corrections, outcome counts, the cost of a
+        reconstruction pass, by a key naming the circuit's structure): a profile gives the same
+        predictions every time, and nothing is measured twice.
     """
 
     pilots: dict[str, PilotModel]
@@ -55,6 +58,7 @@ class Profile:
     host: str = field(default_factory=platform.node)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
     samples: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    measured: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The profile as JSON text."""
@@ -66,6 +70,7 @@ class Profile:
                 "pilots": {k: v.to_dict() for k, v in self.pilots.items()},
                 "reconstruction": asdict(self.reconstruction),
                 "samples": self.samples,
+                "measured": self.measured,
             },
             indent=2,
         )
@@ -84,6 +89,7 @@ class Profile:
             host=data["host"],
             created=data["created"],
             samples=data.get("samples", {}),
+            measured=data.get("measured", {}),
         )
 
     def save(self, path: str) -> None:
@@ -198,12 +204,14 @@ def relative_errors(model: SimulatorModel, samples: list[dict[str, float]]) -> l
 
 
 def measure_reconstruction() -> ReconstructionModel:
-    """Time reconstruction and packing of synthetic cut problems on this host, and fit their model.
+    """Time outcome processing, reconstruction and packing of synthetic cut problems on this host, and fit
+    their model.
 
-    Each problem's passes are timed on it (as the planner will time a problem it weighs) and the rest of
-    the reconstruction, the measured total less the passes, is fitted on its subexperiments and shots.
-    Five problems separate the terms: one cut with few and with many outcomes and shots, two cuts (nine
-    times the subexperiments), and an observable of eight Pauli terms.
+    Processing (the workers' part) is fitted on distinct outcomes and shots. Each problem's reconstruction
+    passes are timed on it (as the planner will time a problem it weighs) and the rest of the
+    reconstruction task, the measured total less the passes, is fitted on its subexperiments. Five
+    problems separate the terms: one cut with few and with many outcomes and shots, two cuts (nine times
+    the subexperiments), and an observable of eight Pauli terms.
     """
     from qiskit.circuit.library import efficient_su2
     from qiskit.quantum_info import SparsePauliOp
@@ -211,13 +219,19 @@ def measure_reconstruction() -> ReconstructionModel:
 
     from parsl_quantum.providers.circuits import PackedCircuits
     from parsl_quantum.q_dreamer.decompose import decompose
-    from parsl_quantum.q_dreamer.reconstruct import pass_cost, reconstruct, synthetic_counts
+    from parsl_quantum.q_dreamer.reconstruct import (
+        BATCHES,
+        combine,
+        outcome_groups,
+        pass_cost,
+        process_counts,
+        synthetic_counts,
+    )
 
     circuit = efficient_su2(9, entanglement="linear", reps=1)
     circuit = circuit.assign_parameters(np.random.default_rng(0).uniform(0, 3, circuit.num_parameters))
     rng = np.random.default_rng(1)
-    rows, targets = [], []
-    batches = 8
+    host_rows, host_targets, worker_rows, worker_targets = [], [], [], []
     eight_terms = SparsePauliOp.from_sparse_list([("ZZ", [i, i + 1], 1.0) for i in range(8)], 9)
     one_cut, two_cuts = decompose(circuit, ["Z" * 9], 5), decompose(circuit, ["Z" * 9], 3)
     many_terms = decompose(circuit, [eight_terms], 5)
@@ -230,29 +244,49 @@ def measure_reconstruction() -> ReconstructionModel:
     )
     for problem, keys, shots in cases:
         counts, outcomes = synthetic_counts(problem, keys, rng, shots)
+        groups = outcome_groups(problem.coefficients, problem.subobservables)
+        start = time.perf_counter()
+        processed = {
+            label: [process_counts(c, g, BATCHES, rng) for c, g in zip(runs, groups[label], strict=True)]
+            for label, runs in counts.items()
+        }
+        worker_rows.append([outcomes, problem.num_subexperiments * shots])
+        worker_targets.append(time.perf_counter() - start)
         cost = pass_cost(problem)
         start = time.perf_counter()
-        reconstruct(
-            counts, problem.coefficients, problem.subobservables, problem.paulis, problem.observables, batches
-        )
+        combine(processed, problem.coefficients, problem.subobservables, problem.paulis, problem.observables)
         seconds = time.perf_counter() - start
-        n = problem.num_subexperiments
-        each = outcomes / n
-        passes = pass_seconds(cost, outcomes, n * batch_outcomes(each, shots, batches), batches)
-        rows.append([1.0, n, n * shots])
-        targets.append(max(seconds - passes, 0.0))
-    (fixed, per_circuit, per_shot), _ = nnls(np.array(rows), np.array(targets))
+        classes = sum(len(p.full) for runs in processed.values() for p in runs)
+        host_rows.append([1.0, problem.num_subexperiments])
+        host_targets.append(max(seconds - pass_seconds(cost, classes, classes, BATCHES), 0.0))
+    (fixed, per_circuit), _ = nnls(np.array(host_rows), np.array(host_targets))
+    (per_outcome, per_shot), _ = nnls(np.array(worker_rows, dtype=float), np.array(worker_targets))
     circuits = [qc for runs in two_cuts.subexperiments.values() for qc in runs]
     start = time.perf_counter()
     PackedCircuits(circuits)
     pack = (time.perf_counter() - start) / len(circuits)
     return ReconstructionModel(
-        fixed=float(fixed), per_circuit=float(per_circuit), per_shot=float(per_shot), pack_per_circuit=pack
+        fixed=float(fixed),
+        per_circuit=float(per_circuit),
+        pack_per_circuit=pack,
+        process_per_outcome=float(per_outcome),
+        process_per_shot=float(per_shot),
     )
 
 
-def calibrate_executor(executor: Any, noop_tasks: int = 6) -> Profile:
-    """Run the micro-benchmarks on every active pilot of ``executor`` and fit a :class:`Profile`."""
+def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) -> Profile:
+    """Run the micro-benchmarks on every active pilot of ``executor`` and fit a :class:`Profile`.
+
+    Parameters
+    ----------
+    executor
+        The :class:`QuantumPilotExecutor`.
+    noop_tasks
+        Tasks timed for each pilot's per-task overhead.
+    max_width
+        Widest benchmark circuit (22 qubits takes seconds per run; circuits wider than those timed are
+        predicted by the fitted model and corrected by probes).
+    """
     from parsl import python_app
 
     from parsl_quantum.providers import get_device
@@ -278,7 +312,7 @@ def calibrate_executor(executor: Any, noop_tasks: int = 6) -> Profile:
         max_qubits = pilot.qubits or 20
         noisy = pilot.kind == "qpu"
         measured = timing_app(
-            simulator_specs(max_qubits, noisy), parsl_resource_specification={**spec, "qubits": 2}
+            simulator_specs(min(max_qubits, max_width), noisy), parsl_resource_specification={**spec, "qubits": 2}
         ).result()
         samples[name] = measured
         host, cores = host_app(parsl_resource_specification=spec).result()

@@ -105,6 +105,14 @@ class CutStructure:
     cuts: list[tuple[str, int]]
     sampling_overhead: float
     subcircuit_size: int
+    cut_circuit: Any = None
+    minimum_reached: bool = False
+
+    @property
+    def kappa(self) -> float:
+        """Sum of the coefficients' magnitudes the cuts will have (the square root of the sampling
+        overhead), known before any subexperiment is generated."""
+        return float(self.sampling_overhead) ** 0.5
 
     @property
     def num_cuts(self) -> int:
@@ -174,6 +182,8 @@ def find_structure(
         cuts=list(metadata["cuts"]),
         sampling_overhead=float(metadata["sampling_overhead"]),
         subcircuit_size=subcircuit_size,
+        cut_circuit=cut,
+        minimum_reached=bool(metadata.get("minimum_reached", False)),
     )
 
 

@@ -8,10 +8,18 @@ Typical use::
     print(plan.table())                      # the chosen plan and every alternative weighed
     values = plan.submit()                   # an AppFuture of the expectation values
 
-Planning also gives the executor Q-Dreamer's predictions: the ``earliest_finish`` policy then places the
-fragment tasks with the runtimes the models expect, before any has been observed. Each plan first
-compares the runtimes observed since the last plan with what was predicted, and scales each pilot's model
-by the ratio (an exponentially weighted correction): the profile refines itself as work runs.
+Every candidate is sized to the same target standard error, and ranked by its planning time plus its
+predicted makespan. A plan of a circuit whose structure was planned before (same gates, wires and
+observables; new angles) reuses that plan's cut search, experiments and predictions: a variational loop
+over a cut circuit re-plans in milliseconds. What planning measures on this host (probes, reconstruction
+passes) is kept in the profile, so a profile gives the same predictions every time.
+
+Q-Dreamer talks to the executor through two public hooks: ``set_runtime_prior`` gives the
+``earliest_finish`` policy the runtimes the models expect before any task was observed, and
+``add_completion_listener`` reports each finished task. Each report is compared with that task's own
+prediction: a pilot's model is scaled by the median ratio of its recent tasks (an online correction), and
+once a submitted plan's values are in, its predicted and measured times go to the run directory's
+``q_dreamer/plans.jsonl``.
 """
 
 from __future__ import annotations
@@ -20,17 +28,27 @@ import logging
 import math
 import statistics
 import threading
-from collections import deque
+import time
+import uuid
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Any
 
-from parsl_quantum.executors.capacity import worker_slots
-from parsl_quantum.executors.runtime_estimates import SignatureInfo, signature_of
 from parsl_quantum.q_dreamer.calibrate import Profile, calibrate_executor
 from parsl_quantum.q_dreamer.models import PilotModel
-from parsl_quantum.q_dreamer.optimize import Prediction, enumerate_plans
+from parsl_quantum.q_dreamer.optimize import (
+    CutSearch,
+    Limits,
+    Prediction,
+    Rejected,
+    Target,
+    enumerate_plans,
+    target_of,
+)
 from parsl_quantum.q_dreamer.plan import CuttingPlan
+from parsl_quantum.q_dreamer.plan_log import PlanLog, PlanRun
 from parsl_quantum.q_dreamer.probe import Prober
+from parsl_quantum.q_dreamer.shots import check_target
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +57,14 @@ MIN_REFINING_S = 0.05
 """Predicted seconds below which a task's observed time does not refine the models."""
 SCALE_LIMITS = (0.5, 2.0)
 """The online correction stays within these factors: beyond them, calibrate again."""
+SCALE_STEP = 1.25
+"""Plans of a known structure are reused while every pilot's correction stays in the same band of this
+factor."""
 
 
 class PlanningError(RuntimeError):
-    """No way to run a circuit on the executor's pilots (too wide to run whole, and no cut fits)."""
+    """No way to run a circuit on the executor's pilots: too wide to run whole and no cut fits, or the
+    precision asked for needs more shots than the limits allow."""
 
 
 class QDreamer:
@@ -58,6 +80,12 @@ class QDreamer:
         Most subexperiments a plan may run.
     window
         Recent tasks whose observed/predicted ratios set a pilot's online correction.
+    max_shots
+        Most shots a candidate may need (per basis whole, per subsystem cut).
+    time_limit_s
+        Longest predicted makespan a candidate may have.
+    cache_size
+        Circuit structures whose plans and cut searches are kept.
     """
 
     def __init__(
@@ -66,21 +94,31 @@ class QDreamer:
         max_cuts: int = 3,
         max_subexperiments: int = 2000,
         window: int = 30,
+        max_shots: int = 10**9,
+        time_limit_s: float = 86400.0,
+        cache_size: int = 64,
     ) -> None:
         self.profile = profile
         self.max_cuts = max_cuts
         self.max_subexperiments = max_subexperiments
         self.window = window
-        self._hints: dict[str, dict[str, float]] = {}
-        self._predicted: dict[int, dict[str, tuple[float, float]]] = {}
+        self.limits = Limits(shots=max_shots, seconds=time_limit_s)
+        self.cache_size = cache_size
+        self._hints: OrderedDict[str, dict[str, float]] = OrderedDict()
+        self._pending: dict[Any, tuple[PlanRun, int, float]] = {}
         self._ratios: dict[str, deque[float]] = {}
-        self._seen: set[int] = set()
+        self._plans: OrderedDict[tuple, tuple[list[Prediction], list[Rejected], int]] = OrderedDict()
+        self._searches: OrderedDict[tuple, dict] = OrderedDict()
+        self._attached: dict[int, bool] = {}
+        self._log = PlanLog()
         self._lock = threading.Lock()
 
     # -- calibration ---------------------------------------------------------------------------------
-    def calibrate(self, executor: Any) -> Profile:
-        """Run micro-benchmarks on every pilot of ``executor`` (under a minute) and fit the models."""
-        self.profile = calibrate_executor(executor)
+    def calibrate(self, executor: Any, max_width: int = 22) -> Profile:
+        """Run micro-benchmarks on every pilot of ``executor`` (under a minute) and fit the models.
+
+        ``max_width`` is the widest benchmark circuit (fewer qubits: a quicker calibration)."""
+        self.profile = calibrate_executor(executor, max_width=max_width)
         return self.profile
 
     def _models(
@@ -96,7 +134,7 @@ class QDreamer:
         models = []
         for name in running:
             model = self.profile.pilots[name]
-            model.workers = max(status[name].workers, status[name].planned_workers, 1)
+            model.workers = max(status[name].workers, getattr(status[name], "planned_workers", 0), 1)
             if (kinds is None or model.kind in kinds) and (pilot is None or name == pilot):
                 models.append(model)
         if pilot is not None and not models:
@@ -105,68 +143,95 @@ class QDreamer:
             )
         return models
 
-    # -- online refinement -----------------------------------------------------------------------------
+    # -- the executor's hooks --------------------------------------------------------------------------
+    def _attach(self, executor: Any) -> bool:
+        """Give ``executor`` the runtime prior and listen to its task completions (once); whether it
+        reports completions."""
+        key = id(executor)
+        if key not in self._attached:
+            if hasattr(executor, "set_runtime_prior"):
+                executor.set_runtime_prior(self.prior)
+            elif getattr(executor, "estimator", None) is not None and executor.estimator.prior is None:
+                executor.estimator.prior = self.prior  # executors without the public hook
+            listening = hasattr(executor, "add_completion_listener")
+            if listening:
+                executor.add_completion_listener(self.completed)
+            self._attached[key] = listening
+        return self._attached[key]
+
     def expect(self, expected: Sequence[tuple[tuple[str, int, int], dict[str, float]]]) -> None:
-        """Record the runtimes predicted for tasks about to be submitted (for placement and refinement)."""
+        """Record the runtimes predicted for tasks about to be submitted (for placement)."""
+        from parsl_quantum.executors.runtime_estimates import signature_of
+
         with self._lock:
             for (name, qubits, shots), per_pilot in expected:
-                self._hints[signature_of(name, qubits, shots).signature] = dict(per_pilot)
+                signature = signature_of(name, qubits, shots).signature
+                self._hints[signature] = dict(per_pilot)
+                self._hints.move_to_end(signature)
+            while len(self._hints) > 4096:
+                self._hints.popitem(last=False)
 
-    def track(self, future: Any, per_pilot: dict[str, float]) -> None:
-        """Pair a submitted task with its own prediction, for :meth:`refine` (once Parsl has launched it)."""
-
-        def record(done: Any) -> None:
-            launched = done.task_record.get("exec_fu")
-            task_id = getattr(launched, "parsl_executor_task_id", None)
-            if task_id is not None:
-                scales = {name: m.scale for name, m in (self.profile.pilots if self.profile else {}).items()}
-                with self._lock:
-                    self._predicted[task_id] = {p: (t, scales.get(p, 1.0)) for p, t in per_pilot.items()}
-
-        future.add_done_callback(record)
-
-    def prior(self, info: SignatureInfo, pilot: str) -> float | None:
+    def prior(self, info: Any, pilot: str) -> float | None:
         """Predicted seconds of a task on ``pilot`` (for the executor's ``earliest_finish`` policy)."""
         with self._lock:
             return self._hints.get(info.signature, {}).get(pilot)
 
-    def refine(self, executor: Any) -> int:
-        """Correct each pilot's model by what its recent tasks took against what was predicted for them.
+    def completed(self, record: Any) -> None:
+        """A task finished (the executor's completion listener): refine the models and the plan's run
+        record with it. Tasks that are not a plan's are ignored; a plan's are forgotten once seen."""
+        key = getattr(record, "parsl_task_id", None)
+        with self._lock:
+            entry = self._pending.pop(key, None) if key is not None else None
+        if entry is None:
+            return
+        run, index, scale_then = entry
+        run.observe(index, record)
+        predicted = run.expected[index].get(record.pilot) if record.pilot else None
+        if (
+            predicted is None
+            or self.profile is None
+            or record.pilot not in self.profile.pilots
+            or not record.run_time
+            or record.run_time <= 0
+            or getattr(record, "outcome", "success") != "success"
+            or predicted < MIN_REFINING_S  # a few milliseconds say more about fixed costs than the model
+        ):
+            return
+        with self._lock:
+            ratios = self._ratios.setdefault(record.pilot, deque(maxlen=self.window))
+            ratios.append(record.run_time / (predicted / scale_then))
+            median = statistics.median(ratios)
+            self.profile.pilots[record.pilot].scale = min(max(median, SCALE_LIMITS[0]), SCALE_LIMITS[1])
 
-        Each task is compared with its own prediction, with the correction then in force taken out; a
-        pilot's correction becomes the median of its last ``window`` such ratios, bounded to
-        ``SCALE_LIMITS``. A median of recent tasks follows a pilot that got slower or faster, and one
-        mispredicted task cannot drag it (a product of per-task updates would compound).
+    def started(self, plan: CuttingPlan) -> PlanRun:
+        """A plan is being submitted: track its tasks for refinement and its run record."""
+        executor = plan._executor
+        listening = self._attach(executor) if executor is not None else False
+        expected = [per_pilot for _, per_pilot in plan._prediction.expected]
+        self.expect(plan._prediction.expected)
+        run_dir = getattr(executor, "run_dir", None)
+        run = PlanRun(
+            plan.plan_id,
+            plan.predicted_makespan_s,
+            expected,
+            lambda record: self._log.write(run_dir, record),
+            listening,
+        )
+        scales = {n: m.scale for n, m in (self.profile.pilots if self.profile else {}).items()}
 
-        Returns
-        -------
-        int
-            Task records used.
-        """
-        if self.profile is None:
-            return 0
-        used = 0
-        touched = set()
-        for record in executor.metrics():
-            if record.task_id in self._seen or record.run_time is None or record.pilot is None:
-                continue
-            self._seen.add(record.task_id)
+        def register(index: int, future: Any, run: PlanRun) -> None:
+            tid = getattr(future, "tid", None)
+            if tid is None or not listening:
+                return
+            scale = 1.0
+            per_pilot = run.expected[index]
+            if len(per_pilot) == 1:
+                scale = scales.get(next(iter(per_pilot)), 1.0)
             with self._lock:
-                predicted = self._predicted.get(record.task_id, {}).get(record.pilot)
-            if predicted is None or record.pilot not in self.profile.pilots or record.run_time <= 0:
-                continue
-            seconds, scale_then = predicted
-            if seconds < MIN_REFINING_S:
-                continue  # tasks of a few milliseconds say more about fixed costs than about the model
-            self._ratios.setdefault(record.pilot, deque(maxlen=self.window)).append(
-                record.run_time / (seconds / scale_then)
-            )
-            touched.add(record.pilot)
-            used += 1
-        for name in touched:
-            median = statistics.median(self._ratios[name])
-            self.profile.pilots[name].scale = min(max(median, SCALE_LIMITS[0]), SCALE_LIMITS[1])
-        return used
+                self._pending[tid] = (run, index, scale)
+
+        run.on_task = register
+        return run
 
     # -- planning ------------------------------------------------------------------------------------
     def plan(
@@ -180,7 +245,10 @@ class QDreamer:
         seed: int = 1234,
         pilot: str | None = None,
     ) -> CuttingPlan:
-        """The way of running ``circuit`` that finishes first, with the others it weighed.
+        """The way of running ``circuit`` that finishes first, planning included, with the others weighed.
+
+        Every candidate is sized to the same target standard error: ``precision``, or the standard error
+        of running the circuit whole with ``shots`` shots per measurement basis (default 4096).
 
         Parameters
         ----------
@@ -191,9 +259,10 @@ class QDreamer:
         executor
             The :class:`QuantumPilotExecutor` that will run it.
         precision
-            Standard error to reach; shots follow from it for every candidate.
+            Standard error to reach (finite, above 0).
         shots
-            Shots instead (per measurement basis whole, per subsystem cut). Default: 4096.
+            Instead: shots per measurement basis running whole, whose standard error is the target (a
+            positive integer).
         kinds
             Pilot kinds the tasks may use.
         seed
@@ -203,48 +272,142 @@ class QDreamer:
 
         Raises
         ------
+        ValueError
+            For a non-finite or non-positive ``precision``, a ``shots`` that is not a positive integer, or
+            both given.
         PlanningError
-            If the circuit fits no pilot whole and no cut within the limits fits either.
+            If the circuit fits no pilot whole and no cut within the limits fits either, or the target
+            needs more shots (or time) than the limits allow (the message names the shots needed).
         """
+        start = time.perf_counter()
+        check_target(precision, shots)
+        from parsl_quantum.providers.circuits import strip_measurements, to_circuit
+        from parsl_quantum.q_dreamer.decompose import cuttable, pauli_terms
+        from parsl_quantum.q_dreamer.template import fingerprint, has_classical_control, parameter_values
+
         if isinstance(observables, str) or not isinstance(observables, Sequence):
             observables = [observables]
-        self.refine(executor)
         models = self._models(executor, kinds, pilot)
-        if executor.estimator.prior is None:
-            executor.estimator.prior = self.prior
+        self._attach(executor)
         assert self.profile is not None
-        slots = worker_slots([executor.label])
-        predictions, elapsed = enumerate_plans(
-            circuit,
-            observables,
-            models,
-            self.profile.reconstruction,
-            slots,
-            precision=precision,
-            shots=shots,
-            max_cuts=self.max_cuts,
-            max_subexperiments=self.max_subexperiments,
-            seed=seed,
-            prober=Prober({d.name: dict(d.options) for d in executor.pilot_descriptions}),
-        )
-        if not predictions:
-            widest = max((m.max_qubits for m in models), default=0)
-            raise PlanningError(
-                f"circuit of {getattr(circuit, 'num_qubits', '?')} qubits: no pilot holds it whole (widest "
-                f"{widest}) and no cut with at most {self.max_cuts} cuts and {self.max_subexperiments} "
-                "subexperiments fits; allow more cuts or add a wider pilot"
-            )
-        whole = next((p for p in predictions if not p.cut), None)
-        from parsl_quantum.providers.circuits import strip_measurements, to_circuit
-        from parsl_quantum.q_dreamer.decompose import pauli_terms
-
         qc = strip_measurements(to_circuit(circuit))
         ops, _ = pauli_terms(observables, qc.num_qubits)
+        uncuttable = has_classical_control(qc)
+        view = qc if uncuttable else cuttable(qc)
+        values = parameter_values(view)
+        target = target_of(ops, precision, shots)
+        structure = fingerprint(qc)
+        observable_key = tuple((tuple(op.paulis.to_labels()), tuple(op.coeffs.tolist())) for op in ops)
+        from parsl_quantum.executors.capacity import worker_slots
+
+        slots = worker_slots([executor.label])
+        key = (
+            structure,
+            observable_key,
+            target,
+            tuple(kinds or ()),
+            pilot,
+            tuple(
+                (m.name, m.workers, round(math.log(max(m.scale, 1e-9)) / math.log(SCALE_STEP)))
+                for m in models
+            ),
+            slots,
+            seed,
+        )
+        with self._lock:
+            cached = self._plans.get(key)
+        if cached is not None:
+            kept, rejected, pruned = cached
+            predictions = [p.rebound(values, view) for p in kept]
+            for p in predictions:
+                p.planning_s = 0.0
+            predictions.sort(key=lambda p: (p.makespan, p.stderr))
+        else:
+            search = None
+            if uncuttable is None:
+                with self._lock:
+                    found = self._searches.setdefault((structure, observable_key, seed), {})
+                    self._trim(self._searches)
+                search = CutSearch(view, ops, seed, found)
+            prober = Prober(
+                {d.name: dict(d.options) for d in executor.pilot_descriptions}, self.profile.measured
+            )
+            predictions, rejected, pruned = enumerate_plans(
+                qc,
+                ops,
+                models,
+                self.profile.reconstruction,
+                slots,
+                target,
+                values,
+                search,
+                prober,
+                self.profile.measured,
+                structure,
+                max_cuts=self.max_cuts,
+                max_subexperiments=self.max_subexperiments,
+                limits=self.limits,
+            )
+            if predictions:
+                with self._lock:
+                    self._plans[key] = (predictions, rejected, pruned)
+                    self._trim(self._plans)
+        if not predictions:
+            raise PlanningError(self._why_not(qc, models, target, rejected, uncuttable))
         requirements = {k: v for k, v in (("kinds", list(kinds) if kinds else None), ("pilot", pilot)) if v}
-        plans = [self._as_plan(p, whole, qc, ops, executor.label, elapsed, requirements) for p in predictions]
+        whole = next((p for p in predictions if not p.cut), None)
+        plans = [self._as_plan(p, whole, qc, ops, executor, requirements, target) for p in predictions]
         best, *others = plans
         best.alternatives = others
+        best.pruned = pruned
+        elapsed = time.perf_counter() - start
+        for p in plans:
+            p.planning_s = elapsed
+        self._log.write(
+            getattr(executor, "run_dir", None),
+            {
+                "kind": "plan",
+                "plan_id": best.plan_id,
+                "time": time.time(),
+                "circuit": qc.name,
+                "qubits": qc.num_qubits,
+                "planning_s": elapsed,
+                "chosen": best.summary(),
+                "alternatives": [p.summary() for p in others],
+            },
+        )
         return best
+
+    def _trim(self, cache: OrderedDict) -> None:
+        while len(cache) > self.cache_size:
+            cache.popitem(last=False)
+
+    def _why_not(
+        self,
+        circuit: Any,
+        models: list[PilotModel],
+        target: Target,
+        rejected: list[Rejected],
+        uncuttable: str | None,
+    ) -> str:
+        """The message of a :class:`PlanningError`."""
+        if rejected:
+            needs = "; ".join(f"{r.label} needs {r.shots} shots ({r.reason})" for r in rejected)
+            return (
+                f"circuit of {circuit.num_qubits} qubits: a standard error of {target.stderr:.3g} needs more "
+                f"than the limits allow: {needs}; ask for a larger precision or raise max_shots/time_limit_s"
+            )
+        widest = max((m.max_qubits for m in models), default=0)
+        if uncuttable:
+            return (
+                f"circuit of {circuit.num_qubits} qubits: no pilot holds it whole (widest {widest}), and it "
+                f"cannot be cut: circuit cutting does not support {uncuttable}"
+            )
+        return (
+            f"circuit of {circuit.num_qubits} qubits: no pilot holds it whole (widest "
+            f"{widest}) and no cut with at most {self.max_cuts} cuts and {self.max_subexperiments} "
+            "subexperiments fits; allow more cuts or add a wider pilot"
+        )
 
     def _as_plan(
         self,
@@ -252,9 +415,9 @@ class QDreamer:
         whole: Prediction | None,
         circuit: Any,
         observables: Any,
-        label: str,
-        elapsed: float,
+        executor: Any,
         requirements: dict[str, Any],
+        target: Target,
     ) -> CuttingPlan:
         speedup = whole.makespan / prediction.makespan if whole is not None else math.inf
         return CuttingPlan(
@@ -266,11 +429,14 @@ class QDreamer:
             predicted_makespan_s=prediction.makespan,
             predicted_speedup=speedup,
             predicted_stderr=prediction.stderr,
-            planning_s=elapsed,
+            candidate_planning_s=prediction.planning_s,
+            plan_id=uuid.uuid4().hex[:12],
+            target_stderr=target.stderr,
             _prediction=prediction,
             _circuit=circuit,
             _observables=observables,
-            _executors=[label],
+            _executors=[executor.label],
             _dreamer=self,
+            _executor=executor,
             _requirements=requirements,
         )

@@ -289,53 +289,60 @@ def schedule(tasks: Sequence[dict[str, float]], pilots: Sequence[PilotModel]) ->
 
 @dataclass
 class ReconstructionModel:
-    """Seconds of the work on the submitting host around the quantum tasks.
+    """Seconds of the classical work around the quantum tasks.
 
-    Reconstructing runs one pass of the estimator over every subexperiment's distinct outcomes in full and
-    one per standard-error batch. A pass's cost depends on the cut problem (its subexperiments,
-    coefficients and Pauli terms) and is timed on the problem itself
+    Each fragment task processes its own outcomes on its worker (merging them into classes of equal
+    value, :func:`~parsl_quantum.q_dreamer.reconstruct.process_counts`); the reconstruction task then runs
+    one pass of the addon's estimator over every subexperiment's classes in full, and one per
+    standard-error batch. A pass's cost depends on the cut problem (its subexperiments, coefficients and
+    Pauli terms) and is timed on the problem itself
     (:func:`~parsl_quantum.q_dreamer.reconstruct.pass_cost`); this model holds the rest, fitted on this
     host.
 
     Attributes
     ----------
-    fixed, per_circuit, per_shot
-        The reconstruction task besides its passes: ``fixed + per_circuit * N + per_shot * shots`` for
-        ``N`` subexperiments sampled with ``shots`` in all (putting counts in order, splitting them into
-        batches).
+    fixed, per_circuit
+        The reconstruction task besides its passes: ``fixed + per_circuit * N`` for ``N``
+        subexperiments (putting results in order).
+    per_shot
+        Kept for profiles of version 2; unused.
     pack_per_circuit
         Packing a subexperiment into QPY for its fragment task.
+    process_per_outcome, process_per_shot
+        Processing a subexperiment's outcomes on the worker: per distinct outcome, and per shot (the
+        random split into batches).
     """
 
     fixed: float = 0.01
     per_circuit: float = 1e-4
-    per_shot: float = 1e-8
+    per_shot: float = 0.0
     pack_per_circuit: float = 3e-4
+    process_per_outcome: float = 2e-6
+    process_per_shot: float = 2e-8
 
     def seconds(
-        self,
-        subexperiments: int,
-        shots: int,
-        pass_cost: tuple[float, float],
-        outcomes: float,
-        batch_outcomes: float,
-        batches: int = 8,
+        self, subexperiments: int, pass_cost: tuple[float, float], classes: float, batches: int
     ) -> float:
-        """Predicted seconds to reconstruct.
+        """Predicted seconds of the reconstruction task.
 
         Parameters
         ----------
-        subexperiments, shots
-            Subexperiments, and shots over all of them.
+        subexperiments
+            Subexperiments.
         pass_cost
-            ``(a, b)``: a pass over ``o`` outcomes takes ``a + b * o``.
-        outcomes, batch_outcomes
-            Distinct outcomes over all subexperiments, in full and in one batch.
+            ``(a, b)``: a pass over ``o`` outcome classes takes ``a + b * o``.
+        classes
+            Outcome classes over all subexperiments (the same in full and in a batch, to first order).
         batches
             Standard-error batches.
         """
-        passes = pass_seconds(pass_cost, outcomes, batch_outcomes, batches)
-        return self.fixed + self.per_circuit * subexperiments + self.per_shot * shots + passes
+        passes = pass_seconds(pass_cost, classes, classes, batches)
+        return self.fixed + self.per_circuit * subexperiments + passes
+
+    def processing(self, outcomes: float, shots: int) -> float:
+        """Predicted seconds a worker takes to process a subexperiment's ``outcomes`` distinct outcomes
+        of ``shots`` shots."""
+        return self.process_per_outcome * outcomes + self.process_per_shot * shots
 
     def packing(self, subexperiments: int) -> float:
         """Predicted seconds to pack the subexperiments for their tasks."""

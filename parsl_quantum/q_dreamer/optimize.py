@@ -1,20 +1,30 @@
-"""The cutting optimizer: every way of running a circuit, its predicted makespan and error, the fastest.
+"""The cutting optimizer: every way of running a circuit at the same precision, what it costs, the best.
 
-Candidates are running the circuit whole, and cutting it at each subcircuit width from one less than the
-circuit's down to two, up to ``max_cuts`` cuts. A cut configuration is *dominated* when another with as
-few cuts has narrower subcircuits: it costs at least as much and is never weighed. For each candidate
-the prediction follows what would run:
+Every candidate is sized to reach the same target standard error (:class:`Target`): running whole with
+enough shots per measurement basis, or cutting with enough shots per subsystem (a cut estimate's error
+grows with the cuts' ``kappa``, so a cut needs ``kappa**2`` times the shots for the same error). The
+objective is a candidate's planning time plus its predicted makespan: planning that costs more than it
+saves is not worth doing.
+
+Candidates are running the circuit whole, and cutting it with one cut, two, ... up to ``max_cuts``, each
+at the narrowest width the cut search reaches with that many cuts. A candidate is dropped before any work
+is spent on it when a cheap *lower bound* on its makespan already loses to the best candidate so far:
+before searching for ``c`` cuts, the bound from the fewest shots any ``c`` cuts need (the smallest
+``kappa`` of a cut of the circuit's gates, to the power ``c``); after the search, the bound from the
+shots its own ``kappa`` needs; only then are its subexperiments generated. Cut searches are kept across
+widths (a cut found for width ``w`` whose widest piece is ``v`` is the answer for every width from ``v``
+to ``w``) and across plans.
+
+For each candidate the prediction follows what would run:
 
 - whole: one task sampling the circuit in each measurement basis of the observables, on the pilot where
   it finishes first;
 - cut: the subexperiments grouped into fragments exactly as :func:`~parsl_quantum.q_dreamer.rewrite.
-  fragments` will group them, scheduled on the pilots' slots as ``earliest_finish`` binds them, plus
-  packing and reconstruction on the submitting host.
+  fragments` will group them (each fragment also processing its outcomes), scheduled on the pilots' slots
+  as ``earliest_finish`` binds them, plus packing and reconstruction on the submitting host.
 
 Circuit times come from the pilots' calibrated models, anchored by a probe of the circuit at hand
-(:mod:`~parsl_quantum.q_dreamer.probe`): the whole circuit's first qubits, one subexperiment per subsystem.
-Cut structures are searched cheaply (``find_cuts`` and partitioning per width, jumping from a structure's
-widest piece to the next narrower width) and only undominated ones have their subexperiments generated.
+(:mod:`~parsl_quantum.q_dreamer.probe`) where the profile has no measurement of its structure yet.
 
 Errors: sampling a Pauli sum with ``s`` shots per basis has a standard error of at most
 ``sqrt(sum over bases of (sum of |c| in the basis)^2 / s)``; a cut estimate with ``N`` shots per subsystem
@@ -23,34 +33,69 @@ at most ``kappa * sum(|c|) / sqrt(N)`` (see :mod:`~parsl_quantum.q_dreamer.shots
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from parsl_quantum.providers.estimation import group_paulis
-from parsl_quantum.q_dreamer.decompose import CutProblem, CuttingError, expand, find_structure, pauli_terms
+from parsl_quantum.q_dreamer.decompose import CutProblem, CutStructure, CuttingError, find_structure
 from parsl_quantum.q_dreamer.models import (
     CircuitFeatures,
     PilotModel,
     ReconstructionModel,
-    batch_outcomes,
     contention,
     distinct_outcomes,
     schedule,
     seen_outcomes,
 )
-from parsl_quantum.q_dreamer.probe import Prober
-from parsl_quantum.q_dreamer.reconstruct import pass_cost
+from parsl_quantum.q_dreamer.probe import LIMITS, PROBE_SHOTS, Prober
+from parsl_quantum.q_dreamer.reconstruct import batches_for, outcome_groups, pass_cost
 from parsl_quantum.q_dreamer.rewrite import fragments
 from parsl_quantum.q_dreamer.shots import allocate_shots, shots_for_precision
+from parsl_quantum.q_dreamer.template import CutTemplate
 
 DEFAULT_SHOTS = 4096
 SEARCH_EFFORT = 200
 """Backjumps allowed to the cut search per width: linear circuits reached their minimum within it
 (26 and 28 qubits, 1 to 3 cuts); a 16-qubit QAOA graph at a width it cannot split took 6 s at the
 library's default of 10,000 and 0.5 s at 1,000."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What every candidate must reach.
+
+    Attributes
+    ----------
+    stderr
+        The standard error every candidate is sized for.
+    whole_shots
+        Shots per measurement basis running whole (what reaches ``stderr``, or what was asked for).
+    """
+
+    stderr: float
+    whole_shots: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a candidate may need at most: ``shots`` per task and ``seconds`` of predicted makespan."""
+
+    shots: int = 10**9
+    seconds: float = 86400.0
+
+
+@dataclass
+class Rejected:
+    """A candidate set aside because it needs more than the :class:`Limits` allow."""
+
+    label: str
+    shots: int
+    reason: str
 
 
 @dataclass
@@ -69,15 +114,19 @@ class Prediction:
         Predicted standard error of the values (the largest over observables).
     shots
         Shots per measurement basis (whole) or per subsystem (cut).
-    problem
-        The cutting decomposition (``None`` when not cut).
+    planning_s
+        Seconds spent planning this candidate (its cut search, experiments, probes and predictions).
+    template
+        The cut, expanded once with its angles as parameters (``None`` when not cut).
+    values
+        The circuit's angles the subexperiments are bound to.
     allocation
         Shots per subexperiment index (cut).
     expected
         Predicted seconds of each task it submits, per pilot: ``(task signature fields, {pilot: s})``.
     costs
-        Predicted seconds of each subexperiment on its fastest pilot (by ``id`` of the circuit): what the
-        fragments were balanced with, and will be again when submitted.
+        Predicted seconds of each subexperiment on its fastest pilot, in subexperiment order (subsystem
+        by subsystem): what the fragments were balanced with, and will be again when submitted.
     parts
         The makespan's parts in seconds: ``packing``, ``circuits`` (the scheduled tasks) and
         ``reconstruction``, and the ``outcomes`` (distinct, over all subexperiments) it was costed for.
@@ -88,23 +137,56 @@ class Prediction:
     makespan: float
     stderr: float
     shots: int
-    problem: CutProblem | None = None
+    planning_s: float = 0.0
+    template: CutTemplate | None = None
+    values: list[float] = field(default_factory=list)
     allocation: list[int] = field(default_factory=list)
     expected: list[tuple[tuple[str, int, int], dict[str, float]]] = field(default_factory=list)
-    costs: dict[int, float] = field(default_factory=dict)
+    costs: list[float] = field(default_factory=list)
     parts: dict[str, float] = field(default_factory=dict)
+    _problem: CutProblem | None = field(default=None, repr=False)
 
-    def cost(self, circuit: Any, shots: int) -> float:
-        """The predicted cost of a subexperiment (for balancing fragments)."""
-        return self.costs[id(circuit)]
+    @property
+    def objective(self) -> float:
+        """What candidates are ranked by: planning plus makespan."""
+        return self.planning_s + self.makespan
+
+    @property
+    def problem(self) -> CutProblem | None:
+        """The cut problem bound to :attr:`values` (``None`` when not cut)."""
+        if self.template is None:
+            return None
+        if self._problem is None:
+            self._problem = self.template.bind(self.values)
+        return self._problem
+
+    def rebound(self, values: list[float], circuit: Any) -> Prediction:
+        """This prediction for the same structure with angles ``values`` (the cut rebuilt at the same
+        positions when the cut gates' own angles changed)."""
+        template = self.template
+        if template is not None and not template.fits(values):
+            template = CutTemplate.build(template.structure, circuit)
+        return dataclasses.replace(self, template=template, values=list(values), _problem=None)
+
+    def cost(self, problem: CutProblem) -> Callable[[Any, int], float]:
+        """The predicted cost of each subexperiment of ``problem`` (for balancing fragments)."""
+        circuits = [qc for runs in problem.subexperiments.values() for qc in runs]
+        by_id = {id(qc): c for qc, c in zip(circuits, self.costs, strict=True)}
+        return lambda circuit, shots: by_id[id(circuit)]
 
     @property
     def num_cuts(self) -> int:
-        return self.problem.num_cuts if self.problem else 0
+        return self.template.structure.num_cuts if self.template else 0
 
     @property
     def num_subexperiments(self) -> int:
-        return self.problem.num_subexperiments if self.problem else 1
+        if self.template is None:
+            return 1
+        return sum(len(v) for v in self.template.subexperiments.values())
+
+    @property
+    def label(self) -> str:
+        return "whole" if not self.cut else f"cut to {self.subcircuit_size} qubits"
 
 
 def _terms(observable: Any) -> list[tuple[str, float]]:
@@ -113,8 +195,9 @@ def _terms(observable: Any) -> list[tuple[str, float]]:
     return [(label, float(abs(c))) for label, c in pairs if set(label) != {"I"}]
 
 
-def _l1(observable: Any) -> float:
-    return sum(c for _, c in _terms(observable))
+def l1_norm(observables: Sequence[Any]) -> float:
+    """The largest sum of |coefficients| of non-identity terms over ``observables`` (1 if none)."""
+    return max(sum(c for _, c in _terms(op)) for op in observables) or 1.0
 
 
 def whole_stderr(observables: Sequence[Any], shots: int) -> float:
@@ -134,14 +217,34 @@ def whole_shots(observables: Sequence[Any], precision: float) -> int:
     return max(1, math.ceil((whole_stderr(observables, 1) / precision) ** 2))
 
 
+def target_of(observables: Sequence[Any], precision: float | None, shots: int | None) -> Target:
+    """The target standard error: ``precision``; or what running whole reaches with ``shots`` shots per
+    basis (default :data:`DEFAULT_SHOTS`)."""
+    if precision is not None:
+        return Target(float(precision), whole_shots(observables, precision))
+    shots = shots or DEFAULT_SHOTS
+    stderr = whole_stderr(observables, shots)
+    return Target(stderr if stderr > 0 else 1.0 / math.sqrt(shots), shots)
+
+
 def predict_whole(
-    circuit: Any, observables: Sequence[Any], pilots: Sequence[PilotModel], shots: int, prober: Prober
+    circuit: Any,
+    observables: Sequence[Any],
+    pilots: Sequence[PilotModel],
+    target: Target,
+    prober: Prober,
+    factor: float | None = None,
 ) -> Prediction | None:
-    """Running the circuit whole, or ``None`` if no pilot can hold it."""
+    """Running the circuit whole, or ``None`` if no pilot can hold it.
+
+    ``factor`` corrects the models instead of a probe (the profile's measurement of this structure is
+    still used where there is one): no probe runs."""
+    start = time.perf_counter()
     n = circuit.num_qubits
     able = [p for p in pilots if p.can_run(n)]
     if not able:
         return None
+    shots = target.whole_shots
     measured = circuit.copy()
     measured.measure_all()
     features = CircuitFeatures.of(measured)
@@ -149,7 +252,7 @@ def predict_whole(
     slowdown = contention(able, 1)
     costs = {
         p.name: bases
-        * p.anchored_seconds(features, shots, prober.factor(p, measured, shots))
+        * p.anchored_seconds(features, shots, prober.factor(p, measured, shots, factor))
         * slowdown[p.name]
         for p in able
     }
@@ -160,9 +263,79 @@ def predict_whole(
         makespan=makespan,
         stderr=whole_stderr(observables, shots),
         shots=shots,
+        planning_s=time.perf_counter() - start,
         expected=[(("run_whole", n, shots), costs)],
         parts={"circuits": makespan},
     )
+
+
+def cut_lower_bound(
+    kappa: float,
+    observables: Sequence[Any],
+    target: Target,
+    subsystems: int,
+    pilots: Sequence[PilotModel],
+    branching: float,
+) -> float:
+    """Seconds any cut of ``kappa`` into ``subsystems`` pieces needs at least.
+
+    It needs ``N`` shots per subsystem for the target; each costs at least a pilot's calibrated cost per
+    shot, and a share ``branching`` of them (over both sides of a cut, see :func:`cut_kinds`) at least
+    the extra cost of a shot after a mid-circuit measurement; spread over every slot.
+    """
+    shots = shots_for_precision(kappa * l1_norm(observables), target.stderr)
+    slots = sum(max(p.workers, 1) for p in pilots) or 1
+    costs = [
+        p.scale * (p.simulator.c2 * shots * subsystems + p.simulator.c4 * shots * branching)
+        for p in pilots
+        if p.simulator is not None and p.qpu is None
+    ]
+    return min(costs, default=0.0) / slots
+
+
+def _measuring_share(basis: Any, side: int) -> float:
+    """The share of a decomposition's ``|coefficients|`` whose term measures on ``side``."""
+    total = sum(abs(float(c)) for c in basis.coeffs) or 1.0
+    measured = sum(
+        abs(float(c))
+        for c, maps in zip(basis.coeffs, basis.maps, strict=True)
+        if any(op.name == "qpd_measure" for op in maps[side])
+    )
+    return measured / total
+
+
+def cut_kinds(circuit: Any) -> tuple[float, float]:
+    """``(kappa, branching)``: the smallest ``kappa`` any one cut of ``circuit`` can have, and the smallest
+    share of shots (summed over a cut's two sides) that a cut makes measure mid-circuit, over its gates
+    (the addon's decomposition of each) and a wire cut. A side counts only where its qubit is acted on
+    after the cut."""
+    from qiskit_addon_cutting.instructions import Move
+    from qiskit_addon_cutting.qpd import qpdbasis_from_instruction
+
+    last: dict[int, int] = {}
+    for index, inst in enumerate(circuit.data):
+        if inst.operation.name not in ("measure", "barrier"):
+            for q in inst.qubits:
+                last[circuit.find_bit(q).index] = index
+    wire = qpdbasis_from_instruction(Move())
+    kappa, branching = float(wire.kappa), _measuring_share(wire, 0)
+    shares: dict[Any, tuple[float, float, float]] = {}
+    for index, inst in enumerate(circuit.data):
+        operation = inst.operation
+        if len(inst.qubits) != 2 or operation.name in ("barrier", "measure"):
+            continue
+        key = (operation.name, repr(operation.params))
+        if key not in shares:
+            try:
+                basis = qpdbasis_from_instruction(operation)
+            except (ValueError, TypeError):
+                continue
+            shares[key] = (float(basis.kappa), _measuring_share(basis, 0), _measuring_share(basis, 1))
+        gate_kappa, first, second = shares[key]
+        a, b = (circuit.find_bit(q).index for q in inst.qubits)
+        share = first * (last.get(a, -1) > index) + second * (last.get(b, -1) > index)
+        kappa, branching = min(kappa, gate_kappa), min(branching, share)
+    return max(kappa, 1.0), branching
 
 
 def predict_cut(
@@ -172,8 +345,13 @@ def predict_cut(
     reconstruction: ReconstructionModel,
     slots: int,
     prober: Prober,
+    passes: tuple[float, float],
 ) -> Prediction | None:
-    """Running ``problem``'s subexperiments as fragments, or ``None`` if no pilot holds a subcircuit."""
+    """Running ``problem``'s subexperiments as fragments, or ``None`` if no pilot holds a subcircuit.
+
+    ``passes`` is the cost ``(a, b)`` of one reconstruction pass over the problem (see
+    :func:`~parsl_quantum.q_dreamer.reconstruct.pass_cost`).
+    """
     able = [p for p in pilots if p.can_run(problem.widest)]
     if not able:
         return None
@@ -190,8 +368,13 @@ def predict_cut(
         for p in able:
             factors[(p.name, label)] = prober.factor(p, probe, max(allocation))
     features = {id(qc): CircuitFeatures.of(qc) for _, _, qc, _ in work}
+    outcomes = expected_outcomes(work, features, probes, prober, min(max(allocation), PROBE_SHOTS))
+    processing = {
+        id(qc): reconstruction.processing(o, n) for (_, _, qc, n), o in zip(work, outcomes, strict=True)
+    }
     seconds = {
         (p.name, id(qc)): p.anchored_seconds(features[id(qc)], n, factors[(p.name, label)])
+        + processing[id(qc)]
         for p in able
         for label, _, qc, n in work
     }
@@ -205,25 +388,24 @@ def predict_cut(
         }
         tasks.append(per_pilot)
         expected.append((("sample_fragment", problem.widest, sum(n for *_, n in group)), per_pilot))
-    outcomes = expected_outcomes(work, features, probes, prober, max(allocation))
-    batches = max(2, min(8, min(n for *_, n in work)))  # as the reconstruction task will split them
-    in_batch = sum(batch_outcomes(o, n, batches) for o, (*_, n) in zip(outcomes, work, strict=True))
-    prepare = reconstruction.packing(len(work))
-    finish = reconstruction.seconds(
-        len(work), sum(n for *_, n in work), pass_cost(problem), sum(outcomes), in_batch, batches
+    kinds = outcome_groups(problem.coefficients, problem.subobservables)
+    classes = sum(
+        min(o, 2.0 ** (1 + len(kinds[label][i].masks)))
+        for (label, i, _, _), o in zip(work, outcomes, strict=True)
     )
-    norm = max(_l1(op) for op in problem.observables) or 1.0
+    prepare = reconstruction.packing(len(work))
+    batches = batches_for(min(n for *_, n in work))
+    finish = reconstruction.seconds(len(work), passes, classes, batches)
     circuits = schedule(tasks, able).makespan
     return Prediction(
         cut=True,
         subcircuit_size=problem.subcircuit_size,
         makespan=prepare + circuits + finish,
-        stderr=problem.kappa * norm / math.sqrt(total_shots),
+        stderr=problem.kappa * l1_norm(problem.observables) / math.sqrt(total_shots),
         shots=total_shots,
-        problem=problem,
         allocation=allocation,
         expected=expected,
-        costs=costs,
+        costs=[costs[id(qc)] for _, _, qc, _ in work],
         parts={"packing": prepare, "circuits": circuits, "reconstruction": finish, "outcomes": sum(outcomes)},
     )
 
@@ -244,7 +426,7 @@ def expected_outcomes(
     out = []
     for label, _, qc, shots in work:
         probe = probes.get(label)
-        seen = prober.outcomes.get(id(probe))
+        seen = prober.outcomes_of(probe, probe_shots) if probe is not None else None
         bits = features[id(qc)].measurements
         if seen is None:
             out.append(distinct_outcomes(bits, shots))
@@ -273,69 +455,75 @@ def support_of(seen: int, shots: int, space: float) -> float:
     return math.sqrt(low * high)
 
 
-def cut_candidates(
-    circuit: Any,
-    observables: Sequence[Any],
-    max_cuts: int,
-    max_subexperiments: int,
-    seed: int,
-    search_effort: int | None = SEARCH_EFFORT,
-) -> list[CutProblem]:
-    """Undominated cut configurations: for each number of cuts, the one with the narrowest subcircuits.
+class CutSearch:
+    """Cut searches of one circuit structure and its observables, kept across widths and plans.
 
-    A connected circuit cut into pieces of width ``w`` needs at least ``ceil(n / w) - 1`` cuts, so ``c``
-    cuts cannot give pieces narrower than ``ceil(n / (c + 1))``: each count of cuts is tried at that
-    width first. If the cut search needs more cuts there (the circuit does not split evenly), the
-    narrowest width it can do with ``c`` cuts is found by bisection above it, where searches are cheap.
-    (The cut search at small widths is what costs: seconds for four cuts on 26 qubits, and on graphs
-    that do not split, like QAOA's, seconds per width: its effort is bounded by ``search_effort``
-    backjumps, past which it returns its greedy answer.)
+    Parameters
+    ----------
+    circuit, observables
+        The circuit (final measurements stripped) and its observables.
+    seed
+        Seed of the search.
+    found
+        Searches made before, by width (``None``: no cut found there); filled as it goes.
     """
-    n = circuit.num_qubits
-    cache: dict[int, Any] = {}
 
-    def structure(size: int) -> Any:
-        if size not in cache:
+    def __init__(
+        self, circuit: Any, observables: Sequence[Any], seed: int, found: dict[int, CutStructure | None]
+    ) -> None:
+        self.circuit = circuit
+        self.observables = observables
+        self.seed = seed
+        self.found = found
+        self.seconds = 0.0
+
+    def at(self, size: int) -> CutStructure | None:
+        """The cut for subcircuits of at most ``size`` qubits (searched once)."""
+        if size not in self.found:
+            start = time.perf_counter()
             try:
-                cache[size] = find_structure(
-                    circuit, observables, size, seed=seed, max_backjumps=search_effort
+                structure: CutStructure | None = find_structure(
+                    self.circuit, self.observables, size, seed=self.seed, max_backjumps=SEARCH_EFFORT
                 )
             except CuttingError:
-                cache[size] = None
-        return cache[size]
+                structure = None
+            self.seconds += time.perf_counter() - start
+            self.found[size] = structure
+            if structure is not None and structure.minimum_reached:
+                # fewest cuts for `size`, within every narrower width down to its widest piece
+                for narrower in range(structure.widest, size):
+                    self.found.setdefault(narrower, structure)
+        return self.found[size]
 
-    best: dict[int, Any] = {}
-    upper = n - 1
-    for cuts in range(1, max_cuts + 1):
-        low = max(2, math.ceil(n / (cuts + 1)))
+    def narrowest(self, cuts: int, upper: int) -> CutStructure | None:
+        """The cut with at most ``cuts`` cuts and the narrowest pieces, at widths up to ``upper``.
+
+        A connected circuit cut into pieces of width ``w`` needs at least ``ceil(n / w) - 1`` cuts, so
+        ``c`` cuts cannot give pieces narrower than ``ceil(n / (c + 1))``: that width is tried first, and
+        if the search needs more cuts there, the narrowest width that ``c`` cuts reach is found by
+        bisection above it, where searches are cheap.
+        """
+        low = max(2, math.ceil(self.circuit.num_qubits / (cuts + 1)))
         if low > upper:
-            continue
-        found = structure(low)
-        if found is None or found.num_cuts > cuts:
-            lo, hi = low + 1, upper  # narrowest width in [lo, hi] with at most `cuts` cuts
-            found = None
-            while lo <= hi:
-                mid = (lo + hi) // 2
-                candidate = structure(mid)
-                if candidate is not None and candidate.num_cuts <= cuts:
-                    found, hi = candidate, mid - 1
-                else:
-                    lo = mid + 1
-        if found is not None and found.num_cuts <= max_cuts:
-            known = best.get(found.num_cuts)
-            if known is None or found.widest < known.widest:
-                best[found.num_cuts] = found
-            upper = min(upper, found.widest - 1)
-    # with more cuts a configuration is only worth weighing if its pieces are narrower
-    kept, narrowest = [], math.inf
-    for cuts in sorted(best):
-        if best[cuts].widest < narrowest:
-            problem = expand(best[cuts])
-            if problem.num_subexperiments > max_subexperiments:
-                break
-            kept.append(problem)
-            narrowest = best[cuts].widest
-    return kept
+            return None
+        found = self.at(low)
+        if found is not None and found.num_cuts <= cuts:
+            return found
+        lo, hi, found = low + 1, upper, None
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            candidate = self.at(mid)
+            if candidate is not None and candidate.num_cuts <= cuts:
+                found, hi = candidate, mid - 1
+            else:
+                lo = mid + 1
+        return found
+
+
+def structure_key(prefix: str, structure: CutStructure) -> str:
+    """A key naming a cut structure (for measurements kept in the profile)."""
+    text = f"{prefix}|{structure.subcircuit_size}|{structure.cuts}"
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
 def enumerate_plans(
@@ -344,31 +532,107 @@ def enumerate_plans(
     pilots: Sequence[PilotModel],
     reconstruction: ReconstructionModel,
     slots: int,
-    precision: float | None = None,
-    shots: int | None = None,
+    target: Target,
+    values: list[float],
+    search: CutSearch | None,
+    prober: Prober,
+    measured: dict[str, list[float]],
+    key: str,
     max_cuts: int = 3,
     max_subexperiments: int = 2000,
-    seed: int = 1234,
-    prober: Prober | None = None,
-) -> tuple[list[Prediction], float]:
-    """Every candidate's prediction, fastest first, and the seconds the enumeration took."""
-    prober = prober or Prober({})
-    from parsl_quantum.providers.circuits import strip_measurements, to_circuit
+    limits: Limits | None = None,
+) -> tuple[list[Prediction], list[Rejected], int]:
+    """Every candidate worth weighing, best first; those the limits rule out; and how many were pruned by
+    their lower bounds.
 
-    start = time.perf_counter()
-    qc = strip_measurements(to_circuit(circuit))
-    ops, _ = pauli_terms(observables, qc.num_qubits)
-    predictions: list[Prediction] = []
-    whole_basis_shots = shots or (whole_shots(ops, precision) if precision else DEFAULT_SHOTS)
-    whole = predict_whole(qc, ops, pilots, whole_basis_shots, prober)
-    if whole is not None:
-        predictions.append(whole)
-    for problem in cut_candidates(qc, ops, max_cuts, max_subexperiments, seed):
-        norm = max(_l1(op) for op in problem.observables) or 1.0
-        needed = shots_for_precision(problem.kappa * norm, precision) if precision else DEFAULT_SHOTS
-        total = shots or needed
-        prediction = predict_cut(problem, pilots, total, reconstruction, slots, prober)
-        if prediction is not None:
-            predictions.append(prediction)
-    predictions.sort(key=lambda p: (p.makespan, p.stderr))
-    return predictions, time.perf_counter() - start
+    Parameters
+    ----------
+    circuit, observables
+        The circuit (``QuantumCircuit``, final measurements stripped) and ``SparsePauliOp`` observables.
+    pilots, reconstruction, slots
+        The models, and the worker slots fragments are made for.
+    target
+        The precision every candidate is sized for.
+    values
+        The circuit's angles (as the cut finder sees the circuit).
+    search
+        Cut searches of this structure (``None``: the circuit cannot be cut).
+    prober, measured, key
+        The probe runner; measurements kept from earlier plans; a key naming the circuit's structure.
+    max_cuts, max_subexperiments, limits
+        What a candidate may have or need at most.
+    """
+    limits = limits or Limits()
+    cuts_found: list[Prediction] = []
+    rejected: list[Rejected] = []
+    pruned = 0
+    whole_fits = target.whole_shots <= limits.shots and any(p.can_run(circuit.num_qubits) for p in pilots)
+    if target.whole_shots > limits.shots:
+        rejected.append(Rejected("whole", target.whole_shots, f"more than {limits.shots} shots"))
+    # whole's makespan lies between its predictions with the probe's correction at its limits
+    whole_low, whole_high = math.inf, math.inf
+    if whole_fits:
+        low, high = (predict_whole(circuit, observables, pilots, target, prober, f) for f in LIMITS)
+        whole_low, whole_high = low.makespan, high.makespan  # type: ignore[union-attr]
+    best = whole_high
+    if search is not None and circuit.num_qubits >= 3:
+        kappa, branching = cut_kinds(search.circuit)
+        upper, narrowest = circuit.num_qubits - 1, math.inf
+        for cuts in range(1, max_cuts + 1):
+            if cut_lower_bound(kappa**cuts, observables, target, cuts + 1, pilots, branching) >= best:
+                pruned += max_cuts - cuts + 1  # more cuts need more shots still
+                break
+            started = time.perf_counter()
+            structure = search.narrowest(cuts, upper)
+            if structure is None or structure.widest >= narrowest:
+                continue
+            upper, narrowest = structure.widest - 1, structure.widest
+            total = shots_for_precision(structure.kappa * l1_norm(observables), target.stderr)
+            label = f"cut to {structure.subcircuit_size} qubits"
+            if total > limits.shots:
+                rejected.append(Rejected(label, total, f"more than {limits.shots} shots"))
+                continue
+            bound = cut_lower_bound(
+                structure.kappa, observables, target, len(structure.widths), pilots, branching
+            )
+            if bound >= best:
+                pruned += 1
+                continue
+            template = CutTemplate.build(structure, search.circuit)
+            if sum(len(v) for v in template.subexperiments.values()) > max_subexperiments:
+                break
+            problem = template.bind(values)
+            passes_key = "pass|" + structure_key(key, structure)
+            if passes_key not in measured:
+                measured[passes_key] = list(pass_cost(problem))
+            a, b = measured[passes_key]
+            prediction = predict_cut(problem, pilots, total, reconstruction, slots, prober, (a, b))
+            if prediction is None:
+                continue
+            prediction.template, prediction.values, prediction._problem = template, list(values), problem
+            prediction.planning_s = time.perf_counter() - started
+            cuts_found.append(prediction)
+            best = min(best, prediction.objective)
+    predictions = list(cuts_found)
+    if whole_fits:
+        best_cut = min((p.objective for p in cuts_found), default=math.inf)
+        # probe the whole circuit only where the probe could change the choice
+        whole = predict_whole(
+            circuit, observables, pilots, target, prober, None if whole_low < best_cut else 1.0
+        )
+        if whole is not None:
+            predictions.append(whole)
+    return _ranked(predictions, rejected, limits), rejected, pruned
+
+
+def _ranked(predictions: list[Prediction], rejected: list[Rejected], limits: Limits) -> list[Prediction]:
+    """Candidates within the time limit, best objective first (the others added to ``rejected``)."""
+    kept = []
+    for p in predictions:
+        if p.makespan > limits.seconds:
+            rejected.append(
+                Rejected(p.label, p.shots, f"predicted {p.makespan:.3g} s, more than {limits.seconds:.3g} s")
+            )
+        else:
+            kept.append(p)
+    return sorted(kept, key=lambda p: (p.objective, p.stderr))

@@ -19,7 +19,7 @@ from parsl_quantum.q_dreamer.rewrite import submit_cut
 def run_whole(circuit: Any, observables: Sequence[Any], shots: int, *, device: Any) -> Reconstruction:
     """Sample the whole circuit on the pilot's device (runs on a worker)."""
     values, errors = device.estimate_with_errors(circuit, observables, shots)
-    return Reconstruction(values, errors, {}, shots, 0)
+    return Reconstruction(np.atleast_1d(values), np.atleast_1d(errors), {}, shots, 0)
 
 
 def values_of(result: Reconstruction) -> np.ndarray:
@@ -31,6 +31,8 @@ def values_of(result: Reconstruction) -> np.ndarray:
 class CuttingPlan:
     """One way of running a circuit and its observables, with Q-Dreamer's predictions.
 
+    Every plan Q-Dreamer weighs reaches the same target standard error; they differ in shots and time.
+
     Attributes
     ----------
     cut
@@ -40,17 +42,27 @@ class CuttingPlan:
     num_cuts, num_subexperiments
         Cuts, and circuits to sample (1 when not cut).
     shots
-        Shots per measurement basis (whole) or per subsystem (cut).
+        Shots per measurement basis (whole) or per subsystem (cut), for the target standard error.
     predicted_makespan_s
         Seconds from submission to the values.
     predicted_speedup
-        Running whole's predicted makespan over this one's (``inf`` when the circuit does not fit whole).
+        Running whole's predicted makespan over this one's, at the same precision (``inf`` when the
+        circuit does not fit whole).
     predicted_stderr
         Predicted standard error of the values.
     planning_s
-        Seconds Q-Dreamer took to weigh every candidate.
+        Seconds the call to ``plan`` took (every candidate weighed).
+    candidate_planning_s
+        Seconds of planning this candidate needed (its cut search, experiments and probes): what, with
+        its makespan, candidates are ranked by.
     alternatives
-        The other plans it weighed, fastest first; each can be submitted too.
+        The other plans it weighed, best first; each can be submitted too.
+    plan_id
+        Names the plan in the run directory's ``q_dreamer/plans.jsonl``.
+    target_stderr
+        The standard error every candidate was sized for.
+    pruned
+        Candidates set aside by their lower bounds before any experiment was generated.
     """
 
     cut: bool
@@ -62,18 +74,28 @@ class CuttingPlan:
     predicted_speedup: float
     predicted_stderr: float
     planning_s: float = 0.0
+    candidate_planning_s: float = 0.0
     alternatives: list[CuttingPlan] = field(default_factory=list)
+    plan_id: str = ""
+    target_stderr: float = 0.0
+    pruned: int = 0
     _prediction: Any = field(default=None, repr=False)
     _circuit: Any = field(default=None, repr=False)
     _observables: Any = field(default=None, repr=False)
     _executors: list[str] = field(default_factory=list, repr=False)
     _dreamer: Any = field(default=None, repr=False)
+    _executor: Any = field(default=None, repr=False)
     _requirements: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
         """A short name: ``whole`` or ``cut to <k> qubits``."""
         return "whole" if not self.cut else f"cut to {self.subcircuit_size} qubits"
+
+    @property
+    def predicted_total_s(self) -> float:
+        """Candidate planning plus makespan: what candidates are ranked by."""
+        return self.candidate_planning_s + self.predicted_makespan_s
 
     def submit_reconstruction(
         self, classical_executors: Sequence[str] | None = None, seed: int | None = None, **requirements: Any
@@ -84,33 +106,38 @@ class CuttingPlan:
         Parameters
         ----------
         classical_executors
-            Executors for the reconstruction task (default: the submitting host).
+            Executors for the reconstruction task (default: the DataFlowKernel's internal thread executor
+            on the submitting host).
         seed
             Seed of the standard-error estimate.
         **requirements
             Requirements of the quantum tasks (``kinds``, ``pilot``, ``priority``, ``min_fidelity``).
         """
-        if self._dreamer is not None:
-            self._dreamer.expect(self._prediction.expected)
+        prediction = self._prediction
         requirements = {**self._requirements, **requirements}
-        expected = self._prediction.expected
-        track = self._dreamer.track if self._dreamer is not None else (lambda future, per_pilot: None)
+        run = self._dreamer.started(self) if self._dreamer is not None else None
         if not self.cut:
             app = python_app(run_whole, executors=self._executors)
             spec = {"qubits": self._circuit.num_qubits, "shots": self.shots, **requirements}
             future = app(self._circuit, self._observables, self.shots, parsl_resource_specification=spec)
-            track(future, expected[0][1])
+            if run is not None:
+                run.task(0, future)
+                run.finish(future)
             return future
-        return submit_cut(
-            self._prediction.problem,
-            self._prediction.allocation,
+        problem = prediction.problem
+        future = submit_cut(
+            problem,
+            prediction.allocation,
             self._executors,
             classical_executors,
             requirements,
-            cost=self._prediction.cost,
+            cost=prediction.cost(problem),
             seed=seed,
-            on_fragment=lambda index, future: track(future, expected[index][1]),
+            on_fragment=run.task if run is not None else None,
         )
+        if run is not None:
+            run.finish(future)
+        return future
 
     def submit(self, classical_executors: Sequence[str] | None = None, **requirements: Any) -> AppFuture:
         """Rewrite the work into the Parsl DAG; an ``AppFuture`` of the expectation values.
@@ -120,19 +147,38 @@ class CuttingPlan:
         result = self.submit_reconstruction(classical_executors, **requirements)
         return python_app(values_of, executors=[INTERNAL_EXECUTOR])(result)
 
+    def summary(self) -> dict[str, Any]:
+        """This candidate as a dictionary (as the run directory's ``plans.jsonl`` records it)."""
+        return {
+            "label": self.label,
+            "num_cuts": self.num_cuts,
+            "subcircuit_size": self.subcircuit_size,
+            "num_subexperiments": self.num_subexperiments,
+            "shots": self.shots,
+            "predicted_stderr": self.predicted_stderr,
+            "predicted_makespan_s": self.predicted_makespan_s,
+            "planning_s": self.candidate_planning_s,
+        }
+
     def row(self) -> str:
         """One line of a plan table."""
         speedup = "n/a" if math.isinf(self.predicted_speedup) else f"{self.predicted_speedup:.2f}x"
         return (
-            f"{self.label:>18} {self.num_cuts:>4} {self.num_subexperiments:>7} {self.shots:>8} "
-            f"{self.predicted_makespan_s:>10.3f} {speedup:>8} {self.predicted_stderr:>9.4f}"
+            f"{self.label:>18} {self.num_cuts:>4} {self.num_subexperiments:>8} {self.shots:>9} "
+            f"{self.predicted_stderr:>9.4f} {self.candidate_planning_s:>10.3f} "
+            f"{self.predicted_makespan_s:>10.3f} {self.predicted_total_s:>9.3f} {speedup:>8}"
         )
 
     def table(self) -> str:
-        """This plan and its alternatives as a table, the chosen one marked."""
+        """This plan and its alternatives as a table, the chosen one marked, with the planning time."""
         header = (
-            f"  {'configuration':>18} {'cuts':>4} {'circuits':>7} {'shots':>8} {'makespan s':>10} "
-            f"{'speedup':>8} {'stderr':>9}"
+            f"  {'configuration':>18} {'cuts':>4} {'circuits':>8} {'shots':>9} {'stderr':>9} "
+            f"{'planning s':>10} {'makespan s':>10} {'total s':>9} {'speedup':>8}"
         )
-        lines = [header, f"* {self.row()}"] + [f"  {alt.row()}" for alt in self.alternatives]
+        pruned = f", {self.pruned} pruned by their lower bounds" if self.pruned else ""
+        title = (
+            f"planned in {self.planning_s:.3f} s: {len(self.alternatives) + 1} candidates at "
+            f"the same target stderr {self.target_stderr:.4g}{pruned}"
+        )
+        lines = [title, header, f"* {self.row()}"] + [f"  {alt.row()}" for alt in self.alternatives]
         return "\n".join(lines)

@@ -30,6 +30,8 @@ OUT_OF_CACHE_WIDTH = 20
 """Probes of circuits at least this wide are at least this wide (a 16 MB state, beyond the caches)."""
 BATCH_S = 0.02
 """Quick probes are repeated in one call until the model predicts about this long."""
+PROBE_SHOTS = 4096
+"""Most shots a probe takes."""
 LIMITS = (0.2, 5.0)
 """A probe corrects the model by at most these factors."""
 
@@ -51,21 +53,24 @@ def slice_circuit(circuit: Any, width: int) -> Any:
 
 @dataclass
 class Prober:
-    """Times probes on this host with each pilot's device options and keeps the correction factors, and
-    the number of distinct outcomes each probed circuit gave (``outcomes``, by ``id`` of the circuit).
+    """Times probes on this host with each pilot's device options, only where ``measured`` (a profile's
+    kept measurements) has none for the circuit's structure, and keeps there the correction factors and
+    the number of distinct outcomes each probed circuit gave.
 
     Parameters
     ----------
     options
         Per pilot name, the device options its workers use.
+    measured
+        Measurements kept from earlier plans, by key (see :attr:`Profile.measured`); filled as it goes.
     repeats
         Timings per probe (the fastest is kept).
     """
 
     options: dict[str, dict[str, Any]]
-    repeats: int = 2
+    measured: dict[str, list[float]] = field(default_factory=dict)
+    repeats: int = 3
     spent_s: float = 0.0
-    outcomes: dict[int, int] = field(default_factory=dict)
     _devices: dict[str, Any] = field(default_factory=dict)
 
     def _device(self, pilot: PilotModel) -> Any | None:
@@ -80,12 +85,34 @@ class Prober:
                 self._devices[pilot.name] = None
         return self._devices[pilot.name]
 
-    def factor(self, pilot: PilotModel, circuit: Any, shots: int) -> float:
+    def outcomes_of(self, circuit: Any, shots: int) -> int | None:
+        """Distinct outcomes a probe of ``circuit`` (its structure) gave at ``shots`` shots (capped at
+        ``PROBE_SHOTS``), if probed."""
+        from parsl_quantum.q_dreamer.template import fingerprint
+
+        shots = min(shots, PROBE_SHOTS)
+        kept = self.measured.get(f"outcomes|{fingerprint(circuit)}|{shots}")
+        return int(kept[0]) if kept else None
+
+    def factor(self, pilot: PilotModel, circuit: Any, shots: int, default: float | None = None) -> float:
         """Measured over modelled state-sized seconds of a probe of ``circuit`` (1 where nothing can be
-        measured)."""
-        device = self._device(pilot)
+        measured); measured once per pilot, circuit structure and shots (capped at ``PROBE_SHOTS``: past
+        a few thousand, the state-sized part no longer grows with shots). With a ``default``, nothing is
+        probed: what was measured before, or else ``default``."""
+        from parsl_quantum.q_dreamer.template import fingerprint
+
         model = pilot.simulator
-        if device is None or model is None:
+        if model is None or pilot.kind == "qpu" or pilot.qpu is not None:
+            return 1.0
+        structure = fingerprint(circuit)
+        shots = min(shots, PROBE_SHOTS)
+        key = f"probe|{pilot.name}|{pilot.backend}|{structure}|{shots}"
+        if key in self.measured:
+            return self.measured[key][0]
+        if default is not None:
+            return default
+        device = self._device(pilot)
+        if device is None:
             return 1.0
         probe = probe_circuit(circuit, model, shots)
         features = CircuitFeatures.of(probe)
@@ -96,16 +123,18 @@ class Prober:
         repeat = max(1, min(50, math.ceil(BATCH_S / max(modelled, 1e-6))))
         start = time.perf_counter()
         best = float("inf")
-        for _ in range(self.repeats):
+        for _ in range(self.repeats if modelled * repeat <= PROBE_BUDGET_S else 1):
             begin = time.perf_counter()
             counts = device.sample([probe] * repeat, shots=shots)
             best = min(best, (time.perf_counter() - begin) / repeat)
         if probe is circuit or probe.num_qubits == circuit.num_qubits:
-            self.outcomes[id(circuit)] = len(counts[0])  # distinct outcomes at `shots` shots
+            self.measured[f"outcomes|{structure}|{shots}"] = [len(counts[0])]
         self.spent_s += time.perf_counter() - start
         measured_state = best - (modelled - modelled_state)
         low, high = LIMITS
-        return min(max(measured_state / modelled_state, low), high)
+        factor = min(max(measured_state / modelled_state, low), high)
+        self.measured[key] = [factor]
+        return factor
 
 
 def probe_circuit(circuit: Any, model: SimulatorModel, shots: int) -> Any:

@@ -1,9 +1,18 @@
-"""Reconstruction of cut expectation values from subexperiment counts, with standard errors.
+r"""Reconstruction of cut expectation values from subexperiment counts, with standard errors.
 
 The combination itself is qiskit-addon-cutting's ``reconstruct_expectation_values``, fed quasi-
-distributions (one entry per distinct outcome, not per shot). The standard error comes from batch means:
-each subexperiment's shots are split at random into ``B`` equal parts, the value is reconstructed from
-each part, and the spread of the ``B`` values over ``sqrt(B)`` estimates the error of the full estimate.
+distributions. Its cost grows with the distinct outcomes it is fed, and it runs once for the value and
+once per standard-error batch; so each subexperiment's outcomes are first *processed*, on the worker that
+sampled them (:func:`process_counts`): the addon maps an outcome to a vector of :math:`\pm 1`, one entry
+per commuting observable, the product of the QPD bits' parity and the observable's parity. Outcomes that
+give the same vector are interchangeable, so they are merged into one class with their shots summed.
+What reaches the reconstruction is then a handful of classes per subexperiment instead of thousands of
+outcomes, and the addon computes the same values from them (:func:`reconstruct` proves it on every call
+it is asked to; ``tests/test_q_dreamer_reconstruction.py`` compares it with the addon on raw counts).
+
+The standard error comes from batch means: each subexperiment's shots are split at random into ``B``
+equal parts, the value is reconstructed from each part, and the spread of the ``B`` values over
+``sqrt(B)`` estimates the error of the full estimate.
 """
 
 from __future__ import annotations
@@ -14,6 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+BATCHES = 8
+"""Standard-error batches (fewer when a subexperiment has fewer shots)."""
 
 
 @dataclass(frozen=True)
@@ -41,27 +53,202 @@ class Reconstruction:
     batches: int
 
 
+@dataclass(frozen=True)
+class OutcomeGroup:
+    """How the addon reads one subexperiment's outcomes: the bits measuring observables (the lowest
+    ``observable_bits``) and the Pauli masks over them, one per commuting observable of the group."""
+
+    observable_bits: int
+    masks: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ProcessedCounts:
+    """One subexperiment's outcomes merged into classes of equal value: ``full`` over all its shots and
+    ``batches``, one per random part of its shots; each ``{representative outcome: shots}``."""
+
+    full: dict[int, int]
+    batches: tuple[dict[int, int], ...]
+
+    @property
+    def shots(self) -> int:
+        return sum(self.full.values())
+
+
+def outcome_groups(coefficients: Sequence[Any], subobservables: Mapping[Hashable, Any]) -> dict:
+    """Per subsystem label, the :class:`OutcomeGroup` of each subexperiment in generation order."""
+    from qiskit_addon_cutting.cutting_experiments import _get_pauli_indices
+    from qiskit_addon_cutting.utils.observable_grouping import ObservableCollection
+
+    out = {}
+    for label, observables in subobservables.items():
+        groups = [
+            OutcomeGroup(len(_get_pauli_indices(cog)), tuple(int(m) for m in cog.pauli_bitmasks))
+            for cog in ObservableCollection(observables).groups
+        ]
+        out[label] = [groups[i % len(groups)] for i in range(len(coefficients) * len(groups))]
+    return out
+
+
+def outcome_classes(outcomes: np.ndarray, group: OutcomeGroup) -> np.ndarray:
+    """The class of each outcome (integers): its QPD parity and its parity under each mask, as bits."""
+    observable = outcomes & np.uint64((1 << group.observable_bits) - 1)
+    qpd = outcomes >> np.uint64(group.observable_bits)
+    classes = np.bitwise_count(qpd).astype(np.int64) & 1
+    for k, mask in enumerate(group.masks):
+        parity = np.bitwise_count(observable & np.uint64(mask)).astype(np.int64) & 1
+        classes |= parity << (k + 1)
+    return classes
+
+
+def process_counts(
+    counts: Mapping[str, int], group: OutcomeGroup, batches: int, rng: np.random.Generator
+) -> ProcessedCounts:
+    """Merge a subexperiment's outcomes (counts keyed as Qiskit writes them) into classes of equal value,
+    over all shots and over ``batches`` random equal parts of them."""
+    keys = list(counts)
+    outcomes = np.array([int(k.replace(" ", ""), 2) for k in keys], dtype=np.uint64)
+    shots = np.array([counts[k] for k in keys], dtype=np.int64)
+    classes = outcome_classes(outcomes, group)
+    present, first, inverse = np.unique(classes, return_index=True, return_inverse=True)
+    per_class = np.bincount(inverse, weights=shots, minlength=len(present)).astype(np.int64)
+    representative = [int(outcomes[i]) for i in first]
+    full = dict(zip(representative, per_class.tolist(), strict=True))
+    parts = split_counts(dict(enumerate(per_class.tolist())), batches, rng)
+    return ProcessedCounts(full, tuple({representative[i]: n for i, n in p.items()} for p in parts))
+
+
+def process_fragment(
+    counts: Sequence[Mapping[str, int]], groups: Sequence[OutcomeGroup], batches: int, seed: int | None
+) -> list[ProcessedCounts]:
+    """:func:`process_counts` for each subexperiment of a fragment (on the worker that sampled them)."""
+    rng = np.random.default_rng(seed)
+    return [process_counts(c, g, batches, rng) for c, g in zip(counts, groups, strict=True)]
+
+
+def _quasi(counts: Mapping[int, int]) -> dict[int, float]:
+    total = sum(counts.values())
+    return {k: n / total for k, n in counts.items()} if total else {}
+
+
+def pauli_values(
+    quasi_dists: Mapping[Hashable, Sequence[Mapping[int, float]]],
+    coefficients: Sequence[tuple[float, Any]],
+    subobservables: Mapping[Hashable, Any],
+) -> np.ndarray:
+    """The addon's ``reconstruct_expectation_values`` over quasi-distributions, per subsystem label."""
+    from qiskit.primitives import SamplerResult
+    from qiskit_addon_cutting import reconstruct_expectation_values
+
+    results = {
+        label: SamplerResult(quasi_dists=[dict(q) for q in runs], metadata=[{} for _ in runs])
+        for label, runs in quasi_dists.items()
+    }
+    return np.asarray(
+        reconstruct_expectation_values(results, coefficients, dict(subobservables)), dtype=float
+    )
+
+
 def quasi_distribution(counts: Mapping[str, int]) -> dict[int, float]:
     """Counts keyed ``"qpd obs"`` as the ``{outcome integer: probability}`` reconstruction expects."""
     total = sum(counts.values())
     return {int(key.replace(" ", ""), 2): n / total for key, n in counts.items()}
 
 
-def _pauli_values(
+def combine(
+    processed: Mapping[Hashable, Sequence[ProcessedCounts]],
+    coefficients: Sequence[tuple[float, Any]],
+    subobservables: Mapping[Hashable, Any],
+    paulis: Any,
+    observables: Sequence[Any],
+) -> Reconstruction:
+    """Values and standard errors from every subexperiment's processed outcomes (the reconstruction task).
+
+    Parameters
+    ----------
+    processed
+        Per subsystem label, each subexperiment's :class:`ProcessedCounts`, in generation order.
+    coefficients, subobservables
+        From the cutting decomposition.
+    paulis
+        The ``PauliList`` of distinct terms the subobservables were built from.
+    observables
+        The observables (``SparsePauliOp``) to assemble from the Pauli terms' values.
+    """
+    labels = paulis.to_labels()
+    full = pauli_values(
+        {label: [_quasi(p.full) for p in runs] for label, runs in processed.items()},
+        coefficients,
+        subobservables,
+    )
+    batches = min(len(p.batches) for runs in processed.values() for p in runs)
+    parts = np.array(
+        [
+            pauli_values(
+                {label: [_quasi(p.batches[b]) for p in runs] for label, runs in processed.items()},
+                coefficients,
+                subobservables,
+            )
+            for b in range(batches)
+        ]
+    )
+
+    def assemble(pauli: np.ndarray) -> np.ndarray:
+        index = dict(zip(labels, pauli, strict=True))
+        out = []
+        for op in observables:
+            value = 0.0
+            for label, coeff in zip(op.paulis.to_labels(), op.coeffs, strict=True):
+                value += float(np.real(coeff)) * (1.0 if set(label) == {"I"} else index[label])
+            out.append(value)
+        return np.array(out)
+
+    values = assemble(full)
+    spread = np.array([assemble(p) for p in parts])
+    stderr = spread.std(axis=0, ddof=1) / np.sqrt(batches)
+    shots = sum(p.shots for runs in processed.values() for p in runs)
+    return Reconstruction(values, stderr, dict(zip(labels, full.tolist(), strict=True)), shots, batches)
+
+
+def batches_for(smallest_shots: int) -> int:
+    """Standard-error batches for subexperiments of at least ``smallest_shots`` shots."""
+    return max(2, min(BATCHES, smallest_shots))
+
+
+def reconstruct(
     counts: Mapping[Hashable, Sequence[Mapping[str, int]]],
     coefficients: Sequence[tuple[float, Any]],
     subobservables: Mapping[Hashable, Any],
-) -> np.ndarray:
-    from qiskit.primitives import SamplerResult
-    from qiskit_addon_cutting import reconstruct_expectation_values
+    paulis: Any,
+    observables: Sequence[Any],
+    batches: int = BATCHES,
+    seed: int | None = None,
+) -> Reconstruction:
+    """Expectation values of ``observables`` from the raw counts of every subexperiment (processing
+    them here; fragment tasks process their own on the workers instead).
 
-    results = {
-        label: SamplerResult(quasi_dists=[quasi_distribution(c) for c in runs], metadata=[{} for _ in runs])
+    Parameters
+    ----------
+    counts
+        Per subsystem label, the counts of its subexperiments in generation order.
+    coefficients, subobservables
+        From the cutting decomposition.
+    paulis
+        The ``PauliList`` of distinct terms the subobservables were built from.
+    observables
+        The observables (``SparsePauliOp``) to assemble from the Pauli terms' values.
+    batches
+        Parts for the standard error (the smallest subexperiment must have at least that many shots).
+    seed
+        Seed of the random split.
+    """
+    groups = outcome_groups(coefficients, subobservables)
+    rng = np.random.default_rng(seed)
+    processed = {
+        label: [process_counts(c, g, batches, rng) for c, g in zip(runs, groups[label], strict=True)]
         for label, runs in counts.items()
     }
-    return np.asarray(
-        reconstruct_expectation_values(results, coefficients, dict(subobservables)), dtype=float
-    )
+    return combine(processed, coefficients, subobservables, paulis, observables)
 
 
 def synthetic_counts(
@@ -91,25 +278,28 @@ def synthetic_counts(
 
 
 def pass_cost(problem: Any, seed: int = 0) -> tuple[float, float]:
-    """Measured seconds of one reconstruction pass over ``problem``'s subexperiments: its fixed part and
-    its part per distinct outcome, ``(a, b)`` with a pass over ``o`` outcomes taking ``a + b * o``.
+    """Measured seconds of one pass of the addon's reconstruction over ``problem``'s subexperiments: its
+    fixed part and its part per outcome class, ``(a, b)`` with a pass over ``o`` classes taking
+    ``a + b * o``.
 
     Both depend on the problem (its subexperiments, coefficients and Pauli terms), so they are timed on it
-    with synthetic counts: one outcome per subexperiment, and a few thousand outcomes in all.
+    with synthetic quasi-distributions of one and of four classes per subexperiment.
     """
-    n = max(problem.num_subexperiments, 1)
     points = []
-    for keys in (1, max(4, min(200, -(-4000 // n)))):
-        counts, outcomes = synthetic_counts(problem, keys, np.random.default_rng(seed))
+    for keys in (1, 4):
+        quasi = {
+            label: [{k: 1.0 / keys for k in range(keys)} for _ in circuits]
+            for label, circuits in problem.subexperiments.items()
+        }
         start = time.perf_counter()
-        _pauli_values(counts, problem.coefficients, problem.subobservables)
-        points.append((outcomes, time.perf_counter() - start))
+        pauli_values(quasi, problem.coefficients, problem.subobservables)
+        points.append((keys * problem.num_subexperiments, time.perf_counter() - start))
     (o1, t1), (o2, t2) = points
     per_outcome = max(t2 - t1, 0.0) / max(o2 - o1, 1)
     return max(t1 - per_outcome * o1, 0.0), per_outcome
 
 
-def split_counts(counts: Mapping[str, int], parts: int, rng: np.random.Generator) -> list[dict[str, int]]:
+def split_counts(counts: Mapping[Any, int], parts: int, rng: np.random.Generator) -> list[dict[Any, int]]:
     """Split the shots behind ``counts`` at random into ``parts`` equal parts."""
     keys = list(counts)
     outcomes = np.repeat(np.arange(len(keys)), [counts[k] for k in keys])
@@ -119,59 +309,3 @@ def split_counts(counts: Mapping[str, int], parts: int, rng: np.random.Generator
         tally = np.bincount(chunk, minlength=len(keys))
         out.append({keys[i]: int(n) for i, n in enumerate(tally) if n})
     return out
-
-
-def reconstruct(
-    counts: Mapping[Hashable, Sequence[Mapping[str, int]]],
-    coefficients: Sequence[tuple[float, Any]],
-    subobservables: Mapping[Hashable, Any],
-    paulis: Any,
-    observables: Sequence[Any],
-    batches: int = 8,
-    seed: int | None = None,
-) -> Reconstruction:
-    """Expectation values of ``observables`` from the counts of every subexperiment.
-
-    Parameters
-    ----------
-    counts
-        Per subsystem label, the counts of its subexperiments in generation order.
-    coefficients, subobservables
-        From the cutting decomposition.
-    paulis
-        The ``PauliList`` of distinct terms the subobservables were built from.
-    observables
-        The observables (``SparsePauliOp``) to assemble from the Pauli terms' values.
-    batches
-        Parts for the standard error (the smallest subexperiment must have at least that many shots).
-    seed
-        Seed of the random split.
-    """
-    labels = paulis.to_labels()
-    full = _pauli_values(counts, coefficients, subobservables)
-    rng = np.random.default_rng(seed)
-    split = {label: [split_counts(c, batches, rng) for c in runs] for label, runs in counts.items()}
-    parts = np.array(
-        [
-            _pauli_values(
-                {label: [c[b] for c in runs] for label, runs in split.items()}, coefficients, subobservables
-            )
-            for b in range(batches)
-        ]
-    )
-
-    def assemble(pauli: np.ndarray) -> np.ndarray:
-        index = dict(zip(labels, pauli, strict=True))
-        out = []
-        for op in observables:
-            value = 0.0
-            for label, coeff in zip(op.paulis.to_labels(), op.coeffs, strict=True):
-                value += float(np.real(coeff)) * (1.0 if set(label) == {"I"} else index[label])
-            out.append(value)
-        return np.array(out)
-
-    values = assemble(full)
-    spread = np.array([assemble(p) for p in parts])
-    stderr = spread.std(axis=0, ddof=1) / np.sqrt(batches)
-    shots = sum(sum(c.values()) for runs in counts.values() for c in runs)
-    return Reconstruction(values, stderr, dict(zip(labels, full.tolist(), strict=True)), shots, batches)

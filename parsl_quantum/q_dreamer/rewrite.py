@@ -2,29 +2,53 @@
 
 The subexperiments of a :class:`CutProblem` are grouped into *fragments*, each one quantum task on the
 quantum executor (many small circuits per task, shipped as QPY), sized so that every connected worker gets
-work and no task is too small to pay its overhead. A reconstruction task depends on all fragment tasks and
-returns the expectation values with their standard errors; its ``AppFuture`` is what the caller gets, and
-downstream apps use it like any other.
+work and no task is too small to pay its overhead. Each fragment task also processes its own outcomes
+(:func:`~parsl_quantum.q_dreamer.reconstruct.process_fragment`), in parallel on the workers, so that the
+reconstruction task, which depends on all of them, only combines a few numbers per subexperiment. The
+reconstruction is an ordinary Parsl task: on the classical executors given, or else on the
+DataFlowKernel's internal thread executor, never on the thread that delivers a pilot's results. Its
+``AppFuture`` is what the caller gets, and downstream apps use it like any other.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import Future
 from typing import Any
 
-from parsl import join_app, python_app
+from parsl import python_app
 from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.executors.capacity import worker_slots
+from parsl_quantum.executors.internal import INTERNAL_EXECUTOR
 from parsl_quantum.providers.circuits import PackedCircuits
 from parsl_quantum.q_dreamer.decompose import CutProblem
-from parsl_quantum.q_dreamer.reconstruct import Reconstruction, reconstruct
+from parsl_quantum.q_dreamer.reconstruct import (
+    OutcomeGroup,
+    ProcessedCounts,
+    Reconstruction,
+    batches_for,
+    combine,
+    outcome_groups,
+    process_fragment,
+)
 
 
-def sample_fragment(circuits: PackedCircuits, shots: Sequence[int], *, device: Any) -> list[dict[str, int]]:
-    """Counts of a fragment's subexperiments on the pilot's device (runs on a worker)."""
+def sample_fragment(
+    circuits: PackedCircuits,
+    shots: Sequence[int],
+    groups: Sequence[OutcomeGroup],
+    batches: int,
+    seed: int | None,
+    *,
+    device: Any,
+) -> list[ProcessedCounts]:
+    """Sample a fragment's subexperiments on the pilot's device and process their outcomes (runs on a
+    worker)."""
+    return process_fragment(sample_circuits(circuits, shots, device=device), groups, batches, seed)
+
+
+def sample_circuits(circuits: PackedCircuits, shots: Sequence[int], *, device: Any) -> list[dict[str, int]]:
+    """Counts of circuits on a device, each with its own shots (circuits of equal shots in one call)."""
     unpacked = circuits.unpack()
     counts: list[dict[str, int]] = [{} for _ in unpacked]
     by_shots: dict[int, list[int]] = {}
@@ -98,14 +122,14 @@ def submit_cut(
     executors
         Quantum executors for the fragment tasks.
     classical_executors
-        Executors for the reconstruction task; ``None`` reconstructs on the submitting host once the
-        fragments are in.
+        Executors for the reconstruction task; ``None`` runs it on the DataFlowKernel's internal thread
+        executor on the submitting host (a Parsl task of its own, off the pilots' result threads).
     requirements
         Extra requirements of the fragment tasks (``kinds``, ``pilot``, ``priority``...).
     cost
         Predicted cost of a subexperiment, used to balance fragments.
     seed
-        Seed of the standard-error split.
+        Seed of the standard-error split (each fragment's is derived from it).
     on_fragment
         Called with each fragment task's index and future, in :func:`fragments` order.
 
@@ -116,39 +140,36 @@ def submit_cut(
     """
     if len(shots) != len(problem.coefficients):
         raise ValueError(f"{len(shots)} shot counts for {len(problem.coefficients)} subexperiment indices")
+    groups = outcome_groups(problem.coefficients, problem.subobservables)
     work = []
     for label, circuits in problem.subexperiments.items():
-        groups = len(circuits) // len(problem.coefficients)
-        work.extend((label, i, qc, int(shots[i // groups])) for i, qc in enumerate(circuits))
+        per_index = len(circuits) // len(problem.coefficients)
+        work.extend((label, i, qc, int(shots[i // per_index])) for i, qc in enumerate(circuits))
+    batches = batches_for(min(int(n) for n in shots))
     spec = {"qubits": problem.widest, **(requirements or {})}
     fragment_app = python_app(sample_fragment, executors=list(executors))
     launched = []
-    for group in fragments(work, worker_slots(executors), cost):
+    for number, group in enumerate(fragments(work, worker_slots(executors), cost)):
         total = sum(n for *_, n in group)
         future = fragment_app(
             PackedCircuits([qc for _, _, qc, _ in group]),
             [n for *_, n in group],
+            [groups[label][i] for label, i, _, _ in group],
+            batches,
+            None if seed is None else seed * 100003 + number,
             parsl_resource_specification={**spec, "shots": total},
         )
         if on_fragment is not None:
-            on_fragment(len(launched), future)
+            on_fragment(number, future)
         launched.append(([(label, i) for label, i, _, _ in group], future))
+    if not launched:
+        raise ValueError("a cut problem without subexperiments")
     layout = {label: len(circuits) for label, circuits in problem.subexperiments.items()}
-    arguments = (
-        layout,
-        problem.coefficients,
-        problem.subobservables,
-        problem.paulis,
-        problem.observables,
-        seed,
-    )
+    arguments = (layout, problem.coefficients, problem.subobservables, problem.paulis, problem.observables)
     index = [slots for slots, _ in launched]
     futures = [future for _, future in launched]
-    if classical_executors:
-        return python_app(reconstruct_fragments, executors=list(classical_executors))(
-            *arguments, index, *futures
-        )
-    return join_app(_reconstruct_when_done)(arguments, index, futures)
+    where = list(classical_executors) if classical_executors else [INTERNAL_EXECUTOR]
+    return python_app(reconstruct_fragments, executors=where)(*arguments, index, *futures)
 
 
 def reconstruct_fragments(
@@ -157,38 +178,13 @@ def reconstruct_fragments(
     subobservables: dict[Hashable, Any],
     paulis: Any,
     observables: Sequence[Any],
-    seed: int | None,
     index: Sequence[Sequence[tuple[Hashable, int]]],
-    *fragment_counts: list[dict[str, int]],
+    *fragment_results: list[ProcessedCounts],
 ) -> Reconstruction:
-    """The reconstruction task: put fragment counts back in subexperiment order and reconstruct."""
-    counts: dict[Hashable, list[dict[str, int]]] = {label: [{}] * n for label, n in layout.items()}
-    for slots, results in zip(index, fragment_counts, strict=True):
+    """The reconstruction task: put the fragments' processed outcomes back in subexperiment order and
+    combine them."""
+    processed: dict[Hashable, list[Any]] = {label: [None] * n for label, n in layout.items()}
+    for slots, results in zip(index, fragment_results, strict=True):
         for (label, i), result in zip(slots, results, strict=True):
-            counts[label][i] = result
-    smallest = min(sum(c.values()) for runs in counts.values() for c in runs)
-    batches = max(2, min(8, smallest))
-    return reconstruct(counts, coefficients, subobservables, paulis, observables, batches=batches, seed=seed)
-
-
-def _reconstruct_when_done(arguments: tuple, index: list, futures: list[AppFuture]) -> Future:
-    """A future completed by callbacks once every fragment is in (no thread waits for them)."""
-    final: Future = Future()
-    remaining = [len(futures)]
-    lock = threading.Lock()
-
-    def on_done(_: Future) -> None:
-        with lock:
-            remaining[0] -= 1
-            if remaining[0]:
-                return
-        try:
-            final.set_result(reconstruct_fragments(*arguments, index, *[f.result() for f in futures]))
-        except BaseException as exc:
-            final.set_exception(exc)
-
-    for future in futures:
-        future.add_done_callback(on_done)
-    if not futures:
-        final.set_exception(ValueError("a cut problem without subexperiments"))
-    return final
+            processed[label][i] = result
+    return combine(processed, coefficients, subobservables, paulis, observables)

@@ -12,13 +12,15 @@ subsystem reach a standard error :math:`\epsilon`.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
+from typing import Any
 
 
 def shots_for_precision(kappa: float, precision: float) -> int:
     """Total shots per subsystem for a standard error of at most ``precision``."""
-    if precision <= 0:
-        raise ValueError(f"precision must be positive, got {precision}")
+    if not math.isfinite(precision) or precision <= 0:
+        raise ValueError(f"precision must be finite and above 0, got {precision}")
     return max(1, math.ceil((kappa / precision) ** 2))
 
 
@@ -37,3 +39,22 @@ def allocate_shots(coefficients: Sequence[tuple[float, object]], total: int, min
     magnitudes = [abs(float(c)) for c, _ in coefficients]
     kappa = sum(magnitudes) or 1.0
     return [max(minimum, round(total * m / kappa)) for m in magnitudes]
+
+
+def check_target(precision: Any, shots: Any) -> None:
+    """Raise ``ValueError`` unless at most one of ``precision`` and ``shots`` is given, ``precision`` is a
+    finite number above zero and ``shots`` a positive integer."""
+    if precision is not None and shots is not None:
+        raise ValueError(
+            f"give shots or precision, not both (got shots={shots!r}, precision={precision!r}): "
+            "every candidate is sized to one target standard error"
+        )
+    if precision is not None:
+        if isinstance(precision, bool) or not isinstance(precision, numbers.Real):
+            raise ValueError(f"precision must be a number, got {precision!r}")
+        if not math.isfinite(precision) or precision <= 0:
+            raise ValueError(f"precision must be finite and above 0, got {precision!r}")
+    if shots is not None and (
+        isinstance(shots, bool) or not isinstance(shots, numbers.Integral) or shots <= 0
+    ):
+        raise ValueError(f"shots must be a positive integer, got {shots!r}")

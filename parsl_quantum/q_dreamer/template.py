@@ -1,0 +1,202 @@
+"""A circuit's structure apart from its parameter values, and cut subexperiments reused across values.
+
+A variational loop runs the same circuit with new angles at every step. Its *structure* (the gates, the
+wires they act on, the classical bits and conditions; not the angles) is what the cut search and the
+planner's predictions depend on, so a plan of a structure seen before is reused (:func:`fingerprint`).
+Its subexperiments are reused too: a :class:`CutTemplate` is the cut circuit with every angle of an
+uncut gate replaced by a circuit parameter, cut and expanded once with qiskit-addon-cutting
+(``cut_gates``, ``cut_wires``, ``expand_observables``, ``partition_problem``,
+``generate_cutting_experiments``); :meth:`CutTemplate.bind` then only assigns the new angles. The angles
+of the cut gates themselves stay numbers, since the quasi-probability coefficients depend on them: when
+they change, the template is rebuilt at the same cut positions (no new cut search).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from parsl_quantum.q_dreamer.decompose import CutProblem, CutStructure, cuttable
+
+CONTROL_FLOW = frozenset({"if_else", "while_loop", "for_loop", "switch_case", "box"})
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _varies(operation: Any) -> bool:
+    """Whether an instruction's parameters are angles that may change between steps of a loop."""
+    return (
+        operation.name not in CONTROL_FLOW
+        and bool(operation.params)
+        and all(_numeric(v) for v in operation.params)
+    )
+
+
+def fingerprint(circuit: Any) -> str:
+    """A digest of ``circuit``'s structure: its instructions, their qubits, classical bits and any
+    non-numeric parameter (a control-flow body, a condition), but not its gates' angles."""
+    parts: list[Any] = [circuit.num_qubits, circuit.num_clbits]
+    for inst in circuit.data:
+        operation = inst.operation
+        params = len(operation.params) if _varies(operation) else repr(operation.params)
+        parts.append(
+            (
+                operation.name,
+                tuple(circuit.find_bit(q).index for q in inst.qubits),
+                tuple(circuit.find_bit(c).index for c in inst.clbits),
+                params,
+                repr(getattr(operation, "condition", None)),
+            )
+        )
+    return hashlib.sha1(repr(parts).encode()).hexdigest()
+
+
+def parameter_values(circuit: Any) -> list[float]:
+    """The angles of ``circuit``'s gates, in instruction order."""
+    return [float(v) for inst in circuit.data if _varies(inst.operation) for v in inst.operation.params]
+
+
+def has_classical_control(circuit: Any) -> str | None:
+    """The feature that keeps ``circuit`` (final measurements stripped) from being cut, or ``None``:
+    classically controlled operations (``if_test`` and other control flow), resets, or measurements that
+    something reads afterwards."""
+    from parsl_quantum.providers.circuits import count_measurements
+
+    names = set(circuit.count_ops())
+    flow = sorted(names & CONTROL_FLOW)
+    if flow:
+        return f"classically controlled operations ({', '.join(flow)}: if_test and the like)"
+    if "reset" in names:
+        return "mid-circuit resets"
+    if count_measurements(circuit):
+        return "mid-circuit measurements (measurements that later operations depend on)"
+    return None
+
+
+def _cut_positions(structure: CutStructure) -> tuple[list[int], list[tuple[int, int]]]:
+    """Indices of the cut gates in the uncut circuit, and ``(position, qubit)`` of each wire cut in the
+    cut circuit (``find_cuts`` replaces cut gates in place and inserts wire cuts)."""
+    gates, wires = [], []
+    cut = structure.cut_circuit
+    inserted = 0
+    for position, inst in enumerate(cut.data):
+        if inst.operation.name == "cut_wire":
+            wires.append((position, cut.find_bit(inst.qubits[0]).index))
+            inserted += 1
+        elif inst.operation.name == "qpd_2q":
+            gates.append(position - inserted)
+    return gates, wires
+
+
+@dataclass
+class CutTemplate:
+    """A cut structure expanded once, its uncut gates' angles left as parameters.
+
+    Attributes
+    ----------
+    structure
+        Where the circuit is cut.
+    parameters
+        One per angle of the circuit (:func:`parameter_values` order): the circuit parameter standing for
+        it, or ``None`` for an angle of a cut gate (fixed).
+    cut_values
+        The cut gates' angles the coefficients were computed for.
+    subexperiments, coefficients, subobservables
+        From ``generate_cutting_experiments``, with parameters unassigned.
+    """
+
+    structure: CutStructure
+    parameters: list[Any]
+    cut_values: list[float]
+    subexperiments: dict[Hashable, list[Any]]
+    coefficients: list[Any]
+    subobservables: dict[Hashable, Any]
+
+    @classmethod
+    def build(cls, structure: CutStructure, circuit: Any) -> CutTemplate:
+        """Cut ``circuit`` (of the structure the cuts were found for) at ``structure``'s positions and
+        generate its subexperiments with the uncut gates' angles as parameters."""
+        from qiskit.circuit import CircuitInstruction, Parameter
+        from qiskit_addon_cutting import (
+            cut_gates,
+            cut_wires,
+            expand_observables,
+            generate_cutting_experiments,
+            partition_problem,
+        )
+        from qiskit_addon_cutting.instructions import CutWire
+
+        qc = cuttable(circuit)
+        gates, wires = _cut_positions(structure)
+        cut_indices = set(gates)
+        template = qc.copy_empty_like()
+        parameters: list[Any] = []
+        cut_values: list[float] = []
+        for index, inst in enumerate(qc.data):
+            operation = inst.operation
+            if not _varies(operation):
+                template.append(inst)
+                continue
+            if index in cut_indices:
+                template.append(inst)
+                parameters.extend([None] * len(operation.params))
+                cut_values.extend(float(v) for v in operation.params)
+                continue
+            fresh = [Parameter(f"_qd{len(parameters) + k}") for k in range(len(operation.params))]
+            parameters.extend(fresh)
+            operation = operation.copy()
+            operation.params = fresh
+            template.append(operation, inst.qubits, inst.clbits)
+        cut = cut_gates(template, gates)[0]
+        for position, qubit in wires:
+            cut.data.insert(position, CircuitInstruction(CutWire(), [cut.qubits[qubit]], []))
+        with_ancillas = cut_wires(cut)
+        expanded = expand_observables(structure.paulis, qc, with_ancillas)
+        partitioned = partition_problem(circuit=with_ancillas, observables=expanded)
+        subexperiments, coefficients = generate_cutting_experiments(
+            circuits=partitioned.subcircuits, observables=partitioned.subobservables, num_samples=np.inf
+        )
+        return cls(
+            structure=structure,
+            parameters=parameters,
+            cut_values=cut_values,
+            subexperiments=dict(subexperiments),
+            coefficients=list(coefficients),
+            subobservables=dict(partitioned.subobservables),
+        )
+
+    def fits(self, values: list[float]) -> bool:
+        """Whether angles ``values`` keep the cut gates' angles this template was expanded for."""
+        if len(values) != len(self.parameters):
+            return False
+        fixed = [v for v, p in zip(values, self.parameters, strict=True) if p is None]
+        return np.allclose(fixed, self.cut_values, rtol=0.0, atol=1e-12)
+
+    def bind(self, values: list[float]) -> CutProblem:
+        """The cut problem of the circuit with angles ``values`` (see :meth:`fits`)."""
+        assignment = {p: v for p, v in zip(self.parameters, values, strict=True) if p is not None}
+        subexperiments = {
+            label: [
+                qc.assign_parameters({p: assignment[p] for p in qc.parameters}) if qc.parameters else qc
+                for qc in circuits
+            ]
+            for label, circuits in self.subexperiments.items()
+        }
+        structure = self.structure
+        return CutProblem(
+            observables=structure.observables,
+            paulis=structure.paulis,
+            subexperiments=subexperiments,
+            coefficients=self.coefficients,
+            subobservables=self.subobservables,
+            cuts=structure.cuts,
+            sampling_overhead=structure.sampling_overhead,
+            subcircuit_size=structure.subcircuit_size,
+            subcircuit_widths=structure.widths,
+        )
