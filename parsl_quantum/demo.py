@@ -9,6 +9,7 @@ demo prints that decision, the answers against the exact values, and where the t
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from parsl_quantum.configs import local_config
 from parsl_quantum.motifs import TimeBreakdown, quantum_app
 from parsl_quantum.progress import wait_with_progress
+from parsl_quantum.report import write_report
 
 SHOTS = 20_000
 """Shots per task: enough that a simulator task takes ~15 ms here, the emulator's ~80 ms."""
@@ -33,8 +35,22 @@ def ghz_parity(theta, *, device):
     return device.estimate(qc, "ZZZ", shots=SHOTS)
 
 
-def run_demo(tasks: int = 32) -> dict:
-    """Run the demo and print its report; returns the per-task rows."""
+def run_demo(tasks: int = 32, report_dir: str | None = None) -> dict:
+    """Run the demo, print what happened and write the run's report.
+
+    Parameters
+    ----------
+    tasks
+        Circuits in the parameter sweep.
+    report_dir
+        Where to write the report; default ``<run_dir>/report`` (Parsl's run directory of the demo).
+
+    Returns
+    -------
+    dict
+        ``rows`` (per task: pilot, value, exact value, need) and ``report`` (the written
+        :class:`~parsl_quantum.report.Report`).
+    """
     import parsl
 
     config = local_config()
@@ -75,6 +91,7 @@ def run_demo(tasks: int = 32) -> dict:
     finally:
         dfk.cleanup()
         parsl.clear()
+    run_dir = dfk.run_dir
     rows = []
     print(
         f"\n{'task':>4} {'theta':>6} {'needs':>9} {'pilot':>5} {'backend':>12} {'wait s':>7} {'run s':>6} "
@@ -98,4 +115,7 @@ def run_demo(tasks: int = 32) -> dict:
         )
     print()
     print(TimeBreakdown.from_records(records.values(), wall))
-    return {"rows": rows}
+    report = write_report(run_dir, report_dir or os.path.join(run_dir, "report"))
+    print(f"\n{report}")
+    print(f"open {report.html} in a browser: every chart is inside that one file")
+    return {"rows": rows, "report": report}

@@ -73,7 +73,7 @@ def gantt_chart(run: Run, path: Path) -> Path:
     for task in run.tasks:
         begin, width = interval(run, task)
         bars.setdefault((placed[id(task)], task.outcome, task.ran), []).append(
-            (begin, max(width, span / 800))
+            (begin, max(width, span / 300))
         )
     for (row, outcome, ran), spans in bars.items():
         ax.broken_barh(
