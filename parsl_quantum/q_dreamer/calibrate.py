@@ -311,9 +311,8 @@ def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) 
             overheads.append((record.done - record.submit) - (record.end - record.start))
         max_qubits = pilot.qubits or 20
         noisy = pilot.kind == "qpu"
-        measured = timing_app(
-            simulator_specs(min(max_qubits, max_width), noisy), parsl_resource_specification={**spec, "qubits": 2}
-        ).result()
+        specs = simulator_specs(min(max_qubits, max_width), noisy)
+        measured = timing_app(specs, parsl_resource_specification={**spec, "qubits": 2}).result()
         samples[name] = measured
         host, cores = host_app(parsl_resource_specification=spec).result()
         description = descriptions[name]

@@ -2,8 +2,8 @@
 
 A transverse-field Ising chain, ``H = -sum Z_i Z_{i+1} - h sum X_i``, on ``--qubits`` spins; the ansatz is
 a layer of RY rotations, a CNOT ladder and another RY layer, each layer's rotations sharing one angle
-(two parameters: few enough for COBYLA to converge through shot noise). The only pilot is narrower than the circuit
-(half its width), so no step can run it whole: every energy the optimizer (COBYLA) asks for is planned
+(two parameters: few enough for COBYLA to converge through shot noise). The only pilot is narrower than
+the circuit (half its width), so no step can run it whole: every energy the optimizer asks for is planned
 by Q-Dreamer and run as cut fragments plus a reconstruction. The first plan searches for the cut and
 generates the subexperiments; every later step has the same structure with new angles, and re-plans in
 milliseconds from Q-Dreamer's structure cache, only binding the new angles. Checked: the final energy,
@@ -116,7 +116,10 @@ def main(argv: list[str] | None = None) -> dict:
     first, later = planning[0], statistics.median(planning[1:]) if len(planning) > 1 else float("nan")
     print(f"transverse-field Ising chain, {n} spins, h = {args.field}: {len(hamiltonian)} Pauli terms")
     print(f"every step cut: {', '.join(sorted(labels))} (the pilot holds {max(2, n // 2)} qubits)")
-    print(f"{len(steps)} steps at stderr <= {args.precision}; planning: first {first:.3f} s, then median {later:.4f} s")
+    print(
+        f"{len(steps)} steps at stderr <= {args.precision}; planning: first {first:.3f} s, "
+        f"then median {later:.4f} s"
+    )
     print(f"VQE energy {final:.4f} +- {stderr:.4f}   exact {exact:.4f}   error {error:+.4f}")
     print(breakdown)
     figures = {
