@@ -304,7 +304,10 @@ class NodeNetwork:
 
     def create(self) -> None:
         """Make the bridge, the namespaces and their links; what was made is recorded for :meth:`remove`."""
-        _ip("link", "add", self.bridge, "type", "bridge")
+        # Bridged frames skip iptables on this bridge only (a host with Docker drops forwarded traffic),
+        # without touching the host-wide net.bridge.bridge-nf-call-iptables.
+        if _ip("link", "add", self.bridge, "type", "bridge", "nf_call_iptables", "0", check=False).returncode:
+            _ip("link", "add", self.bridge, "type", "bridge")  # an iproute2 without the option
         self._made.append("bridge")
         _ip("addr", "add", f"{self.login_address}/{self.subnet.prefixlen}", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
@@ -636,6 +639,15 @@ class SlurmCluster:
     def _teardown_network(self) -> None:
         """Undo :meth:`_setup_network`."""
 
+    def leftovers(self) -> list[str]:
+        """What :meth:`stop` should have removed and is still there (daemons, network); empty when clean."""
+        left = [f"{name} (pid {p.pid})" for name, p in self._daemons.items() if p.poll() is None]
+        if self._munged is not None and self._munged.poll() is None:
+            left.append(f"munged (pid {self._munged.pid})")
+        if self.workdir is not None and self._own_workdir and self.workdir.exists():
+            left.append(str(self.workdir))
+        return left
+
     def _cancel_all_jobs(self, timeout: float = 30.0) -> None:
         try:
             if not self.jobs():
@@ -784,6 +796,12 @@ class MultiNodeSlurmCluster(SlurmCluster):
     def _teardown_network(self) -> None:
         if self.network is not None:
             self.network.remove()
+
+    def leftovers(self) -> list[str]:
+        left = super().leftovers()
+        if self.network is not None:
+            left += self.network.leftovers()
+        return left
 
 
 @contextlib.contextmanager
