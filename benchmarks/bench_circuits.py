@@ -1,12 +1,13 @@
-"""Many small circuits: quantum tasks on 2 workers vs the same circuits run serially on Aer.
+"""Many small circuits: quantum tasks on 2 workers vs one batched ``AerSimulator.run`` call.
 
-2,000 random 10-qubit circuits of depth 10 at 1,000 shots each. The baseline runs them one after the
-other on ``qiskit_aer.AerSimulator`` in this process; parsl-quantum runs them as quantum tasks on a CPU
-pilot of 2 workers, batched into tasks of many circuits (one circuit takes a few milliseconds, less than
-a task's overhead) and shipped as QPY (:class:`PackedCircuits`), since Parsl's dill pickling of
-``QuantumCircuit`` objects costs more than simulating them. The figure is serial time / parallel
-time; the issue asks for at least 1.6 (2 is the limit on 2 cores). Both answers are checked to agree
-(same circuits, shot-noise tolerance).
+2,000 random 10-qubit circuits of depth 10 at 1,000 shots each. The baseline is what a well-informed
+user runs: every circuit in one ``AerSimulator.run`` call in this process, with Aer's defaults and with
+Aer running two experiments at once (``max_parallel_experiments=2``, one per core); the headline takes
+the faster of the two. parsl-quantum runs them as quantum tasks on a CPU pilot of 2 workers, batched
+into tasks of many circuits (one circuit takes a few milliseconds, less than a task's overhead) and
+shipped as QPY (:class:`PackedCircuits`). Also reported: the circuits run one call each (the old,
+weaker baseline). The figure is baseline time / parallel time, medians of the repeats, alternating in
+the same run (2 is the limit on 2 cores). Both answers are checked to agree (shot-noise tolerance).
 """
 
 from __future__ import annotations
@@ -38,10 +39,18 @@ quantum_batch = python_app(sample_batch, executors=["quantum"])
 
 
 def serial(circuits, shots) -> list[dict]:
+    """One ``run`` call per circuit."""
     from qiskit_aer import AerSimulator
 
     simulator = AerSimulator()
     return [simulator.run(qc, shots=shots).result().get_counts() for qc in circuits]
+
+
+def batched(circuits, shots, **options) -> list[dict]:
+    """Every circuit in one ``AerSimulator.run`` call."""
+    from qiskit_aer import AerSimulator
+
+    return AerSimulator(**options).run(circuits, shots=shots).result().get_counts()
 
 
 def parallel(circuits, shots, batch) -> list[dict]:
@@ -79,17 +88,22 @@ def main(argv: list[str] | None = None) -> dict:
     pilot = PilotDescription(
         name="cpu", kind="cpu", backend="aer", workers=args.workers, options={"max_parallel_threads": 1}
     )
-    serial_s, parallel_s = [], []
+    serial_s, batched_s, batched2_s, parallel_s = [], [], [], []
     with Loaded(QuantumPilotExecutor(label="quantum", pilots=[pilot])):
         parallel(circuits[: args.batch * args.workers], args.shots, args.batch)  # workers and devices up
         for _ in range(args.repeats):
-            seconds, reference = timed(lambda: serial(circuits, args.shots))
-            serial_s.append(seconds)
+            seconds, reference = timed(lambda: batched(circuits, args.shots))
+            batched_s.append(seconds)
+            seconds, _ = timed(lambda: batched(circuits, args.shots, max_parallel_experiments=args.workers))
+            batched2_s.append(seconds)
             seconds, counts = timed(lambda: parallel(circuits, args.shots, args.batch))
             parallel_s.append(seconds)
+            seconds, _ = timed(lambda: serial(circuits, args.shots))
+            serial_s.append(seconds)
     # 1,000 shots: a probability's standard deviation is at most 0.016; 6 sigma of a difference is 0.13
     worst = agree(reference, counts, args.shots)
-    assert worst < 0.14, f"parallel and serial counts disagree by {worst}"
+    assert worst < 0.14, f"parallel and batched counts disagree by {worst}"
+    baseline = min(median(batched_s), median(batched2_s))
     return write_result(
         "many_circuits",
         {
@@ -99,9 +113,12 @@ def main(argv: list[str] | None = None) -> dict:
             "shots": args.shots,
             "workers": args.workers,
             "circuits_per_task": args.batch,
-            "serial_aer_s": serial_s,
+            "batched_aer_s": batched_s,
+            "batched_aer_parallel_experiments_s": batched2_s,
+            "one_call_per_circuit_aer_s": serial_s,
             "quantum_tasks_s": parallel_s,
-            "speedup": round(median(serial_s) / median(parallel_s), 3),
+            "speedup": round(baseline / median(parallel_s), 3),
+            "speedup_vs_one_call_per_circuit": round(median(serial_s) / median(parallel_s), 3),
             "max_probability_difference": round(worst, 4),
             "target": ">= 1.6",
         },

@@ -1,15 +1,27 @@
-"""Q-Dreamer's planner against reality: every configuration it weighs, run for real.
+"""Q-Dreamer's planner against reality: its choice, planning included, and every close configuration run.
 
 Twelve circuits of 16 to 28 qubits from three families (efficient_su2 with linear entanglement, p=1
-QAOA on sparse graphs of two communities joined by one edge, GHZ chains), 4,096 shots, one CPU pilot of
-2 workers. For each circuit Q-Dreamer plans (whole, and the narrowest cut for 1 to 3 cuts); then every
-configuration it weighed is submitted and its makespan measured (submission to values, the median of
-three runs for configurations under 3 s). Reported, as the issue asks:
+QAOA on sparse graphs of two communities joined by one edge, GHZ chains), every candidate at the
+precision of running whole with 4,096 shots, one CPU pilot of 2 workers. For each circuit:
 
-- the fraction of circuits whose chosen configuration is within 10% of the fastest measured (>= 0.9);
-- mean regret, chosen measured time over the best measured time (<= 1.10);
-- mean accuracy of the predicted speedup over running whole, min(predicted, measured) / max(...)
-  (>= 0.85);
+1. Q-Dreamer plans it cold (a structure it has not seen), and the planning time is recorded;
+2. a second planner with no pruning weighs every configuration (whole, and the narrowest cut for 1 to 3
+   cuts), each with the planning time it needs on its own; every configuration predicted within 3x of
+   the chosen one is run (more than the planner's own candidates where they are close), and so is
+   running whole wherever it fits;
+3. each is measured from submission to values (the median of three runs under 3 s).
+
+Reported, as issue 10 asks, with planning counted (a configuration's cost is its planning time plus its
+measured makespan):
+
+- top-1: the fraction of circuits whose choice costs within 10% of the cheapest measured (>= 0.9);
+- mean regret: the choice's cost over the cheapest cost (<= 1.10);
+- the median makespan prediction error over every configuration run, whole included (<= 25%);
+- the median of planning time over the chosen plan's run time (<= 1);
+- the accuracy of the predicted speedup over running whole, min(predicted, measured) / max(...), only
+  where the choice is a cut and both it and whole were measured;
+- reproducibility: the same circuit planned again from the saved profile, the largest relative change
+  of a prediction (<= 10%);
 
 and a plot of predicted against measured makespans (benchmarks/results/planner_accuracy.png).
 """
@@ -130,9 +142,14 @@ def plot(rows: list[dict], path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    import copy
+
+    from parsl_quantum.q_dreamer import Profile
+
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--shots", type=int, default=4096)
+    parser.add_argument("--shots", type=int, default=4096, help="per basis whole: sets the precision")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--circuits", type=int, default=len(CIRCUITS), help="the first N of the list")
     parser.add_argument("--profile", default=os.path.join(RESULTS, "profile.json"))
     args = parser.parse_args(argv)
     pilot = PilotDescription(
@@ -143,70 +160,116 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     with Loaded(*config.executors):
         executor.wait_for_pilots()
-        dreamer = QDreamer()
+        calibrator = QDreamer()
         start = time.perf_counter()
-        dreamer.calibrate(executor)
+        calibrated = calibrator.calibrate(executor)
         calibration_s = time.perf_counter() - start
-        dreamer.profile.save(args.profile)
+        calibrated.save(args.profile)
         warm, _ = su2(10)
-        for plan in (lambda p: [p, *p.alternatives])(dreamer.plan(warm, ["Z" * 10], executor, shots=256)):
+        warmup = QDreamer(copy.deepcopy(calibrated), prune=False).plan(warm, ["Z" * 10], executor, shots=256)
+        for plan in [warmup, *warmup.alternatives]:
             plan.submit_reconstruction().result()  # workers load the fragment code once
-        for family, make in CIRCUITS:
+        for family, make in CIRCUITS[: args.circuits]:
             circuit, observables = make()
+            dreamer = QDreamer(copy.deepcopy(calibrated))
             plan = dreamer.plan(circuit, observables, executor, shots=args.shots)
+            kept = dreamer.profile.to_json()
+            again = QDreamer(Profile.from_json(kept)).plan(circuit, observables, executor, shots=args.shots)
+            repeat = [(p.label, p.predicted_makespan_s) for p in [again, *again.alternatives]]
+            first = dict((p.label, p.predicted_makespan_s) for p in [plan, *plan.alternatives])
+            reproducibility = max(abs(t / first[label] - 1) for label, t in repeat if label in first)
+            everything = QDreamer(Profile.from_json(kept), prune=False).plan(
+                circuit, observables, executor, shots=args.shots
+            )
+            options = {p.label: p for p in [everything, *everything.alternatives]}
+            options[plan.label] = plan  # the choice as planned, with its own planning time
+            close = [
+                p
+                for p in options.values()
+                if p is plan or not p.cut or p.predicted_makespan_s <= 3 * plan.predicted_makespan_s
+            ]
             candidates = []
-            for option in [plan, *plan.alternatives]:
+            for option in close:
                 measured = measure(option)
+                planning = plan.planning_s if option is plan else option.candidate_planning_s
                 candidates.append(
                     {
                         "configuration": option.label,
                         "cuts": option.num_cuts,
                         "subexperiments": option.num_subexperiments,
+                        "shots": option.shots,
                         "predicted_s": option.predicted_makespan_s,
                         "measured_s": measured,
+                        "planning_s": planning,
+                        "cost_s": planning + measured,
                         "chosen": option is plan,
+                        "weighed_by_planner": option.label in first,
                     }
                 )
                 print(
                     f"  {circuit.name:22} {option.label:>18} predicted {option.predicted_makespan_s:8.3f} s  "
-                    f"measured {measured:8.3f} s",
+                    f"measured {measured:8.3f} s  planning {planning:6.3f} s",
                     flush=True,
                 )
-            best = min(c["measured_s"] for c in candidates)
-            chosen = candidates[0]
-            whole = next(c for c in candidates if c["cuts"] == 0)
-            predicted_speedup = whole["predicted_s"] / chosen["predicted_s"]
-            measured_speedup = whole["measured_s"] / chosen["measured_s"]
-            rows.append(
-                {
-                    "family": family,
-                    "circuit": circuit.name,
-                    "qubits": circuit.num_qubits,
-                    "planning_s": plan.planning_s,
-                    "candidates": candidates,
-                    "chosen": chosen["configuration"],
-                    "fastest": min(candidates, key=lambda c: c["measured_s"])["configuration"],
-                    "regret": chosen["measured_s"] / best,
-                    "predicted_speedup": predicted_speedup,
-                    "measured_speedup": measured_speedup,
-                    "speedup_accuracy": min(predicted_speedup, measured_speedup)
-                    / max(predicted_speedup, measured_speedup),
-                }
-            )
+            cheapest = min(c["cost_s"] for c in candidates)
+            chosen = next(c for c in candidates if c["chosen"])
+            whole = next((c for c in candidates if c["cuts"] == 0), None)
+            row = {
+                "family": family,
+                "circuit": circuit.name,
+                "qubits": circuit.num_qubits,
+                "planning_s": plan.planning_s,
+                "pruned": plan.pruned,
+                "candidates": candidates,
+                "chosen": chosen["configuration"],
+                "cheapest": min(candidates, key=lambda c: c["cost_s"])["configuration"],
+                "regret": chosen["cost_s"] / cheapest,
+                "planning_over_run": plan.planning_s / chosen["measured_s"],
+                "reproducibility": reproducibility,
+            }
+            if whole is not None and chosen["cuts"] > 0:
+                predicted_speedup = whole["predicted_s"] / chosen["predicted_s"]
+                measured_speedup = whole["measured_s"] / chosen["measured_s"]
+                row["predicted_speedup"] = predicted_speedup
+                row["measured_speedup"] = measured_speedup
+                row["speedup_accuracy"] = min(predicted_speedup, measured_speedup) / max(
+                    predicted_speedup, measured_speedup
+                )
+            rows.append(row)
     plot(rows, os.path.join(RESULTS, "planner_accuracy.png"))
-    within = np.mean([r["regret"] <= 1.10 for r in rows])
+    errors = [abs(c["predicted_s"] / c["measured_s"] - 1) for r in rows for c in r["candidates"]]
+    accuracies = [r["speedup_accuracy"] for r in rows if "speedup_accuracy" in r]
     return write_result(
         "planner_accuracy",
         {
             "circuits": len(rows),
             "workers": args.workers,
-            "shots": args.shots,
+            "precision": f"running whole with {args.shots} shots per basis",
             "calibration_s": round(calibration_s, 1),
-            "chosen_within_10pct_of_fastest": round(float(within), 3),
-            "mean_regret": round(float(np.mean([r["regret"] for r in rows])), 3),
-            "mean_speedup_accuracy": round(float(np.mean([r["speedup_accuracy"] for r in rows])), 3),
-            "mean_planning_s": round(float(np.mean([r["planning_s"] for r in rows])), 3),
-            "targets": {"within_10pct": ">= 0.9", "mean_regret": "<= 1.10", "speedup_accuracy": ">= 0.85"},
+            "top1_within_10pct_with_planning": round(float(np.mean([r["regret"] <= 1.10 for r in rows])), 3),
+            "mean_regret_with_planning": round(float(np.mean([r["regret"] for r in rows])), 3),
+            "median_makespan_prediction_error": round(float(np.median(errors)), 3),
+            "configurations_run": len(errors),
+            "median_planning_s": round(float(np.median([r["planning_s"] for r in rows])), 3),
+            "median_chosen_run_s": round(
+                float(
+                    np.median([next(c for c in r["candidates"] if c["chosen"])["measured_s"] for r in rows])
+                ),
+                3,
+            ),
+            "median_planning_over_chosen_run": round(
+                float(np.median([r["planning_over_run"] for r in rows])), 3
+            ),
+            "mean_speedup_accuracy": round(float(np.mean(accuracies)), 3) if accuracies else None,
+            "speedup_accuracy_circuits": len(accuracies),
+            "worst_reproducibility": round(float(max(r["reproducibility"] for r in rows)), 3),
+            "targets": {
+                "top1_within_10pct_with_planning": ">= 0.9",
+                "mean_regret_with_planning": "<= 1.10",
+                "median_makespan_prediction_error": "<= 0.25",
+                "median_planning_over_chosen_run": "<= 1",
+                "worst_reproducibility": "<= 0.10",
+            },
             "rows": rows,
         },
     )

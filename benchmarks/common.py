@@ -28,13 +28,24 @@ def median(values: list[float]) -> float:
 
 
 def machine() -> dict[str, Any]:
-    """Where the benchmark ran."""
-    return {"host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version()}
+    """Where the benchmark ran, and how busy the machine was (a load above its cores makes timings noisy)."""
+    return {
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def write_result(name: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Print the result as one JSON line and write it to ``benchmarks/results/<name>.json``."""
-    payload = {"benchmark": name, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine(), **payload}
+    payload = {
+        "benchmark": name,
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        **payload,
+    }
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, f"{name}.json"), "w") as f:
         json.dump(payload, f, indent=2)

@@ -23,4 +23,3 @@ def test_vqe_over_a_cut_circuit_reaches_the_exact_ground_energy():
     # later steps have the structure of the first and re-plan from the structure cache
     assert result["median_replanning_s"] < 0.1 * result["first_planning_s"]
     assert result["median_replanning_s"] < 0.05
-

@@ -161,9 +161,12 @@ def simulator_specs(max_qubits: int, noisy: bool) -> list[tuple[int, int, int, i
         widths = [w for w in (2, 3, 4, 5, 6) if w <= max_qubits]
         return [(w, 2, 0, shots) for w in widths for shots in (200, 1000)] + [(4, 2, 1, 1000)]
     widths = [w for w in (4, 8, 12, 16, 18, 20, 22) if w <= max_qubits]
+    if len(widths) < 2:  # a narrow pilot: its own width and the next narrower ones
+        widths = sorted({max(max_qubits - k, 1) for k in range(3)})
     specs = [(w, 2, 0, 1000) for w in widths] + [(w, 2, 0, 16000) for w in widths[1::2]]
-    specs += [(w, 2, 1, shots) for w in widths if 8 <= w <= 20 for shots in (1000, 8000)]
-    specs += [(w, 2, 2, 4000) for w in widths if w in (12, 16)]
+    branching = [w for w in widths if 8 <= w <= 20] or widths[-1:]
+    specs += [(w, 2, 1, shots) for w in branching for shots in (1000, 8000)]
+    specs += [(w, 2, 2, 4000) for w in widths if w in (12, 16)] or [(widths[-1], 2, 2, 4000)]
     return specs
 
 

@@ -86,6 +86,9 @@ class QDreamer:
         Longest predicted makespan a candidate may have.
     cache_size
         Circuit structures whose plans and cut searches are kept.
+    prune
+        Whether candidates may be set aside by lower bounds on their makespan before their experiments
+        are generated (``False`` weighs every one: slower planning, for benchmarks that run them all).
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class QDreamer:
         max_shots: int = 10**9,
         time_limit_s: float = 86400.0,
         cache_size: int = 64,
+        prune: bool = True,
     ) -> None:
         self.profile = profile
         self.max_cuts = max_cuts
@@ -104,6 +108,7 @@ class QDreamer:
         self.window = window
         self.limits = Limits(shots=max_shots, seconds=time_limit_s)
         self.cache_size = cache_size
+        self.prune = prune
         self._hints: OrderedDict[str, dict[str, float]] = OrderedDict()
         self._pending: dict[Any, tuple[PlanRun, int, float]] = {}
         self._ratios: dict[str, deque[float]] = {}
@@ -347,6 +352,7 @@ class QDreamer:
                 max_cuts=self.max_cuts,
                 max_subexperiments=self.max_subexperiments,
                 limits=self.limits,
+                prune=self.prune,
             )
             if predictions:
                 with self._lock:

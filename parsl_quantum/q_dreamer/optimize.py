@@ -541,6 +541,7 @@ def enumerate_plans(
     max_cuts: int = 3,
     max_subexperiments: int = 2000,
     limits: Limits | None = None,
+    prune: bool = True,
 ) -> tuple[list[Prediction], list[Rejected], int]:
     """Every candidate worth weighing, best first; those the limits rule out; and how many were pruned by
     their lower bounds.
@@ -561,6 +562,8 @@ def enumerate_plans(
         The probe runner; measurements kept from earlier plans; a key naming the circuit's structure.
     max_cuts, max_subexperiments, limits
         What a candidate may have or need at most.
+    prune
+        Whether lower bounds may set candidates aside (``False`` weighs every one, for benchmarks).
     """
     limits = limits or Limits()
     cuts_found: list[Prediction] = []
@@ -574,7 +577,7 @@ def enumerate_plans(
     if whole_fits:
         low, high = (predict_whole(circuit, observables, pilots, target, prober, f) for f in LIMITS)
         whole_low, whole_high = low.makespan, high.makespan  # type: ignore[union-attr]
-    best = whole_high
+    best = whole_high if prune else math.inf
     if search is not None and circuit.num_qubits >= 3:
         kappa, branching = cut_kinds(search.circuit)
         upper, narrowest = circuit.num_qubits - 1, math.inf
@@ -612,13 +615,13 @@ def enumerate_plans(
             prediction.template, prediction.values, prediction._problem = template, list(values), problem
             prediction.planning_s = time.perf_counter() - started
             cuts_found.append(prediction)
-            best = min(best, prediction.objective)
+            best = min(best, prediction.objective) if prune else best
     predictions = list(cuts_found)
     if whole_fits:
         best_cut = min((p.objective for p in cuts_found), default=math.inf)
         # probe the whole circuit only where the probe could change the choice
         whole = predict_whole(
-            circuit, observables, pilots, target, prober, None if whole_low < best_cut else 1.0
+            circuit, observables, pilots, target, prober, None if whole_low < best_cut or not prune else 1.0
         )
         if whole is not None:
             predictions.append(whole)
