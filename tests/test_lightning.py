@@ -304,15 +304,33 @@ def test_observable_width_mismatch(device):
         device.estimate(ghz(3, measure=False), "ZZ")
 
 
-def test_control_flow_is_unsupported(device):
+def test_if_test_is_sampled(device):
+    """H, measure into c, X on q1 if c: the final measurement reads 00 or 11, each half the time."""
     qc = QuantumCircuit(2, 1, name="feedforward")
     qc.h(0)
     qc.measure(0, 0)
     with qc.if_test((qc.clbits[0], 1)):
         qc.x(1)
     qc.measure_all()
-    with pytest.raises(UnsupportedOperationError, match="'feedforward'.*if_else"):
-        device.sample(qc, shots=10)
+    counts = device.sample(qc, shots=SHOTS)
+    assert set(counts) == {"00 0", "11 1"}
+    assert tvd(counts, {"00 0": 0.5, "11 1": 0.5}) < 0.05
+
+
+def test_unsupported_control_flow_is_named(device):
+    looped = QuantumCircuit(1, 1, name="looped")
+    with looped.while_loop((looped.clbits[0], 0)):
+        looped.h(0)
+        looped.measure(0, 0)
+    looped.measure(0, 0)
+    nested = QuantumCircuit(2, 1, name="nested")
+    nested.h(0)
+    nested.measure(0, 0)
+    with nested.if_test((nested.clbits[0], 1)):
+        nested.measure(1, 0)
+    for qc, match in [(looped, "'looped'.*while_loop"), (nested, "'nested'.*'measure' inside an if_test")]:
+        with pytest.raises(UnsupportedOperationError, match=match):
+            device.sample(qc, shots=10)
 
 
 def test_unknown_mcm_method():

@@ -26,7 +26,7 @@ from tests.refs import ghz, pauli_sigma
 
 SHOTS = 20_000
 THETA = 1.0
-EXACT_BACKENDS = ("aer", "lightning.qubit", "lightning.kokkos")
+EXACT_BACKENDS = ("aer", "lightning.qubit", "lightning.kokkos")  # exact values where shots=None
 
 
 def copy_circuit() -> QuantumCircuit:
@@ -199,10 +199,12 @@ def test_sample_keeps_mid_circuit_outcomes():
 
 
 # -- what cannot be done exactly says so ------------------------------------------------------------
-def test_lightning_sampling_names_the_feature():
-    device = get_device("lightning.qubit")
-    with pytest.raises(UnsupportedOperationError, match="'copy_ZZ'.*if_else"):
-        device.estimate(copy_circuit(), "ZZ", shots=100)
+@pytest.mark.parametrize("backend", ["lightning.qubit", "lightning.kokkos"])
+@pytest.mark.parametrize(("make", "observable", "exact"), CASES, ids=CASE_IDS)
+def test_lightning_shot_estimate(backend, make, observable, exact):
+    device = get_device(backend, seed=3)
+    value = device.estimate(make(), observable, shots=SHOTS)
+    assert abs(value - exact) <= max(5 * pauli_sigma(exact, SHOTS), 1e-9)
 
 
 def test_expression_condition_is_named():
@@ -213,6 +215,8 @@ def test_expression_condition_is_named():
         qc.x(0)
     with pytest.raises(UnsupportedOperationError, match="'expr_condition'.*expression.*shots="):
         get_device("aer").estimate(qc, "IZ")
+    with pytest.raises(UnsupportedOperationError, match="'expr_condition'.*expression"):
+        get_device("lightning.qubit").estimate(qc, "IZ")
     # by sampling, Aer runs it: q0 ends in 1 only for outcome (q0, q1) = (1, 0), so <Z0> = 3/4 - 1/4 = 1/2
     value = get_device("aer", seed_simulator=3).estimate(qc, "IZ", shots=SHOTS)
     assert abs(value - 0.5) < 5 * pauli_sigma(0.5, SHOTS)

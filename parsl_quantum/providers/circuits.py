@@ -165,10 +165,10 @@ def _clbits_read(instruction: Any) -> set[Any]:
 def _measurement_scan(circuit: QuantumCircuit, later_writes_count: bool) -> list[bool]:
     """Per instruction of ``circuit.data``: whether it is a measurement that nothing after it reads.
 
-    Scans backwards: a ``measure`` is kept as final when no later instruction (other than a barrier) acts
-    on its qubit and none reads its bit (a control-flow condition, a ``store``). With
-    ``later_writes_count``, a later measurement into the same bit also makes it non-final: it cannot then
-    be moved past that measurement.
+    Scans backwards: a ``measure`` is kept as final when no later instruction (other than a barrier, a
+    delay or another measurement) acts on its qubit and none reads its bit (a control-flow condition, a
+    ``store``). With ``later_writes_count``, a later measurement into the same bit also makes it
+    non-final: it cannot then be moved past that measurement.
     """
     data = circuit.data
     final = [False] * len(data)
@@ -181,9 +181,10 @@ def _measurement_scan(circuit: QuantumCircuit, later_writes_count: bool) -> list
         is_measure = inst.operation.name == "measure"
         if is_measure and not (set(inst.qubits) & later_qubits or set(inst.clbits) & later_clbits):
             final[index] = True
-        if inst.operation.name == "barrier":
+        if inst.operation.name in ("barrier", "delay"):
             continue
-        later_qubits.update(inst.qubits)
+        if not is_measure:  # measuring a qubit again in the same basis does not disturb the first outcome
+            later_qubits.update(inst.qubits)
         if later_writes_count or not is_measure:
             later_clbits.update(_clbits_read(inst))
     return final
@@ -192,10 +193,11 @@ def _measurement_scan(circuit: QuantumCircuit, later_writes_count: bool) -> list
 def final_measurements(circuit: QuantumCircuit) -> list[bool]:
     """Which instructions of ``circuit.data`` are final measurements.
 
-    A measurement is final when nothing reads it afterwards: no later operation acts on its qubit and no
-    later condition (``if_test``, ``switch``, ``while_loop``) or ``store`` reads its classical bit. Only
-    final measurements may be dropped to estimate expectation values: a measurement whose outcome feeds
-    a condition, or whose qubit is used again, changes the state the circuit prepares.
+    A measurement is final when nothing reads it afterwards: no later operation (other than barriers,
+    delays and measurements) acts on its qubit and no later condition (``if_test``, ``switch``,
+    ``while_loop``) or ``store`` reads its classical bit. Only final measurements may be dropped to
+    estimate expectation values: a measurement whose outcome feeds a condition, or whose qubit is used
+    again, changes the state the circuit prepares.
 
     Parameters
     ----------

@@ -87,13 +87,60 @@ class Measurement:
     clbit
         Index of the classical bit written, in ``circuit.clbits``; ``None`` for a reset.
     terminal
-        Whether nothing but measurements and barriers acts on the qubit afterwards, so that the outcome
-        can be read from the final state instead of measuring mid-circuit.
+        Whether the measurement is final (nothing but measurements, barriers and delays acts on the qubit
+        afterwards and no condition reads its bit: see
+        :func:`~parsl_quantum.providers.circuits.final_measurements`), so that the outcome can be read
+        from the final state instead of measuring mid-circuit.
     """
 
     qubit: int
     clbit: int | None
     terminal: bool
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """A Qiskit ``if_test`` (with its ``else``): gates applied according to classical bits.
+
+    Attributes
+    ----------
+    condition
+        ``(clbit, value)`` pairs, all of which must hold (a register condition is one pair per bit).
+    true_ops, false_ops
+        PennyLane operators (not queued) of the ``if`` and the ``else`` block.
+    """
+
+    condition: tuple[tuple[int, int], ...]
+    true_ops: tuple[Any, ...]
+    false_ops: tuple[Any, ...] = ()
+
+    def queue(self, current: dict[int, MeasurementValue]) -> None:
+        """Queue the blocks under ``qml.cond``; ``current`` maps each classical bit measured so far to
+        the measurement that wrote it (a bit never written reads 0)."""
+        import pennylane as qml
+
+        predicate = None
+        for clbit, value in self.condition:
+            measured = current.get(clbit)
+            if measured is None:
+                if value:  # the bit is 0: the condition cannot hold
+                    _apply(self.false_ops)
+                    return
+                continue
+            term = measured == value
+            predicate = term if predicate is None else predicate & term
+        if predicate is None:
+            _apply(self.true_ops)
+            return
+        false_fn = (lambda: _apply(self.false_ops)) if self.false_ops else None
+        qml.cond(predicate, lambda: _apply(self.true_ops), false_fn)()
+
+
+def _apply(ops: Sequence[Any]) -> None:
+    import pennylane as qml
+
+    for op in ops:
+        qml.apply(op)
 
 
 @dataclass(frozen=True)
@@ -111,7 +158,8 @@ class PennyLaneCircuit:
     register_sizes
         Sizes of its classical registers, in circuit order (for formatting counts keys).
     instructions
-        Gates (PennyLane operators, not queued) and :class:`Measurement` entries, in circuit order.
+        Gates (PennyLane operators, not queued), :class:`Measurement` and :class:`Conditional` entries,
+        in circuit order.
     """
 
     name: str
@@ -143,14 +191,17 @@ class PennyLaneCircuit:
         import pennylane as qml
 
         values: dict[int, MeasurementValue] = {}
+        current: dict[int, MeasurementValue] = {}
         final = self.final_writers()
         for inst in self.instructions:
-            if not isinstance(inst, Measurement):
+            if isinstance(inst, Conditional):
+                inst.queue(current)
+            elif not isinstance(inst, Measurement):
                 qml.apply(inst)
             elif inst.clbit is None:
                 qml.measure(inst.qubit, reset=True)
             elif not inst.terminal:
-                value = qml.measure(inst.qubit)
+                value = current[inst.clbit] = qml.measure(inst.qubit)
                 if final[inst.clbit] is inst:
                     values[inst.clbit] = value
         return values
@@ -205,35 +256,100 @@ class PennyLaneCircuit:
         return sorted({m.qubit for m in self.final_writers().values() if m.terminal})
 
 
+def _block_names(circuit: QuantumCircuit) -> set[str]:
+    """Names of the operations of ``circuit``, those inside ``if_test`` blocks included."""
+    names = set()
+    for inst in circuit.data:
+        names.add(inst.operation.name)
+        for block in getattr(inst.operation, "blocks", ()):
+            names |= _block_names(block)
+    return names
+
+
+def _check_control_flow(circuit: QuantumCircuit) -> None:
+    """Raise :class:`UnsupportedOperationError` for control flow that does not convert: anything but
+    ``if_test`` (with or without ``else``) on a bit or a register, whose blocks hold only gates."""
+    from qiskit.circuit import ControlFlowOp, IfElseOp
+
+    for inst in circuit.data:
+        op = inst.operation
+        if not isinstance(op, ControlFlowOp):
+            continue
+        if not isinstance(op, IfElseOp):
+            raise UnsupportedOperationError(
+                f"circuit '{circuit.name}' uses the control-flow operation '{op.name}', which cannot be "
+                "converted to PennyLane (only if_test can); run it on an Aer or QPU device instead"
+            )
+        if not isinstance(op.condition, tuple):
+            raise UnsupportedOperationError(
+                f"circuit '{circuit.name}' has an if_test on the classical expression {op.condition}, "
+                "which cannot be converted to PennyLane (conditions on a bit or a register can); run it on "
+                "an Aer or QPU device instead"
+            )
+        inner = set().union(*(_block_names(block) for block in op.blocks))
+        for name in sorted(inner & {"measure", "reset", "if_else", "while_loop", "for_loop", "switch_case"}):
+            raise UnsupportedOperationError(
+                f"circuit '{circuit.name}' has '{name}' inside an if_test block, which cannot be converted "
+                "to PennyLane; run it on an Aer or QPU device instead"
+            )
+
+
 def _decompose_unsupported(circuit: QuantumCircuit) -> QuantumCircuit:
     """``circuit`` itself when every operation is convertible, else decomposed into convertible ones."""
     from qiskit import transpile
-    from qiskit.circuit import ControlFlowOp
 
-    names = {inst.operation.name for inst in circuit.data}
-    if names <= QISKIT_CONVERTIBLE:
+    _check_control_flow(circuit)
+    convertible = QISKIT_CONVERTIBLE | {"if_else"}
+    names = _block_names(circuit)
+    if names <= convertible:
         return circuit
-    for inst in circuit.data:
-        if isinstance(inst.operation, ControlFlowOp):
-            raise UnsupportedOperationError(
-                f"circuit '{circuit.name}' uses the control-flow operation '{inst.operation.name}', "
-                "which cannot be converted to PennyLane; run it on an Aer or QPU device instead"
-            )
-    basis = sorted(QISKIT_CONVERTIBLE - {"barrier", "delay"})  # the transpiler keeps these anyway
+    basis = sorted(convertible - {"barrier", "delay"})  # the transpiler keeps these anyway
     try:
         decomposed = transpile(circuit, basis_gates=basis, optimization_level=0)
     except Exception as exc:  # the transpiler raises several types; name the circuit and the ops
-        unknown = ", ".join(sorted(names - QISKIT_CONVERTIBLE))
+        unknown = ", ".join(sorted(names - convertible))
         raise UnsupportedOperationError(
             f"circuit '{circuit.name}': cannot decompose {unknown} into gates PennyLane runs: {exc}"
         ) from exc
-    left = {inst.operation.name for inst in decomposed.data} - QISKIT_CONVERTIBLE
+    left = _block_names(decomposed) - convertible
     if left:
         raise UnsupportedOperationError(
             f"circuit '{circuit.name}' uses {', '.join(sorted(left))}, which has no PennyLane equivalent "
             "and no decomposition into one"
         )
     return decomposed
+
+
+def _gates(block: QuantumCircuit, wires: Sequence[int]) -> tuple[Any, ...]:
+    """The gates of an ``if_test`` block (whose qubit ``i`` is wire ``wires[i]``) as PennyLane operators.
+
+    A block's global phase is left out: the branches follow a measurement, so they never interfere.
+    """
+    index = {q: wires[i] for i, q in enumerate(block.qubits)}
+    return tuple(
+        pennylane_gate(
+            QISKIT_TO_PENNYLANE[inst.operation.name],
+            [float(p) for p in inst.operation.params],
+            [index[q] for q in inst.qubits],
+        )
+        for inst in block.data
+        if inst.operation.name not in SKIPPED_QISKIT_OPS
+    )
+
+
+def _conditional(inst: Any, qubit_index: dict[Any, int], clbit_index: dict[Any, int]) -> Conditional:
+    """A Qiskit ``if_else`` instruction (checked by :func:`_check_control_flow`) as a :class:`Conditional`."""
+    from qiskit.circuit import Clbit
+
+    target, value = inst.operation.condition
+    bits = [target] if isinstance(target, Clbit) else list(target)
+    wires = [qubit_index[q] for q in inst.qubits]
+    blocks = inst.operation.blocks
+    return Conditional(
+        condition=tuple((clbit_index[bit], (int(value) >> i) & 1) for i, bit in enumerate(bits)),
+        true_ops=_gates(blocks[0], wires),
+        false_ops=_gates(blocks[1], wires) if len(blocks) > 1 else (),
+    )
 
 
 def pennylane_gate(name: str, params: Sequence[float], wires: Sequence[Any]) -> Operator:
@@ -273,31 +389,29 @@ def qiskit_to_pennylane(circuit: QuantumCircuit) -> PennyLaneCircuit:
     Raises
     ------
     UnsupportedOperationError
-        For control-flow operations, or operations that do not decompose into the table.
+        For control flow other than ``if_test`` on a bit or a register with gates in its blocks, or
+        operations that do not decompose into the table.
     """
+    from parsl_quantum.providers.circuits import final_measurements
+
     circuit = _decompose_unsupported(circuit)
     qubit_index = {q: i for i, q in enumerate(circuit.qubits)}
     clbit_index = {c: i for i, c in enumerate(circuit.clbits)}
-    data = circuit.data
-    # Index of the last instruction (other than measure/barrier) acting on each qubit: a measurement
-    # after it is terminal.
-    last_disturbance: dict[int, int] = {}
-    for pos, inst in enumerate(data):
-        if inst.operation.name not in ("measure", "barrier", "delay"):
-            for q in inst.qubits:
-                last_disturbance[qubit_index[q]] = pos
+    # A final measurement (nothing acts on its qubit or reads its bit afterwards) is read from the final
+    # state; the others are mid-circuit measurements.
+    final = final_measurements(circuit)
     instructions: list[Any] = []
-    for pos, inst in enumerate(data):
+    for pos, inst in enumerate(circuit.data):
         name = inst.operation.name
         if name in SKIPPED_QISKIT_OPS:
             continue
         qubits = [qubit_index[q] for q in inst.qubits]
         if name == "measure":
-            qubit = qubits[0]
-            terminal = last_disturbance.get(qubit, -1) < pos
-            instructions.append(Measurement(qubit, clbit_index[inst.clbits[0]], terminal))
+            instructions.append(Measurement(qubits[0], clbit_index[inst.clbits[0]], final[pos]))
         elif name == "reset":
             instructions.append(Measurement(qubits[0], None, False))
+        elif name == "if_else":
+            instructions.append(_conditional(inst, qubit_index, clbit_index))
         else:
             params = [float(p) for p in inst.operation.params]
             instructions.append(pennylane_gate(QISKIT_TO_PENNYLANE[name], params, qubits))

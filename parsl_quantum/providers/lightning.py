@@ -4,9 +4,10 @@ Circuits are converted to PennyLane tapes (:mod:`parsl_quantum.providers.convert
 runs in one ``qml.execute`` call per circuit width, on a PennyLane device built once per width and
 reused. Shots are set on the tapes, never on the PennyLane device (deprecated in PennyLane 0.45).
 
-Sampling reads every terminal measurement from one final state (``qml.sample(wires=...)``); only
-measurements followed by more operations on their qubit, and resets, become PennyLane mid-circuit
-measurements. Those run with the ``"tree-traversal"`` method by default: it explores the branches of
+Sampling reads every final measurement from one final state (``qml.sample(wires=...)``); only
+measurements followed by more operations on their qubit or read by an ``if_test``, and resets, become
+PennyLane mid-circuit measurements, and ``if_test`` blocks on a bit or a register become ``qml.cond``.
+Those run with the ``"tree-traversal"`` method by default: it explores the branches of
 the measurement outcomes depth first, simulating each branch once for all of its shots, and is exact
 and much faster on Lightning than ``"one-shot"`` (which simulates the circuit once per shot; about
 2 ms against 0.7 s for 4000 shots of a 3-qubit, 3-measurement circuit). ``"deferred"`` is not offered:
