@@ -15,7 +15,10 @@ import numpy as np
 
 from parsl_quantum.configs import local_config
 from parsl_quantum.motifs.circuit_cutting import circuit_cutting
-from parsl_quantum.workflows.common import Clock, loaded
+from parsl_quantum.workflows.common import Clock, at_most, loaded, script, verdict
+
+MAX_Z = 5.0  # every reconstructed value within this many of its standard errors of exact
+MAX_STDERR = 0.05  # and those standard errors small enough for the check to mean something
 
 
 def su2_circuit(n: int, reps: int, seed: int):
@@ -85,15 +88,18 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name:>12} {e:9.4f} {v:9.4f} {s:8.4f} {zi:6.2f}")
     print(f"shots spent: {result.shots}")
     print(breakdown)
-    return {
+    figures = {
         "values": result.values.tolist(),
         "exact": exact.tolist(),
         "stderr": result.stderr.tolist(),
         "z": z.tolist(),
     }
+    return verdict(
+        figures,
+        at_most("cutting: worst |z| vs exact", float(np.max(z)), MAX_Z, "sigma", "standard errors"),
+        at_most("cutting: largest standard error", float(np.max(result.stderr)), MAX_STDERR),
+    )
 
 
 if __name__ == "__main__":
-    from parsl_quantum.workflows.common import run
-
-    run("parsl_quantum.workflows.cutting")
+    script("parsl_quantum.workflows.cutting")

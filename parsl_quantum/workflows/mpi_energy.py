@@ -17,7 +17,7 @@ from parsl.config import Config
 
 from parsl_quantum.motifs.distributed import distributed, hamiltonian_energy, mpi_executor, term_indices
 from parsl_quantum.motifs.report import TimeBreakdown
-from parsl_quantum.workflows.common import Clock, loaded
+from parsl_quantum.workflows.common import Clock, at_most, loaded, script, verdict
 
 TOLERANCE = 1e-8
 
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
     print(f"MPIExecutor start-up: {startup_s:.2f} s;  MPI task: {mpi_task_s:.2f} s from submission to result")
     print(breakdown)
-    return {
+    figures = {
         "energy": energy,
         "exact": exact,
         "ranks": ranks,
@@ -143,9 +143,16 @@ def main(argv: list[str] | None = None) -> dict:
         "executor_startup_s": startup_s,
         "wall_s": breakdown.wall,
     }
+    return verdict(
+        figures,
+        at_most(
+            "MPI energy difference from exact",
+            abs(energy - exact),
+            TOLERANCE,
+            why="single-process Statevector reference",
+        ),
+    )
 
 
 if __name__ == "__main__":
-    from parsl_quantum.workflows.common import run
-
-    run("parsl_quantum.workflows.mpi_energy")
+    script("parsl_quantum.workflows.mpi_energy")

@@ -17,7 +17,10 @@ import numpy as np
 
 from parsl_quantum.configs import local_config
 from parsl_quantum.motifs import ensemble
-from parsl_quantum.workflows.common import Clock, loaded
+from parsl_quantum.workflows.common import Clock, at_least, at_most, loaded, script, verdict
+
+SIGMAS = 5  # the simulator's values within this many standard errors of cos(theta)
+MIN_CORRELATION = 0.95  # the noisy emulator follows the curve at least this closely
 
 
 def parity_circuit(theta: float, n: int):
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"with exact, amplitude {damping:.3f} of exact"
     )
     print(breakdown)
-    return {
+    figures = {
         "worst_sim_sigma": worst_z,
         "qpu_correlation": correlation,
         "qpu_damping": damping,
@@ -82,9 +85,18 @@ def main(argv: list[str] | None = None) -> dict:
         "qpu_devices": sorted({d for _, d in qpu}),
         "points": args.points,
     }
+    return verdict(
+        figures,
+        at_most(
+            "simulator sweep: worst deviation from cos(theta)",
+            worst_z,
+            SIGMAS,
+            "sigma",
+            f"{args.shots} shots per point",
+        ),
+        at_least("QPU emulator sweep: correlation with cos(theta)", correlation, MIN_CORRELATION),
+    )
 
 
 if __name__ == "__main__":
-    from parsl_quantum.workflows.common import run
-
-    run("parsl_quantum.workflows.param_sweep")
+    script("parsl_quantum.workflows.param_sweep")

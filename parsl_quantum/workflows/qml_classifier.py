@@ -21,9 +21,10 @@ import pennylane as qml
 from parsl_quantum.configs import local_config
 from parsl_quantum.motifs.qml_training import qml_training
 from parsl_quantum.providers import PilotDescription
-from parsl_quantum.workflows.common import Clock, loaded
+from parsl_quantum.workflows.common import Clock, at_least, loaded, script, verdict
 
 WIRES = 2
+MIN_ACCURACY = 0.75  # chance (0.5) plus 5 standard errors of a coin on 100 test points
 
 
 def moons(samples: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
     print("mean loss per epoch: " + " ".join(f"{loss:.3f}" for loss in losses))
     print(f"train accuracy {result.train_accuracy:.3f}, test accuracy {result.val_accuracy:.3f} (chance 0.5)")
     print(breakdown)
-    return {
+    figures = {
         "train_accuracy": result.train_accuracy,
         "test_accuracy": result.val_accuracy,
         "loss_first": losses[0],
@@ -122,7 +123,16 @@ def main(argv: list[str] | None = None) -> dict:
         "steps": result.steps,
         "shard_tasks": sum(result.shards),
     }
+    return verdict(
+        figures,
+        at_least(
+            "QML test accuracy",
+            result.val_accuracy,
+            MIN_ACCURACY,
+            why="chance 0.5 + 5 coin standard errors on 100 points",
+        ),
+    )
 
 
 if __name__ == "__main__":
-    main()
+    script("parsl_quantum.workflows.qml_classifier")
