@@ -72,14 +72,17 @@ def call(request, theta=0.7):
 
 
 @pytest.fixture(scope="module")
-def shared_executor(tmp_path_factory):
-    """One DFK for the tests that need no checkpoint (each uses its own arguments)."""
+def first_run(tmp_path_factory):
+    """One DFK, checkpointing at every task exit, for every test of the first run: ``(dfk, executor)``."""
     qex = executor()
-    dfk = parsl.load(parsl.config.Config(executors=[qex], run_dir=str(tmp_path_factory.mktemp("runinfo"))))
+    run_dir = str(tmp_path_factory.mktemp("runs") / "runinfo")
+    memoizer = BasicMemoizer(checkpoint_mode="task_exit")
+    dfk = parsl.load(parsl.config.Config(executors=[qex], run_dir=run_dir, memoizer=memoizer))
     wait_active(qex, "sim", "noisy", timeout=STARTUP_S)
-    yield qex
-    dfk.cleanup()
-    parsl.clear()
+    yield dfk, qex
+    if not dfk.cleanup_called:
+        dfk.cleanup()
+        parsl.clear()
 
 
 def object_array(*items):
@@ -134,31 +137,7 @@ def test_import_stays_cheap():
 
 
 # -- on a real DFK ----------------------------------------------------------------------------------
-def test_checkpoint_reload_across_two_runs(load_dfk, tmp_path):
-    run_dir = str(tmp_path / "runinfo")
-    qex = executor()
-    dfk = load_dfk(qex, run_dir=run_dir, memoizer=BasicMemoizer(checkpoint_mode="task_exit"))
-    wait_active(qex, "sim", "noisy", timeout=STARTUP_S)
-    noisy, from_memo = call(NOISY_REQUEST)
-    assert from_memo is False and noisy[0] == "fake_torino"
-    dfk.cleanup()
-    parsl.clear()
-
-    checkpoints = get_all_checkpoints(run_dir)
-    assert checkpoints
-    qex = executor()
-    memoizer = BasicMemoizer(checkpoint_mode="task_exit", checkpoint_files=checkpoints)
-    load_dfk(qex, run_dir=run_dir, memoizer=memoizer)
-    wait_active(qex, "sim", "noisy", timeout=STARTUP_S)
-    again, from_memo = call(NOISY_REQUEST)
-    assert from_memo is True and again == noisy  # the very same noisy estimate, read back
-    assert qex.metrics() == []  # nothing ran
-    (name, value), from_memo = call({"kinds": ["cpu"]})
-    assert (name, from_memo) == ("aer", False)
-    assert value == pytest.approx(exact(0.7), abs=1e-9)
-
-
-def test_second_call_comes_from_the_cache(shared_executor):
+def test_second_call_comes_from_the_cache(first_run):
     (name, value), from_memo = call({"kinds": ["cpu"]}, theta=0.3)
     assert (name, from_memo) == ("aer", False)
     assert value == pytest.approx(exact(0.3), abs=1e-9)
@@ -168,8 +147,9 @@ def test_second_call_comes_from_the_cache(shared_executor):
     assert from_memo is False and other[1] == pytest.approx(exact(0.4), abs=1e-9)
 
 
-def test_noisy_result_is_never_reused_for_a_noiseless_request(shared_executor):
-    before = len(shared_executor.metrics())
+def test_noisy_result_is_never_reused_for_a_noiseless_request(first_run):
+    _, qex = first_run
+    before = len(qex.metrics())
     (name, noisy_value), from_memo = call(NOISY_REQUEST, theta=0.9)
     assert (name, from_memo) == ("fake_torino", False)
     assert call(NOISY_REQUEST, theta=0.9) == ((name, noisy_value), True)  # the same request may reuse it
@@ -177,4 +157,31 @@ def test_noisy_result_is_never_reused_for_a_noiseless_request(shared_executor):
         (name, value), from_memo = call(request, theta=0.9)
         assert (name, from_memo) == ("aer", False), request
         assert value == pytest.approx(exact(0.9), abs=1e-9)
-    assert [r.pilot for r in shared_executor.metrics()[before:]] == ["noisy", "sim", "sim", "sim"]
+    assert [r.pilot for r in qex.metrics()[before:]] == ["noisy", "sim", "sim", "sim"]
+
+
+def test_checkpoint_reload_across_two_runs(first_run, load_dfk):
+    """The first run checkpoints at task exit; a second DFK loads its checkpoints and reuses the result.
+
+    The second run has only the noiseless pilot: the noisy request can only be answered from the
+    checkpoint (the executor would reject it as unschedulable), the noiseless one only by running.
+    """
+    dfk, _ = first_run
+    noisy, from_memo = call(NOISY_REQUEST, theta=0.7)
+    assert from_memo is False and noisy[0] == "fake_torino"
+    run_dir = dfk.config.run_dir
+    dfk.cleanup()
+    parsl.clear()
+
+    checkpoints = get_all_checkpoints(run_dir)
+    assert checkpoints
+    qex = QuantumPilotExecutor(label="quantum", pilots=[cpu(name="sim", workers=1)])
+    memoizer = BasicMemoizer(checkpoint_mode="task_exit", checkpoint_files=checkpoints)
+    load_dfk(qex, run_dir=run_dir, memoizer=memoizer)
+    wait_active(qex, "sim", timeout=STARTUP_S)
+    again, from_memo = call(NOISY_REQUEST, theta=0.7)
+    assert from_memo is True and again == noisy  # the very same noisy estimate, read back
+    assert qex.metrics() == []  # nothing ran
+    (name, value), from_memo = call({"kinds": ["cpu"]}, theta=0.7)
+    assert (name, from_memo) == ("aer", False)
+    assert value == pytest.approx(exact(0.7), abs=1e-9)
