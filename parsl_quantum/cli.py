@@ -115,6 +115,8 @@ class ConfigError(ValueError):
 def load_config(spec: str) -> Any:
     """Call the function named by ``spec`` (``module:function`` or ``file.py:function``) for a Config.
 
+    A module is imported from ``sys.path`` and the current directory, a file from its path.
+
     Raises
     ------
     ConfigError
@@ -137,6 +139,8 @@ def load_config(spec: str) -> Any:
             module = importlib.util.module_from_spec(loader_spec)
             loader_spec.loader.exec_module(module)
         else:
+            if os.getcwd() not in sys.path:  # as ``python -m`` does: the user's modules where they stand
+                sys.path.insert(0, os.getcwd())
             module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"--config '{spec}': cannot import {module_name}: {exc}") from exc

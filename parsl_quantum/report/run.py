@@ -110,7 +110,7 @@ class Run:
     Attributes
     ----------
     run_dir
-        The run directory read.
+        The run directory read (an absolute path).
     tasks
         Task records of every quantum executor, in submission order.
     plans
@@ -163,7 +163,7 @@ def find_run_dir(path: str | Path) -> Path:
     RunNotFoundError
         If neither ``path`` nor any directory in it holds ``*/tasks.sqlite``.
     """
-    path = Path(path)
+    path = Path(path).absolute()
     if task_files(path):
         return path
     runs = [p for p in path.iterdir() if p.is_dir() and task_files(p)] if path.is_dir() else []

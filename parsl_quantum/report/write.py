@@ -15,10 +15,10 @@ class Report:
     Attributes
     ----------
     html
-        The self-contained HTML page.
+        The self-contained HTML page (an absolute path).
     images
-        Each chart's PNG, by name (``gantt``, ``utilisation``, ``queue_waits`` and, where a Q-Dreamer plan
-        ran, ``predictions``).
+        Each chart's PNG (an absolute path), by name: ``gantt``, ``utilisation``, ``queue_waits`` and,
+        where a Q-Dreamer plan ran, ``predictions``.
     run
         The run it reports on.
     """
@@ -57,7 +57,7 @@ def write_report(run_dir: str | Path, out: str | Path) -> Report:
     from parsl_quantum.report.utilisation import utilisation_chart
 
     run = load_run(run_dir)
-    out = Path(out)
+    out = Path(out).absolute()
     out.mkdir(parents=True, exist_ok=True)
     images: dict[str, Path] = {}
     if run.tasks:
