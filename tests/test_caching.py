@@ -21,6 +21,7 @@ from qiskit.quantum_info import Pauli, SparsePauliOp, Statevector
 
 from parsl_quantum.caching import memo_key_types, register_memo_keys
 from parsl_quantum.executors import QuantumPilotExecutor
+from parsl_quantum.motifs import quantum_app
 from parsl_quantum.providers import PackedCircuits
 from tests.executor_helpers import cpu, qpu, wait_active
 
@@ -49,6 +50,7 @@ def energy(circuit, observable, values, *, device):
 
 
 cached_energy = python_app(energy, executors=["quantum"], cache=True)
+noiseless_energy = quantum_app(energy, executors=["quantum"], cache=True, kinds=["cpu"])
 OBSERVABLE = SparsePauliOp(["ZZ", "XX"], [1.0, 0.5])
 STARTUP_S = 300  # the noisy pilot's workers build fake_torino before it is active; CI's cores are shared
 
@@ -145,6 +147,15 @@ def test_second_call_comes_from_the_cache(first_run):
     assert from_memo is True and again == (name, value)
     other, from_memo = call({"kinds": ["cpu"]}, theta=0.4)  # a different argument is a different task
     assert from_memo is False and other[1] == pytest.approx(exact(0.4), abs=1e-9)
+
+
+def test_quantum_app_with_cache(first_run):
+    computed = noiseless_energy(ansatz(), OBSERVABLE, np.array([1.1]))
+    first = computed.result(timeout=300)
+    reused = noiseless_energy(ansatz(), OBSERVABLE, np.array([1.1]))
+    assert reused.result(timeout=300) == first
+    assert (computed.task_record["from_memo"], reused.task_record["from_memo"]) == (False, True)
+    assert first[0] == "aer" and first[1] == pytest.approx(exact(1.1), abs=1e-9)
 
 
 def test_noisy_result_is_never_reused_for_a_noiseless_request(first_run):
