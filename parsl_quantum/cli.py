@@ -273,7 +273,8 @@ def plan_circuit(args: argparse.Namespace) -> int:
 
 
 def run_workflow(workflow: str, args: Sequence[str]) -> int:
-    """Run a mini-app by name (``qaoa_maxcut``: its ``main``) or any workflow script by path."""
+    """Run a mini-app by name (``qaoa_maxcut``: its ``main``; 1 when its verdict is FAIL) or any workflow
+    script by path."""
     import importlib.util
     import os
 
@@ -282,10 +283,9 @@ def run_workflow(workflow: str, args: Sequence[str]) -> int:
         not os.path.exists(workflow)
         and importlib.util.find_spec(f"parsl_quantum.workflows.{name}") is not None
     ):
-        from parsl_quantum.workflows.common import run
+        from parsl_quantum.workflows.common import exit_code, run
 
-        run(f"parsl_quantum.workflows.{name}", list(args))
-        return 0
+        return exit_code(run(f"parsl_quantum.workflows.{name}", list(args)))
     if not os.path.exists(workflow):
         known = ", ".join(mini_apps())
         print(f"no workflow '{workflow}': not a file, and not a mini-app ({known})", file=sys.stderr)
