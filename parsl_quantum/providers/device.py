@@ -143,9 +143,10 @@ class Device(ABC):
         circuits
             One circuit or a sequence. Final measurements (those nothing reads afterwards, see
             :func:`~parsl_quantum.providers.circuits.final_measurements`) are ignored; mid-circuit
-            measurements, resets and ``if_test`` blocks are honoured: exact values of such circuits
-            come from their deferred-measurement form (one more qubit per mid-circuit measurement,
-            see :mod:`~parsl_quantum.providers.deferred_measurement`).
+            measurements, resets and ``if_test`` blocks are honoured. Exact values of such circuits
+            stay exact: Lightning traverses the measurement outcomes, Aer estimates the circuit's
+            deferred-measurement form (one more qubit per mid-circuit measurement or reset, see
+            :mod:`~parsl_quantum.providers.deferred_measurement`).
         observables
             For one circuit: one observable or a list. For several: one observable for all, or one
             entry (an observable or a list) per circuit. ``SparsePauliOp`` or Pauli strings.
