@@ -15,20 +15,17 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from parsl_quantum.motifs.distributed import (
-    DistributedApp,
+import parsl_quantum.motifs as motifs
+from parsl_quantum.configs import mpi_executor, mpi_worker_init
+from parsl_quantum.motifs.distributed import DistributedApp, distributed
+from parsl_quantum.motifs.mpi_errors import (
     DistributedGPUUnavailableError,
     DistributedTaskError,
     MPILaunchError,
-    distributed,
-    hamiltonian_energy,
-    launch_prefix,
-    mpi_executor,
-    mpi_worker_init,
-    open_mpi_prefix,
-    term_indices,
 )
-from parsl_quantum.motifs.mpi_rank import mpi_state_support
+from parsl_quantum.motifs.mpi_hamiltonian import hamiltonian_energy, term_indices
+from parsl_quantum.motifs.mpi_launch import launch_prefix, open_mpi_prefix
+from parsl_quantum.motifs.mpi_rank import PAYLOAD_FILE, mpi_state_support
 from parsl_quantum.providers import GPUUnavailableError, get_device
 from parsl_quantum.providers.errors import UnknownBackendError
 from parsl_quantum.providers.lightning import gpu_unavailable_reason
@@ -187,6 +184,22 @@ def test_a_distributed_state_needs_an_mpi_build_of_lightning(mpi):
 
 
 @needs_mpi
+def test_files_of_an_mpi_task_are_readable_by_their_owner_only(mpi, tmp_path):
+    """The payload (a pickle the ranks load and run), the ranks' reports and the launcher's output."""
+    import stat
+
+    root = tmp_path / "exchange"
+    app = distributed(fail_on_rank_one, executors=["mpi"], ranks=2, work_dir=str(root))
+    with pytest.raises(DistributedTaskError):
+        app().result(timeout=120)  # a failed task keeps its payload for a post-mortem
+    (work_dir,) = root.iterdir()
+    files = {path.name: stat.S_IMODE(path.stat().st_mode) for path in work_dir.iterdir()}
+    assert {PAYLOAD_FILE, "error.1.pkl", "mpiexec.out", "mpiexec.err"} <= set(files)
+    assert set(files.values()) == {0o600}, files
+    assert stat.S_IMODE(root.stat().st_mode) == stat.S_IMODE(work_dir.stat().st_mode) == 0o700
+
+
+@needs_mpi
 def test_a_launcher_failure_quotes_the_launchers_stderr(mpi):
     app = distributed(ranks_and_sizes, executors=["mpi"], ranks=2, launcher_options="--no-such-option")
     with pytest.raises(MPILaunchError, match="no-such-option"):
@@ -275,6 +288,24 @@ def test_resource_specification_and_its_override():
         "launcher_options": "-x FOO",
     }
     assert app.specification({"num_ranks": 6})["ranks_per_node"] == 3
+
+
+def test_old_import_paths_still_work():
+    old_home = importlib.import_module("parsl_quantum.motifs.distributed")  # the package names a function so
+
+    assert motifs.mpi_executor is old_home.mpi_executor is mpi_executor
+    assert motifs.hamiltonian_energy is old_home.hamiltonian_energy is hamiltonian_energy
+    assert old_home.term_indices is term_indices and old_home.launch_prefix is launch_prefix
+
+
+def test_a_state_vector_without_an_mpi_build_says_what_to_install():
+    from parsl_quantum.motifs.mpi_rank import MPIStateUnsupportedError, RankPayload, rank_device
+
+    if mpi_state_support("lightning.kokkos"):
+        pytest.skip("this lightning.kokkos is built with MPI")
+    payload = RankPayload(function=ranks_and_sizes, backend="lightning.kokkos", distribute_state=True)
+    with pytest.raises(MPIStateUnsupportedError, match=r"-DENABLE_MPI=ON against Kokkos 5\.1"):
+        rank_device(payload)
 
 
 def test_worker_init_lets_open_mpi_run_as_root_and_mocks_a_node_list():

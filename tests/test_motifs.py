@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 
 import numpy as np
@@ -152,6 +153,7 @@ def test_resume_from_checkpoint_replays_and_continues(dfk, tmp_path):
     assert [h.x for h in resumed.history] == [h.x for h in uninterrupted.history]
     with open(path) as f:
         assert len(json.load(f)["evaluations"]) == uninterrupted.nfev
+    assert os.stat(path).st_mode & 0o777 == 0o600  # readable by its owner only
     with pytest.raises(CheckpointMismatchError, match="written for"):
         m.two_qubit_energy.minimize([1.0, 1.0], method="BFGS", checkpoint=path).result()
 
@@ -177,6 +179,23 @@ def test_32_concurrent_minimizations_hold_no_parsl_thread(dfk):
         assert result.fun == pytest.approx(-2.0, abs=1e-9)
         assert np.abs(np.angle(np.exp(1j * (result.x - o - math.pi)))).max() < 1e-4
         assert result.nit == len(result.history) >= 1
+
+
+def test_private_files_ignore_the_umask(tmp_path):
+    from parsl_quantum.motifs.private_files import make_new_private_folder, make_private_folder, write_private
+
+    old = os.umask(0)
+    try:
+        folder = make_private_folder(str(tmp_path / "a" / "b"))
+        fresh = make_new_private_folder(os.path.join(folder, "c"))
+        path = os.path.join(fresh, "f")
+        with open(path, "w") as f:  # an existing file, readable by all
+            f.write("old")
+        write_private(path, b"new")
+    finally:
+        os.umask(old)
+    assert [os.stat(p).st_mode & 0o777 for p in (folder, fresh, path)] == [0o700, 0o700, 0o600]
+    assert open(path).read() == "new" and os.listdir(fresh) == ["f"]
 
 
 # -- pipeline -----------------------------------------------------------------------------------------

@@ -11,29 +11,31 @@ motif                  coupling  what it returns
 ``circuit_cutting``    medium    ``AppFuture`` of reconstructed expectation values
 ``distributed``        tight     ``AppFuture`` of an MPI task's (rank 0) value
 =====================  ========  ==================================================================
+
+Every decorator takes the same requirement keywords (``qubits``, ``kinds``, ``pilot``, ``shots``,
+``priority``, ``min_fidelity``, ``walltime``), held as one :class:`TaskRequirements`. Control loops
+(``variational``, ``qml_training``) hold no Parsl thread while they wait for their tasks (see
+:mod:`parsl_quantum.motifs.waiting`). ``mpi_executor`` lives in :mod:`parsl_quantum.configs` and is
+named here too.
 """
 
+from parsl_quantum.configs import mpi_executor
 from parsl_quantum.motifs.circuit_cutting import CircuitCuttingApp, circuit_cutting
-from parsl_quantum.motifs.distributed import (
-    DistributedApp,
+from parsl_quantum.motifs.distributed import DistributedApp, distributed
+from parsl_quantum.motifs.ensemble import EnsembleApp, EnsembleError, ensemble
+from parsl_quantum.motifs.mpi_errors import (
     DistributedGPUUnavailableError,
     DistributedTaskError,
     MPILaunchError,
-    distributed,
-    hamiltonian_energy,
-    mpi_executor,
 )
-from parsl_quantum.motifs.ensemble import EnsembleApp, EnsembleError, ensemble
+from parsl_quantum.motifs.mpi_hamiltonian import hamiltonian_energy
 from parsl_quantum.motifs.pipeline import Pipeline, pipeline
-from parsl_quantum.motifs.qml_training import (
-    QMLTrainingApp,
-    QMLTrainingError,
-    QMLTrainingInputError,
-    TrainingResult,
-    qml_training,
-)
+from parsl_quantum.motifs.qml_errors import QMLTrainingError, QMLTrainingInputError
+from parsl_quantum.motifs.qml_result import TrainingResult
+from parsl_quantum.motifs.qml_training import QMLTrainingApp, qml_training
 from parsl_quantum.motifs.quantum_app import QuantumApp, quantum_app
 from parsl_quantum.motifs.report import TimeBreakdown
+from parsl_quantum.motifs.requirements import TaskRequirements
 from parsl_quantum.motifs.variational import VariationalApp, VariationalResult, variational
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "QMLTrainingError",
     "QMLTrainingInputError",
     "QuantumApp",
+    "TaskRequirements",
     "TimeBreakdown",
     "TrainingResult",
     "VariationalApp",

@@ -13,11 +13,15 @@ The ranks can share the work in two ways:
 - split the state (``distribute_state=True``): the ranks hold one state vector together, on a PennyLane
   Lightning device created with ``mpi=True`` (``lightning.gpu``, or ``lightning.kokkos`` built with MPI),
   for registers larger than one node's memory. Every rank must then apply the same operations. This path
-  needs GPUs or an MPI build of Lightning and has not been run on a machine that has them.
+  needs GPUs or an MPI build of Lightning, which neither PyPI's wheels nor Debian's packages provide
+  (:data:`~parsl_quantum.motifs.mpi_rank.MPI_BUILD_NEEDED` says what each backend needs); without one
+  the call fails with ``MPIStateUnsupportedError`` or ``GPUUnavailableError`` naming what is missing. It
+  has not run on the CPU-only machines this project is tested on.
 
 How a call runs:
 
-1. On the submitting host, the call submits one Parsl python app, :func:`run_mpi_task`, to the
+1. On the submitting host, the call submits one Parsl python app,
+   :func:`~parsl_quantum.motifs.mpi_task.run_mpi_task`, to the
    MPIExecutor, with the resource specification ``{"num_nodes", "num_ranks", "ranks_per_node"}``.
 2. The MPIExecutor's worker (on the lead node of its block) reserves nodes for the task, sets
    ``PARSL_MPI_PREFIX`` (e.g. ``mpiexec -n 2 ...``) and runs :func:`run_mpi_task`: it writes the payload
@@ -26,18 +30,22 @@ How a call runs:
 3. Every rank runs :mod:`parsl_quantum.motifs.mpi_rank`: rank 0 reads the payload and broadcasts it,
    each rank builds its device and calls ``function(*args, comm=MPI.COMM_WORLD, device=device,
    **kwargs)``; rank 0 writes its value. A rank that raises writes a report and aborts every rank.
-4. :func:`run_mpi_task` returns rank 0's value, which becomes the AppFuture's value, or raises
-   :class:`DistributedTaskError` naming the rank that failed and its exception.
+4. :func:`~parsl_quantum.motifs.mpi_task.run_mpi_task` returns rank 0's value, which becomes the
+   AppFuture's value, or raises :class:`DistributedTaskError` naming the rank that failed and its
+   exception.
 
 This is a python app rather than a bash app (Parsl runs MPI apps as either): the worker both launches the
 ranks and reads their answer, so the future carries the value itself instead of an exit code, a rank's
 exception reaches the caller with its message instead of ``BashExitFailure``, and no second task or file
 system shared with the submitting host is needed to fetch the value.
 
-Parsl composes ``PARSL_MPI_PREFIX`` for ``mpiexec`` with MPICH/Hydra options (``-ppn``, ``-hosts``) that
-Open MPI's ``mpiexec`` rejects; when the worker's ``mpiexec`` is Open MPI's, :func:`launch_prefix` writes
-the same request in Open MPI's options. :func:`mpi_executor` builds an MPIExecutor that works on a
-workstation as well as in a Slurm or PBS allocation.
+Where the parts live: the errors in :mod:`~parsl_quantum.motifs.mpi_errors`, the Hamiltonian energy in
+:mod:`~parsl_quantum.motifs.mpi_hamiltonian`, the launcher command (Parsl's MPICH options translated for
+Open MPI) in :mod:`~parsl_quantum.motifs.mpi_launch`, the worker's subprocess control in
+:mod:`~parsl_quantum.motifs.mpi_task`, each rank's program in :mod:`~parsl_quantum.motifs.mpi_rank`, and
+the executor factory :func:`~parsl_quantum.configs.mpi_executor` (an MPIExecutor that works on a
+workstation as well as in a Slurm or PBS allocation) in :mod:`parsl_quantum.configs`. This module holds
+the app and its decorator, and names the others' public parts for code that imports them from here.
 """
 
 from __future__ import annotations
@@ -45,331 +53,43 @@ from __future__ import annotations
 import functools
 import math
 import os
-import shlex
-import signal
-import subprocess
-import sys
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import dill
 from parsl import python_app
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.motifs.mpi_rank import (
-    MPI_STATE_BACKENDS,
-    PAYLOAD_FILE,
-    RANK_COMMAND,
-    RESULT_FILE,
-    RankFailure,
-    RankPayload,
-    read_failures,
-    write_atomically,
+from parsl_quantum.configs import mpi_executor, mpi_worker_init
+from parsl_quantum.motifs.mpi_errors import (
+    DistributedGPUUnavailableError,
+    DistributedTaskError,
+    MPILaunchError,
+    rank_error,
 )
-from parsl_quantum.providers.errors import GPUUnavailableError
+from parsl_quantum.motifs.mpi_hamiltonian import hamiltonian_energy, term_indices
+from parsl_quantum.motifs.mpi_launch import is_open_mpi, launch_prefix, open_mpi_prefix
+from parsl_quantum.motifs.mpi_rank import MPI_STATE_BACKENDS
+from parsl_quantum.motifs.mpi_task import MPITask, run_mpi_task
 
-if TYPE_CHECKING:
-    from parsl.executors import MPIExecutor
-    from parsl.providers.base import ExecutionProvider
-    from qiskit import QuantumCircuit
-    from qiskit.quantum_info import SparsePauliOp
-
-STDERR_TAIL_CHARS = 2000
-"""How much of the launcher's stderr a launch failure quotes."""
-
-
-# -- errors ----------------------------------------------------------------------------------------
-class DistributedTaskError(RuntimeError):
-    """An MPI task of a :func:`distributed` app failed.
-
-    Attributes
-    ----------
-    rank, size
-        The rank whose exception is reported (the lowest that reported one) and the number of ranks;
-        ``None`` when no rank reported one (see :class:`MPILaunchError`).
-    failed_ranks
-        Every rank that reported an exception.
-    exception
-        That rank's exception, when it could be shipped back.
-    remote_traceback
-        Its traceback on the rank, as text.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        rank: int | None = None,
-        size: int | None = None,
-        failed_ranks: Sequence[int] = (),
-        exception: BaseException | None = None,
-        remote_traceback: str = "",
-    ) -> None:
-        super().__init__(message)
-        self.rank = rank
-        self.size = size
-        self.failed_ranks = list(failed_ranks)
-        self.exception = exception
-        self.remote_traceback = remote_traceback
+__all__ = [
+    "DistributedApp",
+    "DistributedGPUUnavailableError",
+    "DistributedTaskError",
+    "MPILaunchError",
+    "MPITask",
+    "distributed",
+    "hamiltonian_energy",
+    "is_open_mpi",
+    "launch_prefix",
+    "mpi_executor",
+    "mpi_worker_init",
+    "open_mpi_prefix",
+    "rank_error",
+    "run_mpi_task",
+    "term_indices",
+]
 
 
-class DistributedGPUUnavailableError(DistributedTaskError, GPUUnavailableError):
-    """A rank of a :func:`distributed` app found no usable GPU (catch it as either base class)."""
-
-
-class MPILaunchError(DistributedTaskError):
-    """The MPI job failed, or timed out, without a rank reporting an exception (launcher missing, a rank
-    killed by a signal, bad launcher options...). The message quotes the launcher's stderr."""
-
-
-def rank_error(name: str, failures: Sequence[RankFailure]) -> DistributedTaskError:
-    """The error to raise for the ranks' reports (the lowest failed rank's exception first)."""
-    first = failures[0]
-    ranks = [f.rank for f in failures]
-    message = (
-        f"distributed app '{name}' failed on rank {first.rank} of {first.size}: "
-        f"{first.type_name}: {first.message}"
-    )
-    if len(ranks) > 1:
-        message += f" (ranks {', '.join(map(str, ranks))} failed)"
-    message += f"\n--- traceback on rank {first.rank} ---\n{first.traceback.rstrip()}"
-    exception = first.load_exception()
-    kind = (
-        DistributedGPUUnavailableError if isinstance(exception, GPUUnavailableError) else DistributedTaskError
-    )
-    return kind(
-        message,
-        rank=first.rank,
-        size=first.size,
-        failed_ranks=ranks,
-        exception=exception,
-        remote_traceback=first.traceback,
-    )
-
-
-# -- the common case: a Hamiltonian's terms split over the ranks ------------------------------------
-def term_indices(num_terms: int, rank: int, size: int) -> range:
-    """The terms that ``rank`` of ``size`` ranks computes: every ``size``-th term from ``rank``.
-
-    Round robin rather than contiguous blocks: Hamiltonians are often built type by type (all ``XX``
-    terms, then ``YY``...), and dealing the terms out keeps the ranks' shares alike. The ranks' sets are
-    disjoint and together cover ``range(num_terms)``.
-    """
-    return range(rank, num_terms, size)
-
-
-def hamiltonian_energy(
-    circuit: QuantumCircuit,
-    hamiltonian: SparsePauliOp,
-    comm: Any,
-    device: Any,
-    *,
-    split: bool = True,
-) -> float:
-    """The exact energy ``<psi|H|psi>`` of the state ``circuit`` prepares, the terms split over the ranks.
-
-    Every rank of ``comm`` must call it with the same arguments. Each computes the exact expectation value
-    of its terms (:func:`term_indices`) with ``device.estimate(..., shots=None)`` and the ranks sum them
-    with ``allreduce``; every rank returns the total.
-
-    Parameters
-    ----------
-    circuit
-        The state preparation (final measurements are ignored).
-    hamiltonian
-        The Hamiltonian, a ``SparsePauliOp`` (its coefficients should be real).
-    comm
-        An mpi4py communicator (the ``comm`` a :func:`distributed` function receives), or anything with
-        ``Get_rank``, ``Get_size`` and ``allreduce``.
-    device
-        This rank's device (the ``device`` a :func:`distributed` function receives).
-    split
-        ``False`` computes every term on every rank, without communication: use it with
-        ``distribute_state=True``, where the ranks simulate each term together.
-
-    Returns
-    -------
-    float
-        The energy, the same on every rank.
-    """
-    from qiskit.quantum_info import SparsePauliOp
-
-    if not isinstance(hamiltonian, SparsePauliOp):
-        raise TypeError(f"hamiltonian_energy needs a SparsePauliOp, got {type(hamiltonian).__name__}")
-    if not split:
-        return float(device.estimate(circuit, hamiltonian))
-    indices = list(term_indices(len(hamiltonian), comm.Get_rank(), comm.Get_size()))
-    local = float(device.estimate(circuit, hamiltonian[indices])) if indices else 0.0
-    return float(comm.allreduce(local))
-
-
-# -- the worker side -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class MPITask:
-    """What one call of a :class:`DistributedApp` asks the worker to run (besides the arguments).
-
-    Attributes
-    ----------
-    function
-        The user's function.
-    name
-        The app's name, for messages and the work directory.
-    backend, options, distribute_state
-        The device of every rank (see :class:`~parsl_quantum.motifs.mpi_rank.RankPayload`).
-    work_root
-        Directory under which the call's work directory is made; must be visible to rank 0.
-    timeout_s
-        Seconds the MPI job may run (``None``: no limit).
-    """
-
-    function: Callable[..., Any]
-    name: str
-    backend: str
-    options: dict[str, Any] = field(default_factory=dict)
-    distribute_state: bool = False
-    work_root: str = "."
-    timeout_s: float | None = None
-
-
-def is_open_mpi(launcher: str) -> bool:
-    """Whether the ``launcher`` command on ``PATH`` (``mpiexec``) is Open MPI's."""
-    try:
-        out = subprocess.run([launcher, "--version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    text = out.stdout + out.stderr
-    return "Open MPI" in text or "OpenRTE" in text
-
-
-def open_mpi_prefix(environ: Mapping[str, str]) -> str:
-    """The task's MPI request (Parsl's ``PARSL_*`` variables) as Open MPI ``mpiexec`` options.
-
-    ``--host`` gives each node exactly ``ranks_per_node`` slots, so the ranks may outnumber the cores
-    without Open MPI refusing to oversubscribe.
-    """
-    ranks = int(environ["PARSL_NUM_RANKS"])
-    per_node = int(float(environ["PARSL_RANKS_PER_NODE"]))  # Parsl may write it as "2.0"
-    hosts = ",".join(f"{host}:{per_node}" for host in environ["PARSL_MPI_NODELIST"].split(","))
-    options = environ.get("PARSL_LAUNCHER_OPTIONS", "")
-    return f"mpiexec -n {ranks} --map-by ppr:{per_node}:node --host {hosts} {options}".strip()
-
-
-def launch_prefix(environ: Mapping[str, str]) -> str:
-    """The command prefix that starts this task's ranks: Parsl's ``PARSL_MPI_PREFIX``, translated to
-    Open MPI's options when ``mpiexec`` is Open MPI's.
-
-    Raises
-    ------
-    MPILaunchError
-        Outside a Parsl MPIExecutor task (no ``PARSL_MPI_PREFIX``).
-    """
-    prefix = environ.get("PARSL_MPI_PREFIX")
-    if not prefix:
-        raise MPILaunchError(
-            "PARSL_MPI_PREFIX is not set: a distributed app must run on a Parsl MPIExecutor (see "
-            "mpi_executor()) with a resource specification that names num_nodes"
-        )
-    if prefix.split()[0] == "mpiexec" and is_open_mpi("mpiexec"):
-        return open_mpi_prefix(environ)
-    return prefix
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """End the launcher's process group: the launcher passes the signal on to its ranks."""
-    for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _tail(path: str) -> str:
-    try:
-        with open(path, errors="replace") as f:
-            text = f.read()
-    except OSError:
-        return ""
-    return text[-STDERR_TAIL_CHARS:].strip()
-
-
-def run_mpi_task(
-    task: MPITask, *args: Any, parsl_resource_specification: dict | None = None, **kwargs: Any
-) -> Any:
-    """Run ``task.function`` on every rank of one MPI job and return rank 0's value (on the worker).
-
-    Parameters
-    ----------
-    task
-        The function and its device.
-    *args, **kwargs
-        The function's arguments.
-    parsl_resource_specification
-        The MPI request; Parsl's worker has already turned it into ``PARSL_MPI_PREFIX``.
-
-    Raises
-    ------
-    DistributedTaskError
-        When a rank raised (naming the rank and its exception).
-    DistributedGPUUnavailableError
-        When a rank found no usable GPU.
-    MPILaunchError
-        When the job failed or timed out without a rank reporting why.
-    """
-    work_dir = os.path.join(task.work_root, f"{task.name}-{uuid.uuid4().hex[:12]}")
-    os.makedirs(work_dir)
-    payload = RankPayload(
-        function=task.function,
-        args=tuple(args),
-        kwargs=dict(kwargs),
-        backend=task.backend,
-        options=dict(task.options),
-        distribute_state=task.distribute_state,
-        name=task.name,
-    )
-    write_atomically(os.path.join(work_dir, PAYLOAD_FILE), dill.dumps(payload))
-    command = (
-        f"{launch_prefix(os.environ)} {shlex.quote(sys.executable)} -c {shlex.quote(RANK_COMMAND)} "
-        f"{shlex.quote(work_dir)}"
-    )
-    out_path, err_path = os.path.join(work_dir, "mpiexec.out"), os.path.join(work_dir, "mpiexec.err")
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        print(f"# {command}", file=err, flush=True)
-        proc = subprocess.Popen(
-            command, shell=True, executable="/bin/bash", stdout=out, stderr=err, start_new_session=True
-        )
-        try:
-            returncode = proc.wait(timeout=task.timeout_s)
-        except subprocess.TimeoutExpired:
-            _stop(proc)
-            raise MPILaunchError(
-                f"distributed app '{task.name}': the MPI job did not finish within {task.timeout_s} s and "
-                f"was stopped; its output is in {work_dir}"
-            ) from None
-    failures = read_failures(work_dir)
-    if failures:
-        raise rank_error(task.name, failures)
-    result_path = os.path.join(work_dir, RESULT_FILE)
-    if returncode != 0 or not os.path.exists(result_path):
-        raise MPILaunchError(
-            f"distributed app '{task.name}': the MPI job exited with status {returncode} and no rank "
-            f"reported an exception. Command: {command}\nLast lines of its stderr ({err_path}):\n"
-            f"{_tail(err_path)}"
-        )
-    with open(result_path, "rb") as f:
-        value = dill.load(f)
-    for name in (PAYLOAD_FILE, RESULT_FILE):
-        os.remove(os.path.join(work_dir, name))
-    return value
-
-
-# -- the app ---------------------------------------------------------------------------------------
 class DistributedApp:
     """A function run on every rank of an MPI job by Parsl's MPIExecutor (see :func:`distributed`).
 
@@ -565,100 +285,3 @@ def distributed(
         )
 
     return decorate(function) if function is not None else decorate
-
-
-# -- the executor ----------------------------------------------------------------------------------
-LOCAL_NODEFILE = """\
-if [ -z "${{SLURM_NODELIST:-}}" ] && [ -z "${{PBS_NODEFILE:-}}" ]; then
-  # Not in a Slurm or PBS allocation: describe this host to Parsl's MPI scheduler as {tasks} node(s).
-  PBS_NODEFILE="$0.nodes"
-  {{ : > "$PBS_NODEFILE"; }} 2>/dev/null || PBS_NODEFILE="$(mktemp)"
-  export PBS_NODEFILE
-  for _ in $(seq {tasks}); do echo localhost; done > "$PBS_NODEFILE"
-fi"""
-
-
-def mpi_worker_init(tasks: int = 1, run_as_root: bool | None = None, oversubscribe: bool = True) -> str:
-    """Shell lines that prepare a block of an MPIExecutor for Open MPI and for a host outside a batch job.
-
-    Parameters
-    ----------
-    tasks
-        MPI tasks the host runs at once, when it is not in a Slurm or PBS allocation.
-    run_as_root
-        Let Open MPI run as root (``OMPI_ALLOW_RUN_AS_ROOT``); default: when this process runs as root.
-    oversubscribe
-        Let Open MPI 4 start more ranks than cores (``OMPI_MCA_rmaps_base_oversubscribe``).
-    """
-    if run_as_root is None:
-        run_as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    lines = []
-    if run_as_root:
-        lines.append("export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
-    if oversubscribe:
-        lines.append("export OMPI_MCA_rmaps_base_oversubscribe=1")
-    lines.append(LOCAL_NODEFILE.format(tasks=tasks))
-    return "\n".join(lines)
-
-
-def mpi_executor(
-    label: str = "mpi",
-    *,
-    tasks: int = 1,
-    provider: ExecutionProvider | None = None,
-    mpi_launcher: str = "mpiexec",
-    run_as_root: bool | None = None,
-    oversubscribe: bool = True,
-    **options: Any,
-) -> MPIExecutor:
-    """A Parsl ``MPIExecutor`` for :func:`distributed` apps (and any Parsl MPI app).
-
-    Without a ``provider`` it runs one block on this host (``LocalProvider`` with ``SimpleLauncher``).
-    Its workers start with this interpreter, so the virtual environment need not be activated. Outside
-    a Slurm or PBS allocation, Parsl's MPI scheduler finds no node list; the block then describes this
-    host as ``tasks`` nodes (a mock ``PBS_NODEFILE`` next to its submit script, as Parsl's own tests do),
-    so ``tasks`` single-node MPI tasks run at once. Open MPI is allowed to run as root when this process
-    does, and to start more ranks than cores.
-
-    Parameters
-    ----------
-    label
-        The executor's label (what ``executors=[...]`` names).
-    tasks
-        MPI tasks run at once per block (``max_workers_per_block``).
-    provider
-        A provider with a ``SimpleLauncher`` (e.g. ``SlurmProvider(launcher=SimpleLauncher(), ...)``);
-        the lines of :func:`mpi_worker_init` are prepended to its ``worker_init``.
-    mpi_launcher
-        ``"mpiexec"``, ``"srun"`` or ``"aprun"``.
-    run_as_root, oversubscribe
-        See :func:`mpi_worker_init`.
-    **options
-        Further ``MPIExecutor`` arguments (``heartbeat_period``, ``worker_debug``...).
-    """
-    from parsl.executors import MPIExecutor
-    from parsl.launchers import SimpleLauncher
-    from parsl.providers import LocalProvider
-
-    from parsl_quantum.executors.pilot import htex_launch_options
-
-    init = mpi_worker_init(tasks, run_as_root, oversubscribe)
-    if provider is None:
-        provider = LocalProvider(
-            launcher=SimpleLauncher(), init_blocks=1, min_blocks=1, max_blocks=1, worker_init=init
-        )
-        options.setdefault("address", "127.0.0.1")
-    else:
-        provider.worker_init = "\n".join(part for part in (init, provider.worker_init) if part)
-    launch = htex_launch_options()
-    executor = MPIExecutor(
-        label=label,
-        provider=provider,
-        mpi_launcher=mpi_launcher,
-        max_workers_per_block=tasks,
-        launch_cmd=launch["launch_cmd"],
-        **options,
-    )
-    # MPIExecutor annotates interchange_launch_cmd as a str, but HTEX runs it as an argument list.
-    executor.interchange_launch_cmd = launch["interchange_launch_cmd"]
-    return executor

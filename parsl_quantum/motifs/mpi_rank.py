@@ -6,6 +6,8 @@ parsl_quantum.motifs.mpi_rank WORK_DIR`` does the same by hand), started by the 
 only one node, any local directory). The exchange with the Parsl worker that launched the ranks is a set
 of files in it:
 
+Every file is written readable by its owner only (``0600``), through a temporary file.
+
 ``payload.pkl``
     Written by the worker: a dill-pickled :class:`RankPayload`. Rank 0 reads it and broadcasts it, so the
     other ranks need not see the file.
@@ -30,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dill
+
+from parsl_quantum.motifs.private_files import write_private
 
 PAYLOAD_FILE = "payload.pkl"
 RESULT_FILE = "result.pkl"
@@ -129,14 +133,6 @@ def read_failures(work_dir: str) -> list[RankFailure]:
     return sorted(failures, key=lambda failure: failure.rank)
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so that readers never see half of it."""
-    partial = f"{path}.partial"
-    with open(partial, "wb") as f:
-        f.write(data)
-    os.replace(partial, path)
-
-
 def describe_failure(exc: BaseException, rank: int, size: int) -> RankFailure:
     """A :class:`RankFailure` for ``exc`` raised on ``rank``."""
     try:
@@ -153,6 +149,19 @@ def describe_failure(exc: BaseException, rank: int, size: int) -> RankFailure:
         traceback="".join(traceback.format_exception(exc)),
         exception=pickled,
     )
+
+
+MPI_BUILD_NEEDED = {
+    "lightning.kokkos": (
+        "pennylane-lightning-kokkos built from source with -DENABLE_MPI=ON against Kokkos 5.1 and an MPI "
+        "library (the PyPI wheels are built without MPI, and Debian packages no Kokkos 5)"
+    ),
+    "lightning.gpu": (
+        "pennylane-lightning-gpu with MPI support, an NVIDIA GPU per rank, CUDA 12 with cuQuantum's "
+        "custatevec, and a CUDA-aware MPI library"
+    ),
+}
+"""What a distributed state vector needs installed on the ranks, per backend."""
 
 
 def mpi_state_support(backend: str) -> bool:
@@ -181,7 +190,8 @@ def rank_device(payload: RankPayload) -> Any:
     Without ``distribute_state`` every rank builds its own full simulator (``get_device``). With it, the
     ranks share one state vector: a Lightning device created with ``mpi=True``, which every rank must
     drive with the same operations. That path needs a GPU (``lightning.gpu``) or an MPI build of Lightning
-    and was not tested on the CPU-only machine this module was written on.
+    (:data:`MPI_BUILD_NEEDED`), which neither PyPI's wheels nor Debian's packages provide; it has not run
+    on the CPU-only machines this project is tested on.
 
     Raises
     ------
@@ -212,7 +222,8 @@ def rank_device(payload: RankPayload) -> Any:
     if not mpi_state_support(payload.backend):
         raise MPIStateUnsupportedError(
             f"distributed app '{payload.name}': the installed '{payload.backend}' was built without MPI "
-            "support (the PyPI wheels are); build PennyLane Lightning with MPI, or use distribute_state=False"
+            f"support, so it cannot distribute a state vector over ranks. It needs "
+            f"{MPI_BUILD_NEEDED[payload.backend]}. Use distribute_state=False to split the work instead."
         )
     return get_device(payload.backend, **{**payload.options, "mpi": True})
 
@@ -244,7 +255,7 @@ def run_rank(work_dir: str, comm: Any) -> None:
     device = rank_device(payload)
     value = payload.function(*payload.args, comm=comm, device=device, **payload.kwargs)
     if rank == 0:
-        write_atomically(os.path.join(work_dir, RESULT_FILE), dill.dumps(value))
+        write_private(os.path.join(work_dir, RESULT_FILE), dill.dumps(value))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         _default_threads(comm)
         run_rank(work_dir, comm)
     except BaseException as exc:  # report everything, SystemExit included: the other ranks must not hang
-        write_atomically(error_path(work_dir, rank), dill.dumps(describe_failure(exc, rank, size)))
+        write_private(error_path(work_dir, rank), dill.dumps(describe_failure(exc, rank, size)))
         print(f"rank {rank} of {size}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         sys.stdout.flush()
         comm.Abort(1)

@@ -3,402 +3,57 @@
 Coupling: tight. Every optimisation step splits its minibatch into shards; each shard is one quantum task
 that runs on a pilot's PennyLane device and returns the summed loss and the summed gradient of its
 samples. The submitting host averages them, weighted by shard sizes (which gives exactly the gradient of
-the whole minibatch), and applies the optimiser update before the next step can start. Quantum work (the
-circuits and their gradients) runs on the pilots; classical work (batching, averaging, the update, the
-accuracy figures) runs on the submitting host. ``app.fit(params0, x, y)`` returns an ``AppFuture`` of a
-:class:`TrainingResult`; ``app.predict(params, x)`` an ``AppFuture`` of the model's outputs.
+the whole minibatch), and applies the optimiser's update (a PennyLane optimiser) before the next step can
+start. Quantum work (the circuits and their gradients) runs on the pilots; classical work (batching,
+averaging, the update, the accuracy figures) runs on the submitting host, in short steps started by the
+tasks' futures, holding no thread while it waits (see :mod:`~parsl_quantum.motifs.qml_loop`).
+``app.fit(params0, x, y)`` returns an ``AppFuture`` of a :class:`TrainingResult`; ``app.predict(params,
+x)`` an ``AppFuture`` of the model's outputs.
 
-The user's circuit travels to the workers by value when it has to: it is pickled with dill (``recurse``:
-only the globals it uses), so a circuit defined in a script run as ``__main__`` (a mini-app) works on
-workers that cannot import that script; circuits of importable modules travel as references.
+Where the parts live: losses in :mod:`~parsl_quantum.motifs.qml_losses`, the model as it travels and the
+workers' functions in :mod:`~parsl_quantum.motifs.qml_model`, optimisers in
+:mod:`~parsl_quantum.motifs.qml_optimizers`, input checks in :mod:`~parsl_quantum.motifs.qml_inputs`, the
+training loop in :mod:`~parsl_quantum.motifs.qml_loop`, the result in
+:mod:`~parsl_quantum.motifs.qml_result`; this module holds the app and its decorator.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, wait
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from concurrent.futures import Future
+from typing import Any
 
 import numpy as np
-from parsl import join_app, python_app
+from parsl import python_app
 from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.executors.capacity import worker_slots
-from parsl_quantum.motifs.quantum_app import check_requirements, has_futures
-
-LOSSES = ("mse", "cross_entropy")
-OPTIMIZERS = ("adam", "sgd")
-CROSS_ENTROPY_EPS = 1e-12
-"""Probabilities are clipped to ``[eps, 1 - eps]`` before the logarithm of the cross-entropy."""
-
-
-class QMLTrainingInputError(ValueError):
-    """The data, parameters or settings given to a ``qml_training`` app cannot be used (the message says
-    which and why)."""
-
-
-class QMLTrainingError(RuntimeError):
-    """Training or prediction failed on a worker, or diverged; the message names the step and shard.
-
-    Attributes
-    ----------
-    step
-        The optimisation step (0-based) that failed, or ``None`` outside training.
-    """
-
-    def __init__(self, message: str, step: int | None = None) -> None:
-        super().__init__(message)
-        self.step = step
-
-
-# -- losses -----------------------------------------------------------------------------------------------
-def mse_loss(output: Any, target: Any) -> Any:
-    """Squared error ``(output - target)**2``, elementwise (targets are usually labels in ``{-1, +1}``)."""
-    return (output - target) ** 2
-
-
-def cross_entropy_loss(output: Any, target: Any) -> Any:
-    """Binary cross-entropy of labels in ``{0, 1}``, elementwise.
-
-    The circuit's value ``f`` in ``[-1, 1]`` (an expectation value) gives ``P(label 1) = (1 + f) / 2``,
-    clipped to ``[eps, 1 - eps]``.
-    """
-    from pennylane import numpy as pnp
-
-    p = pnp.clip((1.0 + output) / 2.0, CROSS_ENTROPY_EPS, 1.0 - CROSS_ENTROPY_EPS)
-    return -(target * pnp.log(p) + (1.0 - target) * pnp.log(1.0 - p))
-
-
-def resolve_loss(loss: str | Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    """The loss function for a loss name, or the callable itself."""
-    if callable(loss):
-        return loss
-    if loss == "mse":
-        return mse_loss
-    if loss == "cross_entropy":
-        return cross_entropy_loss
-    raise QMLTrainingInputError(
-        f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}, or pass a function"
-    )
-
-
-def decide(outputs: np.ndarray, classes: Sequence[float], loss: str | Callable[..., Any]) -> np.ndarray:
-    """Class labels of model outputs.
-
-    For ``cross_entropy`` the larger class is predicted where ``output >= 0`` (``P(label 1) >= 1/2``);
-    otherwise the class nearest to the output (ties to the larger), i.e. a threshold halfway between
-    the two labels: ``0`` for labels ``{-1, +1}``, ``0.5`` for ``{0, 1}``.
-    """
-    low, high = sorted(float(c) for c in classes)
-    values = np.asarray(outputs, dtype=float)
-    threshold = 0.0 if loss == "cross_entropy" else (low + high) / 2.0
-    return np.where(values >= threshold, high, low)
-
-
-# -- the model as it travels to the workers ---------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelSpec:
-    """What a worker needs to evaluate the model: the circuit and how to run and score it.
-
-    Attributes
-    ----------
-    circuit
-        The PennyLane quantum function ``circuit(params, x)``.
-    wires
-        Wires of the PennyLane device (a count or labels).
-    shots
-        Shots per circuit; ``None`` for exact values.
-    diff_method
-        PennyLane's differentiation method (``"best"``, ``"adjoint"``, ``"parameter-shift"``...).
-    loss
-        ``"mse"``, ``"cross_entropy"`` or a function ``loss(output, target)``.
-    broadcast
-        Whether the circuit takes a whole batch of inputs at once (PennyLane parameter broadcasting).
-    """
-
-    circuit: Callable[..., Any]
-    wires: int | tuple[Any, ...]
-    shots: int | None
-    diff_method: str
-    loss: str | Callable[[Any, Any], Any]
-    broadcast: bool
-
-    def qnode(self, device: Any) -> Any:
-        """A QNode of the circuit on the pilot device's PennyLane device."""
-        import pennylane as qml
-
-        return qml.QNode(
-            self.circuit, device.pennylane(self.wires, shots=self.shots), diff_method=self.diff_method
-        )
-
-    def pack(self) -> bytes:
-        """Pickle with dill, by value where needed (see the module documentation)."""
-        import dill
-
-        return dill.dumps(self, recurse=True)
-
-    @staticmethod
-    def unpack(payload: bytes) -> ModelSpec:
-        """The spec :meth:`pack` packed."""
-        import dill
-
-        return dill.loads(payload)
-
-
-def _total_loss(spec: ModelSpec, qnode: Any, params: Any, x: np.ndarray, y: np.ndarray) -> Any:
-    """Sum of the loss over the samples (differentiable in ``params``)."""
-    from pennylane import numpy as pnp
-
-    loss = resolve_loss(spec.loss)
-    if spec.broadcast:
-        return pnp.sum(loss(qnode(params, x), y))
-    total = 0.0
-    for sample, target in zip(x, y, strict=True):
-        total = total + pnp.sum(loss(qnode(params, sample), target))
-    return total
-
-
-def shard_loss_and_gradient(
-    payload: bytes, params: np.ndarray, x: np.ndarray, y: np.ndarray, *, device: Any
-) -> tuple[float, np.ndarray, int, float]:
-    """One shard's summed loss and summed gradient (runs on a worker).
-
-    Returns
-    -------
-    tuple
-        ``(loss_sum, grad_sum, samples, seconds)``: the gradient has the shape of ``params``; seconds is
-        the time the shard took on the worker.
-    """
-    import pennylane as qml
-    from pennylane import numpy as pnp
-
-    start = time.perf_counter()
-    spec = ModelSpec.unpack(payload)
-    qnode = spec.qnode(device)
-    grad_fn = qml.grad(functools.partial(_total_loss, spec, qnode, x=x, y=y))
-    grad = grad_fn(pnp.array(params, requires_grad=True))
-    value = float(np.asarray(grad_fn.forward))
-    return value, np.asarray(grad, dtype=float), len(x), time.perf_counter() - start
-
-
-def shard_outputs(
-    payload: bytes, params: np.ndarray, x: np.ndarray, *, device: Any
-) -> tuple[np.ndarray, float]:
-    """The model's outputs on one shard of inputs (runs on a worker); ``(outputs, seconds)``."""
-    start = time.perf_counter()
-    spec = ModelSpec.unpack(payload)
-    qnode = spec.qnode(device)
-    params = np.asarray(params)
-    if spec.broadcast:
-        outputs = np.asarray(qnode(params, x), dtype=float)
-    else:
-        outputs = np.array([np.asarray(qnode(params, sample), dtype=float) for sample in x])
-    return outputs, time.perf_counter() - start
-
-
-# -- optimisers -------------------------------------------------------------------------------------------
-class Optimizer(Protocol):
-    """What :meth:`QMLTrainingApp.fit` accepts besides a name: ``step(params, grad) -> new params``."""
-
-    def step(self, params: np.ndarray, grad: np.ndarray) -> np.ndarray: ...
-
-
-class SGD:
-    """Plain gradient descent, ``params - learning_rate * grad``.
-
-    Parameters
-    ----------
-    learning_rate
-        Step size.
-    """
-
-    def __init__(self, learning_rate: float = 0.05) -> None:
-        self.learning_rate = learning_rate
-
-    def step(self, params: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """The updated parameters."""
-        return params - self.learning_rate * grad
-
-
-class Adam:
-    """Adam (Kingma and Ba, 2015) with bias correction; its state lives in the instance.
-
-    Parameters
-    ----------
-    learning_rate, beta1, beta2, eps
-        The usual Adam settings.
-    """
-
-    def __init__(
-        self, learning_rate: float = 0.05, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
-    ) -> None:
-        self.learning_rate = learning_rate
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.eps = eps
-        self.t = 0
-        self.m: np.ndarray | None = None
-        self.v: np.ndarray | None = None
-
-    def step(self, params: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """The updated parameters (and the moment estimates advanced by one step)."""
-        if self.m is None or self.v is None:
-            self.m = np.zeros_like(grad)
-            self.v = np.zeros_like(grad)
-        self.t += 1
-        self.m = self.beta1 * self.m + (1 - self.beta1) * grad
-        self.v = self.beta2 * self.v + (1 - self.beta2) * grad**2
-        m_hat = self.m / (1 - self.beta1**self.t)
-        v_hat = self.v / (1 - self.beta2**self.t)
-        return params - self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
-def make_optimizer(optimizer: str | Optimizer, learning_rate: float) -> Optimizer:
-    """A fresh optimiser for a name (``"adam"``, ``"sgd"``), or the object given."""
-    if not isinstance(optimizer, str):
-        if not callable(getattr(optimizer, "step", None)):
-            raise QMLTrainingInputError(
-                f"optimizer must be one of {', '.join(OPTIMIZERS)} or have a method step(params, grad), "
-                f"got {optimizer!r}"
-            )
-        return optimizer
-    if optimizer == "adam":
-        return Adam(learning_rate)
-    if optimizer == "sgd":
-        return SGD(learning_rate)
-    raise QMLTrainingInputError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-
-
-# -- results ----------------------------------------------------------------------------------------------
-@dataclass
-class TrainingResult:
-    """What :meth:`QMLTrainingApp.fit` returns.
-
-    Attributes
-    ----------
-    params
-        The trained parameters.
-    loss_history
-        Mean loss of each step's minibatch, at the parameters before that step's update.
-    epoch_losses
-        Mean loss of each epoch's samples (over the steps of the epoch, as the parameters moved).
-    epochs, steps
-        Epochs and optimisation steps run.
-    shards
-        Shards (quantum tasks) of each step.
-    train_loss, train_accuracy
-        Mean loss and accuracy on the whole training set with the trained parameters (accuracy ``None``
-        unless the labels take exactly two values).
-    val_loss, val_accuracy
-        The same on the validation set, ``None`` without one.
-    classes
-        The two label values (sorted) for binary labels, else ``None``; pass to
-        :meth:`QMLTrainingApp.predict` to get labels.
-    quantum_s
-        Task-seconds of the shard tasks on the workers (gradients and the final evaluation).
-    classical_s
-        Seconds of classical work on the submitting host (batching, averaging, updates, scoring).
-    wall_s
-        Seconds from the start of training to the result.
-    """
-
-    params: np.ndarray
-    loss_history: list[float]
-    epoch_losses: list[float]
-    epochs: int
-    steps: int
-    shards: list[int]
-    train_loss: float
-    train_accuracy: float | None
-    val_loss: float | None = None
-    val_accuracy: float | None = None
-    classes: tuple[float, float] | None = None
-    quantum_s: float = 0.0
-    classical_s: float = 0.0
-    wall_s: float = 0.0
-
-    def __str__(self) -> str:
-        def pct(value: float | None) -> str:
-            return "n/a" if value is None else f"{100 * value:.1f}%"
-
-        lines = [
-            f"trained {self.epochs} epochs, {self.steps} steps ({sum(self.shards)} shard tasks)",
-            f"  minibatch loss       {self.loss_history[0]:.4f} -> {self.loss_history[-1]:.4f}",
-            f"  training set         loss {self.train_loss:.4f}, accuracy {pct(self.train_accuracy)}",
-        ]
-        if self.val_loss is not None:
-            lines.append(
-                f"  validation set       loss {self.val_loss:.4f}, accuracy {pct(self.val_accuracy)}"
-            )
-        lines.append(
-            f"  time                 quantum {self.quantum_s:.2f} task-s, classical {self.classical_s:.2f} s,"
-            f" wall {self.wall_s:.2f} s"
-        )
-        return "\n".join(lines)
-
-
-@dataclass
-class _Tally:
-    """Time spent by one fit or predict."""
-
-    quantum_s: float = 0.0
-    shards: list[int] = field(default_factory=list)
-
-
-# -- input checks -----------------------------------------------------------------------------------------
-def _positive_int(name: str, value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise QMLTrainingInputError(f"{where}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _as_inputs(x: Any, where: str, what: str = "x") -> np.ndarray:
-    try:
-        array = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise QMLTrainingInputError(f"{where}: {what} must be an array of numbers: {exc}") from exc
-    if array.ndim == 0 or len(array) == 0:
-        raise QMLTrainingInputError(f"{where}: {what} must hold at least one sample, got shape {array.shape}")
-    return array
-
-
-def _as_labels(
-    x: np.ndarray, y: Any, where: str, loss: Any, what: tuple[str, str] = ("x", "y")
-) -> np.ndarray:
-    try:
-        labels = np.asarray(y, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise QMLTrainingInputError(f"{where}: {what[1]} must be an array of numbers: {exc}") from exc
-    if labels.ndim != 1:
-        raise QMLTrainingInputError(
-            f"{where}: {what[1]} must be one label per sample (1-D), got shape {labels.shape}"
-        )
-    if len(labels) != len(x):
-        raise QMLTrainingInputError(
-            f"{where}: {what[0]} and {what[1]} differ in length: {what[0]} has {len(x)} samples, "
-            f"{what[1]} has {len(labels)} labels"
-        )
-    if loss == "cross_entropy" and not np.isin(labels, (0.0, 1.0)).all():
-        bad = sorted(set(labels[~np.isin(labels, (0.0, 1.0))].tolist()))[:5]
-        raise QMLTrainingInputError(
-            f"{where}: loss 'cross_entropy' needs labels 0 and 1, {what[1]} has {bad}; "
-            "map your classes to 0/1 or use loss='mse' with labels -1/+1"
-        )
-    return labels
-
-
-def _as_params(params: Any, where: str) -> np.ndarray:
-    try:
-        array = np.array(params, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise QMLTrainingInputError(f"{where}: params must be an array of numbers: {exc}") from exc
-    if array.size == 0 or not np.isfinite(array).all():
-        raise QMLTrainingInputError(f"{where}: params must be a non-empty array of finite numbers")
-    return array
+from parsl_quantum.motifs.qml_errors import QMLTrainingError, QMLTrainingInputError
+from parsl_quantum.motifs.qml_inputs import as_inputs, as_labels, as_params, check_circuit, positive_int
+from parsl_quantum.motifs.qml_loop import (
+    Settings,
+    TrainingRun,
+    collect,
+    joined_outputs,
+    mean_loss_and_gradient,
+)
+from parsl_quantum.motifs.qml_losses import decide, resolve_loss
+from parsl_quantum.motifs.qml_model import ModelSpec, shard_loss_and_gradient, shard_outputs
+from parsl_quantum.motifs.qml_optimizers import make_optimizer
+from parsl_quantum.motifs.qml_result import TrainingResult
+from parsl_quantum.motifs.quantum_app import has_futures
+from parsl_quantum.motifs.requirements import Requirement, TaskRequirements
+from parsl_quantum.motifs.waiting import background_app, when_done
+
+__all__ = [
+    "QMLTrainingApp",
+    "QMLTrainingError",
+    "QMLTrainingInputError",
+    "TrainingResult",
+    "qml_training",
+]
 
 
 class QMLTrainingApp:
@@ -424,8 +79,8 @@ class QMLTrainingApp:
         The circuit takes a batch of inputs ``x`` (shape ``(m, ...)``) at once and broadcasts over it
         (``qml.AngleEmbedding``, gates on ``x[..., i]``); one QNode call per shard instead of one per sample.
     requirements
-        Task requirements (``kinds``, ``pilot``, ``priority``, ``min_fidelity``); ``qubits`` and ``shots``
-        come from ``wires`` and ``shots``.
+        Task requirements (``kinds``, ``pilot``, ``priority``, ``min_fidelity``, ``walltime``): a
+        :class:`TaskRequirements` or a mapping; ``qubits`` and ``shots`` come from ``wires`` and ``shots``.
     """
 
     def __init__(
@@ -437,7 +92,7 @@ class QMLTrainingApp:
         diff_method: str = "best",
         loss: str | Callable[[Any, Any], Any] = "mse",
         broadcast: bool = False,
-        requirements: dict[str, Any] | None = None,
+        requirements: TaskRequirements | dict[str, Requirement] | None = None,
     ) -> None:
         import pennylane as qml
 
@@ -451,7 +106,7 @@ class QMLTrainingApp:
                 "without executors to a random executor"
             )
         if isinstance(wires, (int, np.integer)) and not isinstance(wires, bool):
-            wires = _positive_int("wires", wires, where)
+            wires = positive_int("wires", wires, where)
             width = wires
         elif isinstance(wires, Sequence) and not isinstance(wires, str) and len(wires) > 0:
             wires = tuple(wires)
@@ -461,14 +116,16 @@ class QMLTrainingApp:
                 f"{where}: wires must be a positive count or a sequence of labels, got {wires!r}"
             )
         if shots is not None:
-            shots = _positive_int("shots", shots, where)
+            shots = positive_int("shots", shots, where)
         if not isinstance(diff_method, str):
             raise QMLTrainingInputError(
                 f"{where}: diff_method must be a PennyLane method name, got {diff_method!r}"
             )
         resolve_loss(loss)
+        if not isinstance(requirements, TaskRequirements):
+            requirements = TaskRequirements.from_mapping(dict(requirements or {}), where)
         for key in ("qubits", "shots"):
-            if requirements and requirements.get(key) is not None:
+            if getattr(requirements, key) is not None:
                 raise TypeError(f"{where}: '{key}' comes from wires= and shots=, not a requirement")
         functools.update_wrapper(self, func)
         self.func = func
@@ -479,11 +136,7 @@ class QMLTrainingApp:
         self.diff_method = diff_method
         self.loss = loss
         self.broadcast = bool(broadcast)
-        self.requirements = {
-            **check_requirements(dict(requirements or {}), where),
-            "qubits": width,
-            **({"shots": shots} if shots is not None else {}),
-        }
+        self.requirements = requirements.replace(qubits=width, shots=shots)
 
         def gradient(payload: bytes, params: np.ndarray, x: np.ndarray, y: np.ndarray, *, device: Any) -> Any:
             return shard_loss_and_gradient(payload, params, x, y, device=device)
@@ -507,128 +160,42 @@ class QMLTrainingApp:
 
     # -- checks on the submitting host ----------------------------------------------------------------------
     def check_circuit(self, params: np.ndarray, x: np.ndarray) -> None:
-        """Build the circuit's tape for the first input(s) and check it against the settings.
+        """Build the circuit's tape for the first input(s) and check it against the settings (see
+        :func:`~parsl_quantum.motifs.qml_inputs.check_circuit`)."""
+        check_circuit(self.func, self.wires, self.loss, self.broadcast, params, x, self.where)
 
-        Raises
-        ------
-        QMLTrainingInputError
-            If the circuit fails to build with these parameters and inputs, acts on wires the device
-            lacks, returns something other than one ``expval`` with a built-in loss, or does not broadcast
-            over a batch of inputs when ``broadcast`` is set.
-        """
-        import pennylane as qml
-
-        wires = list(range(self.wires)) if isinstance(self.wires, int) else list(self.wires)
-        # a batch whose size differs from the feature count: a circuit that reads x[i] from a batch then
-        # shows the feature count as its batch size, not the batch's
-        batch = 2 if x.ndim > 1 and x.shape[1] == 3 else 3
-        probe = x[: min(len(x), batch)] if self.broadcast else x[0]
-        try:
-            tape = qml.tape.make_qscript(self.func)(params, probe)
-        except Exception as exc:
-            raise QMLTrainingInputError(
-                f"{self.where}: the circuit fails on params of shape {params.shape} and "
-                f"{'a batch of inputs' if self.broadcast else 'an input'} of shape {np.shape(probe)}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        extra = [w for w in tape.wires if w not in wires]
-        if extra:
-            raise QMLTrainingInputError(
-                f"{self.where}: the circuit acts on wires {tape.wires.tolist()} but the device has "
-                f"wires={self.wires!r} (wires {extra} are missing); pass wires={len(wires) + len(extra)} "
-                "or the circuit's wire labels"
-            )
-        if not tape.measurements:
-            raise QMLTrainingInputError(
-                f"{self.where}: the circuit must return a measurement, e.g. qml.expval(...)"
-            )
-        if isinstance(self.loss, str):
-            from pennylane.measurements import ExpectationMP
-
-            kinds = [type(m).__name__ for m in tape.measurements]
-            if len(tape.measurements) != 1 or not isinstance(tape.measurements[0], ExpectationMP):
-                raise QMLTrainingInputError(
-                    f"{self.where}: loss '{self.loss}' needs a circuit returning one expectation value "
-                    f"(qml.expval(...)), it returns {kinds}; pass a loss function for other outputs"
-                )
-        if self.broadcast and tape.batch_size != len(probe):
-            raise QMLTrainingInputError(
-                f"{self.where}: broadcast=True, but the circuit does not broadcast over a batch of "
-                f"{len(probe)} inputs (its batch size is {tape.batch_size}); write gates on x[..., i] "
-                "or set broadcast=False"
-            )
-
-    def _check_data(self, params: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        params = _as_params(params, self.where)
-        x = _as_inputs(x, self.where)
-        labels = _as_labels(x, y, self.where, self.loss)
+    def check_data(self, params: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Parameters, inputs and labels as arrays, checked against each other and the circuit."""
+        params = as_params(params, self.where)
+        x = as_inputs(x, self.where)
+        labels = as_labels(x, y, self.where, self.loss)
         self.check_circuit(params, x)
         return params, x, labels
 
-    # -- shard fan-out (on the submitting host; blocks until the shards are done) --------------------------
-    def _shard_count(self, samples: int, shards: int | None) -> int:
-        return max(1, min(samples, shards if shards is not None else worker_slots(self.executors)))
+    # -- shard tasks ----------------------------------------------------------------------------------------
+    def _parts(self, samples: int, shards: int | None) -> list[np.ndarray]:
+        count = max(1, min(samples, shards if shards is not None else worker_slots(self.executors)))
+        return np.array_split(np.arange(samples), count)
 
-    def _gradient_now(
-        self,
-        payload: bytes,
-        params: np.ndarray,
-        x: np.ndarray,
-        y: np.ndarray,
-        shards: int | None,
-        tally: _Tally,
-        step: int | None = None,
-    ) -> tuple[float, np.ndarray]:
-        """Mean loss and gradient of ``(x, y)``: shard sums from parallel tasks over the sample count."""
-        parts = np.array_split(np.arange(len(x)), self._shard_count(len(x), shards))
-        futures = [
-            self._gradient_app(
-                payload, params, x[i], y[i], parsl_resource_specification=dict(self.requirements)
-            )
-            for i in parts
+    def submit_gradients(
+        self, payload: bytes, params: np.ndarray, x: np.ndarray, y: np.ndarray, shards: int | None
+    ) -> list[AppFuture]:
+        """One task per shard of ``(x, y)``, each of ``(loss sum, gradient sum, samples, seconds)``."""
+        spec = self.requirements.specification()
+        return [
+            self._gradient_app(payload, params, x[i], y[i], parsl_resource_specification=dict(spec))
+            for i in self._parts(len(x), shards)
         ]
-        results = self._wait(futures, "gradient", step)
-        tally.shards.append(len(parts))
-        tally.quantum_s += sum(r[3] for r in results)
-        loss = math.fsum(r[0] for r in results)
-        grad = np.sum([r[1] for r in results], axis=0)
-        count = sum(r[2] for r in results)
-        return loss / count, grad / count
 
-    def _outputs_now(
-        self, payload: bytes, params: np.ndarray, x: np.ndarray, shards: int | None, tally: _Tally
-    ) -> np.ndarray:
-        parts = np.array_split(np.arange(len(x)), self._shard_count(len(x), shards))
-        futures = [
-            self._outputs_app(payload, params, x[i], parsl_resource_specification=dict(self.requirements))
-            for i in parts
+    def submit_outputs(
+        self, payload: bytes, params: np.ndarray, x: np.ndarray, shards: int | None
+    ) -> list[AppFuture]:
+        """One task per contiguous shard of ``x``, each of ``(outputs, seconds)``."""
+        spec = self.requirements.specification()
+        return [
+            self._outputs_app(payload, params, x[i], parsl_resource_specification=dict(spec))
+            for i in self._parts(len(x), shards)
         ]
-        results = self._wait(futures, "outputs", None)
-        tally.quantum_s += sum(r[1] for r in results)
-        return np.concatenate([np.asarray(r[0], dtype=float) for r in results], axis=0)
-
-    def _wait(self, futures: list[Future], what: str, step: int | None) -> list[Any]:
-        wait(futures)
-        for index, future in enumerate(futures):
-            exc = future.exception()
-            if exc is not None:
-                at = f"step {step}, " if step is not None else ""
-                raise QMLTrainingError(
-                    f"{self.where}: {at}{what} shard {index + 1} of {len(futures)} failed: "
-                    f"{type(exc).__name__}: {exc}",
-                    step,
-                ) from exc
-        return [f.result() for f in futures]
-
-    def _score(
-        self, outputs: np.ndarray, y: np.ndarray, classes: tuple[float, float] | None
-    ) -> tuple[float, float | None]:
-        """Mean loss and (for binary labels and one output per input) accuracy, on the host."""
-        loss = resolve_loss(self.loss)
-        mean_loss = float(np.mean([np.sum(loss(o, t)) for o, t in zip(outputs, y, strict=True)]))
-        if classes is None or outputs.ndim != 1:
-            return mean_loss, None
-        return mean_loss, float(np.mean(decide(outputs, classes, self.loss) == y))
 
     # -- public operations --------------------------------------------------------------------------------
     def loss_and_gradient(self, params: Any, x: Any, y: Any, *, shards: int | None = None) -> AppFuture:
@@ -647,17 +214,20 @@ class QMLTrainingApp:
             Of ``(loss, gradient)``; the gradient has the shape of ``params``.
         """
         if shards is not None:
-            _positive_int("shards", shards, self.where)
+            positive_int("shards", shards, self.where)
         if not has_futures((params, x, y), {}):
-            self._check_data(params, x, y)
+            self.check_data(params, x, y)
 
-        def control(params: Any, x: Any, y: Any) -> Future:
-            params, x, y = self._check_data(params, x, y)
-            value = self._gradient_now(self.spec().pack(), params, x, y, shards, _Tally())
-            return _done(value)
+        def start(params: Any, x: Any, y: Any) -> Future:
+            params, x, y = self.check_data(params, x, y)
+            futures = self.submit_gradients(self.spec().pack(), params, x, y, shards)
+            return when_done(
+                futures,
+                lambda done: mean_loss_and_gradient(collect(done, self.where, "gradient", None)),
+                f"{self.name}_mean_gradient",
+            )
 
-        control.__name__ = f"{self.name}_loss_and_gradient"
-        return join_app(control)(params, x, y)
+        return background_app(start, f"{self.name}_loss_and_gradient")(params, x, y)
 
     def predict(
         self, params: Any, x: Any, *, classes: Sequence[float] | None = None, shards: int | None = None
@@ -680,22 +250,26 @@ class QMLTrainingApp:
             Of a numpy array with one output (or label) per input.
         """
         if shards is not None:
-            _positive_int("shards", shards, self.where)
+            positive_int("shards", shards, self.where)
         if classes is not None and len(set(classes)) != 2:
             raise QMLTrainingInputError(
                 f"{self.where}: classes must be two distinct label values, got {classes!r}"
             )
         if not has_futures((params, x), {}):
-            self.check_circuit(_as_params(params, self.where), _as_inputs(x, self.where))
+            self.check_circuit(as_params(params, self.where), as_inputs(x, self.where))
 
-        def control(params: Any, x: Any) -> Future:
-            params, x = _as_params(params, self.where), _as_inputs(x, self.where)
+        def start(params: Any, x: Any) -> Future:
+            params, x = as_params(params, self.where), as_inputs(x, self.where)
             self.check_circuit(params, x)
-            outputs = self._outputs_now(self.spec().pack(), params, x, shards, _Tally())
-            return _done(outputs if classes is None else decide(outputs, classes, self.loss))
+            futures = self.submit_outputs(self.spec().pack(), params, x, shards)
 
-        control.__name__ = f"{self.name}_predict"
-        return join_app(control)(params, x)
+            def finish(done: list[Future]) -> np.ndarray:
+                outputs = joined_outputs(collect(done, self.where, "outputs", None))
+                return outputs if classes is None else decide(outputs, classes, self.loss)
+
+            return when_done(futures, finish, f"{self.name}_join_outputs")
+
+        return background_app(start, f"{self.name}_predict")(params, x)
 
     def fit(
         self,
@@ -706,7 +280,7 @@ class QMLTrainingApp:
         epochs: int = 10,
         batch_size: int | None = 32,
         shards: int | None = None,
-        optimizer: str | Optimizer = "adam",
+        optimizer: str | Any = "adam",
         learning_rate: float = 0.05,
         seed: int | None = None,
         validation: tuple[Any, Any] | None = None,
@@ -719,9 +293,9 @@ class QMLTrainingApp:
         updates the parameters. At the end the loss and accuracy on the training (and validation) set are
         computed with the trained parameters.
 
-        The loop runs on the submitting host in a Parsl ``join_app``: the call returns at once, and the
-        loop holds one of Parsl's internal threads (``Config.internal_tasks_max_threads``, 10 by default)
-        while it waits for each step's shards.
+        The loop runs on the submitting host as a chain of short steps, each started when its shards are
+        done (:class:`~parsl_quantum.motifs.qml_loop.TrainingRun`): the call returns at once, and no
+        thread is held while the loop waits, so many fits may run at once.
 
         Parameters
         ----------
@@ -738,9 +312,11 @@ class QMLTrainingApp:
             Quantum tasks per step; ``None`` uses the connected workers of the executors, re-read every
             step (so workers that join later are used). Never more than the samples of the minibatch.
         optimizer
-            ``"adam"``, ``"sgd"``, or an object with ``step(params, grad) -> params`` (its state is kept).
+            A name (``"adam"``, ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``:
+            PennyLane's optimiser of that kind), or a PennyLane gradient-descent optimiser instance
+            (``qml.AdamOptimizer(0.05)``...), whose state is kept from one fit to the next.
         learning_rate
-            Step size of a named optimizer.
+            Step size (``stepsize``) of a named optimizer.
         seed
             Seed of the shuffling; with exact expectation values (no shots) training is then deterministic.
         validation
@@ -759,11 +335,11 @@ class QMLTrainingApp:
         QMLTrainingError
             Through the future, when a shard task fails (naming the step and shard) or the loss is not finite.
         """
-        epochs = _positive_int("epochs", epochs, self.where)
+        epochs = positive_int("epochs", epochs, self.where)
         if batch_size is not None:
-            batch_size = _positive_int("batch_size", batch_size, self.where)
+            batch_size = positive_int("batch_size", batch_size, self.where)
         if shards is not None:
-            shards = _positive_int("shards", shards, self.where)
+            shards = positive_int("shards", shards, self.where)
         if not (
             isinstance(learning_rate, (int, float)) and learning_rate > 0 and math.isfinite(learning_rate)
         ):
@@ -775,111 +351,22 @@ class QMLTrainingApp:
             raise QMLTrainingInputError(f"{self.where}: validation must be a pair (x_val, y_val)")
         x_val, y_val = validation if validation is not None else (None, None)
         if not has_futures((params0, x, y, x_val, y_val), {}):
-            self._check_data(params0, x, y)
+            self.check_data(params0, x, y)
             if validation is not None:
-                _as_labels(
-                    _as_inputs(x_val, self.where, "x_val"), y_val, self.where, self.loss, ("x_val", "y_val")
+                as_labels(
+                    as_inputs(x_val, self.where, "x_val"), y_val, self.where, self.loss, ("x_val", "y_val")
                 )
 
-        settings = _Settings(epochs, batch_size, shards, optimizer, learning_rate, seed)
+        settings = Settings(epochs, batch_size, shards, optimizer, learning_rate, seed)
 
-        def control(params0: Any, x: Any, y: Any, x_val: Any, y_val: Any) -> Future:
-            return _done(self._train(params0, x, y, x_val, y_val, settings))
+        def start(params0: Any, x: Any, y: Any, x_val: Any, y_val: Any) -> Future:
+            params, x, y = self.check_data(params0, x, y)
+            if x_val is not None:
+                x_val = as_inputs(x_val, self.where, "x_val")
+                y_val = as_labels(x_val, y_val, self.where, self.loss, ("x_val", "y_val"))
+            return TrainingRun(self, params, x, y, x_val, y_val, settings).start()
 
-        control.__name__ = f"{self.name}_fit"
-        return join_app(control)(params0, x, y, x_val, y_val)
-
-    def _train(
-        self, params0: Any, x: Any, y: Any, x_val: Any, y_val: Any, settings: _Settings
-    ) -> TrainingResult:
-        """The training loop (on the submitting host)."""
-        begin = time.perf_counter()
-        params, x, y = self._check_data(params0, x, y)
-        if x_val is not None:
-            x_val = _as_inputs(x_val, self.where, "x_val")
-            y_val = _as_labels(x_val, y_val, self.where, self.loss, ("x_val", "y_val"))
-        payload = self.spec().pack()
-        optimizer = make_optimizer(settings.optimizer, settings.learning_rate)
-        rng = np.random.default_rng(settings.seed)
-        batch = settings.batch_size or len(x)
-        tally = _Tally()
-        history: list[float] = []
-        epoch_losses: list[float] = []
-        waited = 0.0
-        for _ in range(settings.epochs):
-            order = rng.permutation(len(x))
-            weighted = 0.0
-            for start in range(0, len(x), batch):
-                index = order[start : start + batch]
-                step = len(history)
-                before = time.perf_counter()
-                loss, grad = self._gradient_now(
-                    payload, params, x[index], y[index], settings.shards, tally, step
-                )
-                waited += time.perf_counter() - before
-                if not (math.isfinite(loss) and np.isfinite(grad).all()):
-                    raise QMLTrainingError(
-                        f"{self.where}: step {step}: the loss or its gradient is not finite (loss {loss}); "
-                        "lower the learning rate or check the loss function",
-                        step,
-                    )
-                history.append(loss)
-                weighted += loss * len(index)
-                params = np.asarray(optimizer.step(params, grad), dtype=float)
-            epoch_losses.append(weighted / len(x))
-        classes = _binary_classes(y, self.loss)
-        before = time.perf_counter()
-        train_outputs = self._outputs_now(payload, params, x, settings.shards, tally)
-        val_outputs = (
-            self._outputs_now(payload, params, x_val, settings.shards, tally) if x_val is not None else None
-        )
-        waited += time.perf_counter() - before
-        train_loss, train_accuracy = self._score(train_outputs, y, classes)
-        val_loss, val_accuracy = (None, None)
-        if val_outputs is not None:
-            val_loss, val_accuracy = self._score(val_outputs, y_val, classes)
-        wall = time.perf_counter() - begin
-        return TrainingResult(
-            params=params,
-            loss_history=history,
-            epoch_losses=epoch_losses,
-            epochs=settings.epochs,
-            steps=len(history),
-            shards=tally.shards,
-            train_loss=train_loss,
-            train_accuracy=train_accuracy,
-            val_loss=val_loss,
-            val_accuracy=val_accuracy,
-            classes=classes,
-            quantum_s=tally.quantum_s,
-            classical_s=wall - waited,
-            wall_s=wall,
-        )
-
-
-@dataclass(frozen=True)
-class _Settings:
-    epochs: int
-    batch_size: int | None
-    shards: int | None
-    optimizer: str | Optimizer
-    learning_rate: float
-    seed: int | None
-
-
-def _binary_classes(y: np.ndarray, loss: Any) -> tuple[float, float] | None:
-    """The two label values of binary labels (always ``(0, 1)`` for cross-entropy), else ``None``."""
-    if loss == "cross_entropy":
-        return (0.0, 1.0)
-    values = np.unique(y)
-    return (float(values[0]), float(values[1])) if len(values) == 2 else None
-
-
-def _done(value: Any) -> Future:
-    """A completed future of ``value`` (what a join app returns when its work is done)."""
-    future: Future = Future()
-    future.set_result(value)
-    return future
+        return background_app(start, f"{self.name}_fit")(params0, x, y, x_val, y_val)
 
 
 def qml_training(
@@ -891,10 +378,7 @@ def qml_training(
     diff_method: str = "best",
     loss: str | Callable[[Any, Any], Any] = "mse",
     broadcast: bool = False,
-    kinds: Any = None,
-    pilot: str | None = None,
-    priority: int | None = None,
-    min_fidelity: float | None = None,
+    **requirements: Requirement,
 ) -> Any:
     """Make a PennyLane quantum function a model trained data-parallel on quantum pilots.
 
@@ -925,8 +409,9 @@ def qml_training(
         written with ``pennylane.numpy``.
     broadcast
         The circuit broadcasts over a batch of inputs (one QNode call per shard; faster on Lightning).
-    kinds, pilot, priority, min_fidelity
-        Requirements of the shard tasks, as for :func:`~parsl_quantum.motifs.quantum_app`.
+    **requirements
+        Requirements of the shard tasks (``kinds``, ``pilot``, ``priority``, ``min_fidelity``,
+        ``walltime``; see :class:`~parsl_quantum.motifs.requirements.TaskRequirements`).
 
     Examples
     --------
@@ -937,7 +422,6 @@ def qml_training(
     ...     return qml.expval(qml.PauliZ(0))
     >>> result = classifier.fit(params0, x, y, epochs=10, batch_size=16).result()  # doctest: +SKIP
     """
-    requirements = {"kinds": kinds, "pilot": pilot, "priority": priority, "min_fidelity": min_fidelity}
 
     def decorate(func: Callable[..., Any]) -> QMLTrainingApp:
         return QMLTrainingApp(func, executors, wires, shots, diff_method, loss, broadcast, requirements)

@@ -27,20 +27,10 @@ class TaskRequirements:
 
     Attributes
     ----------
-    qubits
-        Width of the widest circuit a task runs.
-    kinds
-        Pilot kinds allowed (``"cpu"``, ``"gpu"``, ``"qpu"``, or a list of them).
-    pilot
-        Name of the one pilot allowed.
-    shots
-        Shots a task takes (used to predict runtimes).
-    priority
-        Larger runs first.
-    min_fidelity
-        Lowest acceptable pilot fidelity.
-    walltime
-        Seconds a task may run on a worker.
+    qubits, kinds, pilot, shots, priority, min_fidelity, walltime
+        Each a value, a function of a call's arguments returning the value, or ``None`` (unset). Their
+        meaning is that of the attributes of the executor's
+        :class:`~parsl_quantum.executors.requirements.Requirements`; ``kinds`` may also be one kind.
 
     Raises
     ------
