@@ -199,12 +199,12 @@ def calibrate_pilots(config_spec: str | None, output: str) -> int:
 
 def write_report(run_dir: str, output: str) -> int:
     """Write the report of the run at ``run_dir`` into ``output`` and print its files."""
-    from parsl_quantum.report import RunNotFoundError
+    from parsl_quantum.report import ReportDependencyError, RunNotFoundError
     from parsl_quantum.report import write_report as write
 
     try:
         report = write(run_dir, output)
-    except RunNotFoundError as exc:
+    except (RunNotFoundError, ReportDependencyError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     print(report)

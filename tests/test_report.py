@@ -11,6 +11,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -327,3 +328,34 @@ def test_the_page_renders_in_headless_chromium(finished_run, chromium, tmp_path)
     # The charts' own colours on screen: the inlined PNGs were decoded and drawn, not only the text.
     assert has_colour(image, OUTCOME_COLOURS["success"], at_least=200)
     assert has_colour(image, PILOT_COLOURS[0], at_least=50)
+
+
+def python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_importing_the_report_package_draws_in_no_plotting_library():
+    done = python(
+        "import sys, parsl_quantum.report\n"
+        "heavy = [m for m in ('matplotlib', 'qiskit', 'pennylane', 'parsl') if m in sys.modules]\n"
+        "assert not heavy, heavy"
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_without_matplotlib_the_report_says_what_to_install(finished_run, tmp_path):
+    # Python's documented way to make an import fail: a None entry in sys.modules.
+    done = python(
+        "import sys\n"
+        "sys.modules['matplotlib'] = None\n"
+        "from parsl_quantum.report import ReportDependencyError, write_report\n"
+        "try:\n"
+        f"    write_report({str(finished_run.run_dir)!r}, {str(tmp_path / 'out')!r})\n"
+        "except ReportDependencyError as exc:\n"
+        "    print(exc)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'parsl-quantum[report]'" in done.stdout
+    assert not (tmp_path / "out").exists()

@@ -9,6 +9,14 @@ import matplotlib; drawing does.
 """
 
 from parsl_quantum.report.run import Run, RunNotFoundError, TaskRow, load_run
-from parsl_quantum.report.write import Report, write_report
+from parsl_quantum.report.write import Report, ReportDependencyError, write_report
 
-__all__ = ["Report", "Run", "RunNotFoundError", "TaskRow", "load_run", "write_report"]
+__all__ = [
+    "Report",
+    "ReportDependencyError",
+    "Run",
+    "RunNotFoundError",
+    "TaskRow",
+    "load_run",
+    "write_report",
+]

@@ -8,6 +8,27 @@ from pathlib import Path
 from parsl_quantum.report.run import Run, load_run
 
 
+class ReportDependencyError(ImportError):
+    """matplotlib, which draws the report's charts, is not installed."""
+
+
+def require_matplotlib() -> None:
+    """Check that the charts can be drawn.
+
+    Raises
+    ------
+    ReportDependencyError
+        Saying what to install, when matplotlib is missing.
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise ReportDependencyError(
+            "the run report draws its charts with matplotlib, which is not installed: "
+            "pip install 'parsl-quantum[report]'"
+        ) from exc
+
+
 @dataclass(frozen=True)
 class Report:
     """The files of a written report.
@@ -49,7 +70,10 @@ def write_report(run_dir: str | Path, out: str | Path) -> Report:
     ------
     RunNotFoundError
         If no quantum executor's task records are found under ``run_dir``.
+    ReportDependencyError
+        If matplotlib is not installed.
     """
+    require_matplotlib()
     from parsl_quantum.report.gantt import gantt_chart
     from parsl_quantum.report.page import html_page
     from parsl_quantum.report.predictions import prediction_chart
