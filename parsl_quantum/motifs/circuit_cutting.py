@@ -3,9 +3,11 @@
 Coupling: medium. The decorated function builds ``(circuit, observables)`` on the submitting host; the
 circuit is cut with qiskit-addon-cutting into subcircuits of at most ``subcircuit_size`` qubits (or as
 Q-Dreamer's planner decides), every subexperiment runs as quantum tasks on the pilots (batched into
-fragments), and a reconstruction task downstream of them (on a classical executor, or on the submitting
-host) combines their counts. The call returns an ``AppFuture`` of the expectation values; ``fn.run(...)``
-returns one of the full :class:`Reconstruction`, standard errors included.
+fragments, each processing its own outcomes on its worker), and a reconstruction task downstream of
+them (on a classical executor, or on the DataFlowKernel's internal thread executor on the submitting
+host, never on a pilot's result thread) combines them. The call returns an ``AppFuture`` of the
+expectation values; ``fn.run(...)`` returns one of the full :class:`Reconstruction`, standard errors
+included.
 """
 
 from __future__ import annotations
@@ -134,9 +136,11 @@ def circuit_cutting(
     subcircuit_size
         Widest subcircuit allowed; ignored when a ``planner`` chooses.
     shots
-        Shots per subsystem, spread over subexperiments in proportion to their coefficients' magnitudes.
+        Without a planner: shots per subsystem, spread over subexperiments in proportion to their
+        coefficients' magnitudes. With one: the standard error of running whole with this many shots
+        per basis is the target every candidate is sized to.
     precision
-        Standard error to reach instead of a fixed number of shots.
+        Standard error to reach instead of a number of shots.
     classical_executors
         Executors for the reconstruction task.
     planner

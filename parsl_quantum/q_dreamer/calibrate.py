@@ -210,9 +210,10 @@ def measure_reconstruction() -> ReconstructionModel:
     """Time outcome processing, reconstruction and packing of synthetic cut problems on this host, and fit
     their model.
 
-    Processing (the workers' part) is fitted on distinct outcomes and shots. Each problem's reconstruction
-    passes are timed on it (as the planner will time a problem it weighs) and the rest of the
-    reconstruction task, the measured total less the passes, is fitted on its subexperiments. Five
+    Processing (the workers' part) is timed on outcome counts of three shapes, which separate its cost
+    per subexperiment, per distinct outcome and per shot. Each problem's reconstruction passes are timed
+    on it (as the planner will time a problem it weighs) and the rest of the reconstruction task, the
+    measured total less the passes, is fitted on its subexperiments. Five
     problems separate the terms: one cut with few and with many outcomes and shots, two cuts (nine times
     the subexperiments), and an observable of eight Pauli terms.
     """
@@ -234,7 +235,7 @@ def measure_reconstruction() -> ReconstructionModel:
     circuit = efficient_su2(9, entanglement="linear", reps=1)
     circuit = circuit.assign_parameters(np.random.default_rng(0).uniform(0, 3, circuit.num_parameters))
     rng = np.random.default_rng(1)
-    host_rows, host_targets, worker_rows, worker_targets = [], [], [], []
+    host_rows, host_targets = [], []
     eight_terms = SparsePauliOp.from_sparse_list([("ZZ", [i, i + 1], 1.0) for i in range(8)], 9)
     one_cut, two_cuts = decompose(circuit, ["Z" * 9], 5), decompose(circuit, ["Z" * 9], 3)
     many_terms = decompose(circuit, [eight_terms], 5)
@@ -248,13 +249,10 @@ def measure_reconstruction() -> ReconstructionModel:
     for problem, keys, shots in cases:
         counts, outcomes = synthetic_counts(problem, keys, rng, shots)
         groups = outcome_groups(problem.coefficients, problem.subobservables)
-        start = time.perf_counter()
         processed = {
             label: [process_counts(c, g, BATCHES, rng) for c, g in zip(runs, groups[label], strict=True)]
             for label, runs in counts.items()
         }
-        worker_rows.append([outcomes, problem.num_subexperiments * shots])
-        worker_targets.append(time.perf_counter() - start)
         cost = pass_cost(problem)
         start = time.perf_counter()
         combine(processed, problem.coefficients, problem.subobservables, problem.paulis, problem.observables)
@@ -263,7 +261,7 @@ def measure_reconstruction() -> ReconstructionModel:
         host_rows.append([1.0, problem.num_subexperiments])
         host_targets.append(max(seconds - pass_seconds(cost, classes, classes, BATCHES), 0.0))
     (fixed, per_circuit), _ = nnls(np.array(host_rows), np.array(host_targets))
-    (per_outcome, per_shot), _ = nnls(np.array(worker_rows, dtype=float), np.array(worker_targets))
+    per_subexperiment, per_outcome, per_shot = time_processing(rng)
     circuits = [qc for runs in two_cuts.subexperiments.values() for qc in runs]
     start = time.perf_counter()
     PackedCircuits(circuits)
@@ -272,9 +270,37 @@ def measure_reconstruction() -> ReconstructionModel:
         fixed=float(fixed),
         per_circuit=float(per_circuit),
         pack_per_circuit=pack,
+        process_per_circuit=float(per_subexperiment),
         process_per_outcome=float(per_outcome),
         process_per_shot=float(per_shot),
     )
+
+
+def time_processing(rng: np.random.Generator) -> tuple[float, float, float]:
+    """Seconds of :func:`~parsl_quantum.q_dreamer.reconstruct.process_counts` per subexperiment, per
+    distinct outcome and per shot, from counts of one outcome in 16 shots, 4,000 outcomes in 4,000 shots
+    and 16 outcomes in 40,000 shots (the fastest of three timings of each)."""
+    from scipy.optimize import nnls
+
+    from parsl_quantum.q_dreamer.reconstruct import BATCHES, OutcomeGroup, process_counts
+
+    group = OutcomeGroup(12, (1, 3))
+    rows, targets = [], []
+    for outcomes, shots in ((1, 16), (4000, 4000), (16, 40000)):
+        keys = rng.choice(2**14, outcomes, replace=False)
+        share, extra = divmod(shots, outcomes)
+        counts = {
+            f"{int(k):014b}"[:2] + " " + f"{int(k):014b}"[2:]: share + (i < extra) for i, k in enumerate(keys)
+        }
+        best = np.inf
+        for _ in range(3):
+            start = time.perf_counter()
+            process_counts(counts, group, BATCHES, rng)
+            best = min(best, time.perf_counter() - start)
+        rows.append([1.0, outcomes, shots])
+        targets.append(best)
+    (per_subexperiment, per_outcome, per_shot), _ = nnls(np.array(rows), np.array(targets))
+    return float(per_subexperiment), float(per_outcome), float(per_shot)
 
 
 def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) -> Profile:
@@ -330,6 +356,7 @@ def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) 
             max_qubits=max_qubits,
             host=host,
             host_cores=cores,
+            calibrated_qubits=max(int(s["qubits"]) for s in measured),
         )
         if pilot.backend.startswith("ibm_"):
             timing = get_device(pilot.backend).timing

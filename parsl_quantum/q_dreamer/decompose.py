@@ -101,11 +101,13 @@ class CutStructure:
 
     observables: list[Any]
     paulis: Any
-    partitioned: Any
+    circuit: Any
+    cut_circuit: Any
+    with_ancillas: Any
+    widths: dict[Hashable, int]
     cuts: list[tuple[str, int]]
     sampling_overhead: float
     subcircuit_size: int
-    cut_circuit: Any = None
     minimum_reached: bool = False
 
     @property
@@ -117,10 +119,6 @@ class CutStructure:
     @property
     def num_cuts(self) -> int:
         return len(self.cuts)
-
-    @property
-    def widths(self) -> dict[Hashable, int]:
-        return {k: c.num_qubits for k, c in self.partitioned.subcircuits.items()}
 
     @property
     def widest(self) -> int:
@@ -135,7 +133,7 @@ def find_structure(
     max_gamma: float = 1024.0,
     max_backjumps: int | None = 10000,
 ) -> CutStructure:
-    """Find cuts keeping every subcircuit within ``subcircuit_size`` qubits, and partition the problem.
+    """Find cuts keeping every subcircuit within ``subcircuit_size`` qubits, and the pieces' widths.
 
     ``max_backjumps`` bounds the search's effort; past it, the search returns its greedy answer (an upper
     bound on the cuts needed).
@@ -145,14 +143,11 @@ def find_structure(
     CuttingError
         If the width is not below the circuit's, or the search finds no cuts within ``max_gamma``.
     """
-    from qiskit_addon_cutting import (
-        DeviceConstraints,
-        OptimizationParameters,
-        cut_wires,
-        expand_observables,
-        find_cuts,
-        partition_problem,
-    )
+    from collections import Counter
+
+    from qiskit_addon_cutting import DeviceConstraints, OptimizationParameters, find_cuts
+    from qiskit_addon_cutting.qpd import TwoQubitQPDGate
+    from qiskit_addon_cutting.utils.transforms import _partition_labels_from_circuit
 
     from parsl_quantum.providers.circuits import strip_measurements
 
@@ -163,9 +158,10 @@ def find_structure(
             f"{qc.num_qubits - 1}, got {subcircuit_size}"
         )
     ops, paulis = pauli_terms(observables, qc.num_qubits)
+    qc = cuttable(qc)
     try:
         cut, metadata = find_cuts(
-            cuttable(qc),
+            qc,
             OptimizationParameters(seed=seed, max_gamma=max_gamma, max_backjumps=max_backjumps),
             DeviceConstraints(qubits_per_subcircuit=subcircuit_size),
         )
@@ -173,25 +169,41 @@ def find_structure(
         raise CuttingError(
             f"no cuts of circuit '{qc.name}' into {subcircuit_size}-qubit pieces: {exc}"
         ) from exc
-    with_ancillas = cut_wires(cut)
-    expanded = expand_observables(paulis, qc, with_ancillas)
+    with_ancillas = with_wire_cuts(cut)
+    # the pieces partition_problem will make: connected qubits, cut gates aside (labels in its order)
+    labels = _partition_labels_from_circuit(
+        with_ancillas, ignore=lambda inst: isinstance(inst.operation, TwoQubitQPDGate)
+    )
     return CutStructure(
         observables=ops,
         paulis=paulis,
-        partitioned=partition_problem(circuit=with_ancillas, observables=expanded),
+        circuit=qc,
+        cut_circuit=cut,
+        with_ancillas=with_ancillas,
+        widths=dict(Counter(label for label in labels if label is not None)),
         cuts=list(metadata["cuts"]),
         sampling_overhead=float(metadata["sampling_overhead"]),
         subcircuit_size=subcircuit_size,
-        cut_circuit=cut,
         minimum_reached=bool(metadata.get("minimum_reached", False)),
     )
 
 
-def expand(structure: CutStructure) -> CutProblem:
-    """Generate every subexperiment of a cut structure (exact quasi-probability weights)."""
-    from qiskit_addon_cutting import generate_cutting_experiments
+def with_wire_cuts(cut: Any) -> Any:
+    """``cut_wires`` of a cut circuit: its wire cuts as moves onto ancillas (the circuit itself when it
+    has none)."""
+    from qiskit_addon_cutting import cut_wires
 
-    partitioned = structure.partitioned
+    if "cut_wire" not in cut.count_ops():
+        return cut
+    return cut_wires(cut)
+
+
+def expand(structure: CutStructure) -> CutProblem:
+    """Partition a cut structure and generate every subexperiment (exact quasi-probability weights)."""
+    from qiskit_addon_cutting import expand_observables, generate_cutting_experiments, partition_problem
+
+    expanded = expand_observables(structure.paulis, structure.circuit, structure.with_ancillas)
+    partitioned = partition_problem(circuit=structure.with_ancillas, observables=expanded)
     subexperiments, coefficients = generate_cutting_experiments(
         circuits=partitioned.subcircuits, observables=partitioned.subobservables, num_samples=np.inf
     )

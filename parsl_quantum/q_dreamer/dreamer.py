@@ -10,8 +10,9 @@ Typical use::
 
 Every candidate is sized to the same target standard error, and ranked by its planning time plus its
 predicted makespan. A plan of a circuit whose structure was planned before (same gates, wires and
-observables; new angles) reuses that plan's cut search, experiments and predictions: a variational loop
-over a cut circuit re-plans in milliseconds. What planning measures on this host (probes, reconstruction
+observables; new angles) reuses that plan's cut search, experiments and predictions (its task times
+scaled by the online corrections learned since): a variational loop over a cut circuit re-plans in
+milliseconds. What planning measures on this host (probes, reconstruction
 passes) is kept in the profile, so a profile gives the same predictions every time.
 
 Q-Dreamer talks to the executor through two public hooks: ``set_runtime_prior`` gives the
@@ -57,9 +58,6 @@ MIN_REFINING_S = 0.05
 """Predicted seconds below which a task's observed time does not refine the models."""
 SCALE_LIMITS = (0.5, 2.0)
 """The online correction stays within these factors: beyond them, calibrate again."""
-SCALE_STEP = 1.25
-"""Plans of a known structure are reused while every pilot's correction stays in the same band of this
-factor."""
 
 
 class PlanningError(RuntimeError):
@@ -112,7 +110,7 @@ class QDreamer:
         self._hints: OrderedDict[str, dict[str, float]] = OrderedDict()
         self._pending: dict[Any, tuple[PlanRun, int, float]] = {}
         self._ratios: dict[str, deque[float]] = {}
-        self._plans: OrderedDict[tuple, tuple[list[Prediction], list[Rejected], int]] = OrderedDict()
+        self._plans: OrderedDict[tuple, tuple[list[Prediction], list[Rejected], int, dict]] = OrderedDict()
         self._searches: OrderedDict[tuple, dict] = OrderedDict()
         self._attached: dict[int, bool] = {}
         self._log = PlanLog()
@@ -312,18 +310,17 @@ class QDreamer:
             target,
             tuple(kinds or ()),
             pilot,
-            tuple(
-                (m.name, m.workers, round(math.log(max(m.scale, 1e-9)) / math.log(SCALE_STEP)))
-                for m in models
-            ),
+            tuple((m.name, m.workers) for m in models),
             slots,
             seed,
         )
         with self._lock:
             cached = self._plans.get(key)
+        scales = {m.name: m.scale for m in models}
         if cached is not None:
-            kept, rejected, pruned = cached
-            predictions = [p.rebound(values, view) for p in kept]
+            kept, rejected, pruned, scales_then = cached
+            rescale = {name: scales[name] / scales_then.get(name, scales[name]) for name in scales}
+            predictions = [p.rebound(values, view, rescale) for p in kept]
             for p in predictions:
                 p.planning_s = 0.0
             predictions.sort(key=lambda p: (p.makespan, p.stderr))
@@ -356,7 +353,7 @@ class QDreamer:
             )
             if predictions:
                 with self._lock:
-                    self._plans[key] = (predictions, rejected, pruned)
+                    self._plans[key] = (predictions, rejected, pruned, scales)
                     self._trim(self._plans)
         if not predictions:
             raise PlanningError(self._why_not(qc, models, target, rejected, uncuttable))

@@ -179,6 +179,8 @@ class PilotModel:
         Correction learned online: observed over predicted task times.
     host, host_cores
         Where its workers run and the cores there (``""``/0 when unknown).
+    calibrated_qubits
+        Widest circuit its calibration timed (0: unknown): wider ones are extrapolated by the model.
     """
 
     name: str
@@ -192,6 +194,7 @@ class PilotModel:
     scale: float = 1.0
     host: str = ""
     host_cores: int = 0
+    calibrated_qubits: int = 0
 
     def circuit_seconds(self, features: CircuitFeatures, shots: int) -> float:
         """Predicted seconds to sample one circuit on this pilot's device."""
@@ -308,9 +311,9 @@ class ReconstructionModel:
         Kept for profiles of version 2; unused.
     pack_per_circuit
         Packing a subexperiment into QPY for its fragment task.
-    process_per_outcome, process_per_shot
-        Processing a subexperiment's outcomes on the worker: per distinct outcome, and per shot (the
-        random split into batches).
+    process_per_circuit, process_per_outcome, process_per_shot
+        Processing a subexperiment's outcomes on the worker: per subexperiment, per distinct outcome,
+        and per shot (the random split into batches).
     """
 
     fixed: float = 0.01
@@ -319,6 +322,7 @@ class ReconstructionModel:
     pack_per_circuit: float = 3e-4
     process_per_outcome: float = 2e-6
     process_per_shot: float = 2e-8
+    process_per_circuit: float = 1e-3
 
     def seconds(
         self, subexperiments: int, pass_cost: tuple[float, float], classes: float, batches: int
@@ -342,7 +346,7 @@ class ReconstructionModel:
     def processing(self, outcomes: float, shots: int) -> float:
         """Predicted seconds a worker takes to process a subexperiment's ``outcomes`` distinct outcomes
         of ``shots`` shots."""
-        return self.process_per_outcome * outcomes + self.process_per_shot * shots
+        return self.process_per_circuit + self.process_per_outcome * outcomes + self.process_per_shot * shots
 
     def packing(self, subexperiments: int) -> float:
         """Predicted seconds to pack the subexperiments for their tasks."""

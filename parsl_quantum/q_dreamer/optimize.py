@@ -160,13 +160,28 @@ class Prediction:
             self._problem = self.template.bind(self.values)
         return self._problem
 
-    def rebound(self, values: list[float], circuit: Any) -> Prediction:
+    def rebound(self, values: list[float], circuit: Any, rescale: dict[str, float]) -> Prediction:
         """This prediction for the same structure with angles ``values`` (the cut rebuilt at the same
-        positions when the cut gates' own angles changed)."""
+        positions when the cut gates' own angles changed), its task times scaled by ``rescale`` (per
+        pilot: its model's online correction now over the one it was predicted with)."""
         template = self.template
         if template is not None and not template.fits(values):
             template = CutTemplate.build(template.structure, circuit)
-        return dataclasses.replace(self, template=template, values=list(values), _problem=None)
+        expected = [
+            (signature, {p: t * rescale.get(p, 1.0) for p, t in per_pilot.items()})
+            for signature, per_pilot in self.expected
+        ]
+        used = sorted(rescale.get(p, 1.0) for _, per_pilot in self.expected for p in per_pilot) or [1.0]
+        circuits = self.parts.get("circuits", 0.0) * used[len(used) // 2]
+        return dataclasses.replace(
+            self,
+            template=template,
+            values=list(values),
+            expected=expected,
+            makespan=self.makespan + circuits - self.parts.get("circuits", 0.0),
+            parts={**self.parts, "circuits": circuits},
+            _problem=None,
+        )
 
     def cost(self, problem: CutProblem) -> Callable[[Any, int], float]:
         """The predicted cost of each subexperiment of ``problem`` (for balancing fragments)."""

@@ -53,9 +53,9 @@ def slice_circuit(circuit: Any, width: int) -> Any:
 
 @dataclass
 class Prober:
-    """Times probes on this host with each pilot's device options, only where ``measured`` (a profile's
-    kept measurements) has none for the circuit's structure, and keeps there the correction factors and
-    the number of distinct outcomes each probed circuit gave.
+    """Times probes on this host with each pilot's device options, only where the profile lacks data:
+    for circuit structures that ``measured`` (a profile's kept measurements) has no probe of yet. It
+    keeps there the correction factors and the number of distinct outcomes each probed circuit gave.
 
     Parameters
     ----------
@@ -72,6 +72,17 @@ class Prober:
     repeats: int = 3
     spent_s: float = 0.0
     _devices: dict[str, Any] = field(default_factory=dict)
+    _structures: dict[int, tuple[Any, str]] = field(default_factory=dict)
+
+    def _structure(self, circuit: Any) -> str:
+        """The circuit's :func:`~parsl_quantum.q_dreamer.template.fingerprint` (computed once)."""
+        from parsl_quantum.q_dreamer.template import fingerprint
+
+        known = self._structures.get(id(circuit))
+        if known is None or known[0] is not circuit:
+            known = (circuit, fingerprint(circuit))
+            self._structures[id(circuit)] = known
+        return known[1]
 
     def _device(self, pilot: PilotModel) -> Any | None:
         if pilot.kind == "qpu" or pilot.qpu is not None:
@@ -88,10 +99,8 @@ class Prober:
     def outcomes_of(self, circuit: Any, shots: int) -> int | None:
         """Distinct outcomes a probe of ``circuit`` (its structure) gave at ``shots`` shots (capped at
         ``PROBE_SHOTS``), if probed."""
-        from parsl_quantum.q_dreamer.template import fingerprint
-
         shots = min(shots, PROBE_SHOTS)
-        kept = self.measured.get(f"outcomes|{fingerprint(circuit)}|{shots}")
+        kept = self.measured.get(f"outcomes|{self._structure(circuit)}|{shots}")
         return int(kept[0]) if kept else None
 
     def factor(self, pilot: PilotModel, circuit: Any, shots: int, default: float | None = None) -> float:
@@ -99,12 +108,10 @@ class Prober:
         measured); measured once per pilot, circuit structure and shots (capped at ``PROBE_SHOTS``: past
         a few thousand, the state-sized part no longer grows with shots). With a ``default``, nothing is
         probed: what was measured before, or else ``default``."""
-        from parsl_quantum.q_dreamer.template import fingerprint
-
         model = pilot.simulator
         if model is None or pilot.kind == "qpu" or pilot.qpu is not None:
             return 1.0
-        structure = fingerprint(circuit)
+        structure = self._structure(circuit)
         shots = min(shots, PROBE_SHOTS)
         key = f"probe|{pilot.name}|{pilot.backend}|{structure}|{shots}"
         if key in self.measured:

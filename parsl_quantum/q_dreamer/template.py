@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from parsl_quantum.q_dreamer.decompose import CutProblem, CutStructure, cuttable
+from parsl_quantum.q_dreamer.decompose import CutProblem, CutStructure, cuttable, with_wire_cuts
 
 CONTROL_FLOW = frozenset({"if_else", "while_loop", "for_loop", "switch_case", "box"})
 
@@ -125,7 +125,6 @@ class CutTemplate:
         from qiskit.circuit import CircuitInstruction, Parameter
         from qiskit_addon_cutting import (
             cut_gates,
-            cut_wires,
             expand_observables,
             generate_cutting_experiments,
             partition_problem,
@@ -156,7 +155,7 @@ class CutTemplate:
         cut = cut_gates(template, gates)[0]
         for position, qubit in wires:
             cut.data.insert(position, CircuitInstruction(CutWire(), [cut.qubits[qubit]], []))
-        with_ancillas = cut_wires(cut)
+        with_ancillas = with_wire_cuts(cut)
         expanded = expand_observables(structure.paulis, qc, with_ancillas)
         partitioned = partition_problem(circuit=with_ancillas, observables=expanded)
         subexperiments, coefficients = generate_cutting_experiments(

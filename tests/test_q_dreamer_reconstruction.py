@@ -1,0 +1,119 @@
+"""Outcomes processed per fragment on the workers give the values of the addon's reconstruction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qiskit.circuit.library import efficient_su2
+from qiskit.quantum_info import SparsePauliOp
+
+from parsl_quantum.providers import PackedCircuits, get_device
+from parsl_quantum.q_dreamer.decompose import decompose
+from parsl_quantum.q_dreamer.reconstruct import (
+    outcome_groups,
+    pauli_values,
+    process_counts,
+    process_fragment,
+    quasi_distribution,
+    reconstruct,
+)
+from parsl_quantum.q_dreamer.rewrite import fragments, reconstruct_fragments, sample_circuits
+
+
+def su2(n: int, seed: int) -> object:
+    qc = efficient_su2(n, entanglement="linear", reps=1)
+    return qc.assign_parameters(np.random.default_rng(seed).uniform(-np.pi, np.pi, qc.num_parameters))
+
+
+@pytest.fixture(scope="module")
+def sampled():
+    """A 10-qubit circuit cut into two 5-qubit pieces, several observables (terms in X, Y and Z, some
+    across the cut), and counts of every subexperiment sampled on Aer."""
+    n = 10
+    observables = [
+        "Z" * n,
+        SparsePauliOp.from_sparse_list([("ZZ", [4, 5], 0.7), ("XX", [3, 6], -0.4), ("Y", [0], 0.2)], n),
+        SparsePauliOp.from_sparse_list([("X", [q], 1.0 / n) for q in range(n)], n),
+    ]
+    problem = decompose(su2(n, 3), observables, 5)
+    device = get_device("aer")
+    counts = {
+        label: device.sample(list(circuits), shots=3000) for label, circuits in problem.subexperiments.items()
+    }
+    return problem, counts
+
+
+def addon_values(problem, counts) -> np.ndarray:
+    """The addon's ``reconstruct_expectation_values`` on the raw counts (one entry per outcome)."""
+    quasi = {label: [quasi_distribution(c) for c in runs] for label, runs in counts.items()}
+    return pauli_values(quasi, problem.coefficients, problem.subobservables)
+
+
+def test_processed_outcomes_give_the_addons_values(sampled):
+    problem, counts = sampled
+    result = reconstruct(
+        counts, problem.coefficients, problem.subobservables, problem.paulis, problem.observables, seed=1
+    )
+    expected = addon_values(problem, counts)
+    assert np.allclose(list(result.pauli_values.values()), expected, rtol=0, atol=1e-12)
+    assert len(expected) > 3 and np.any(np.abs(expected) > 0.05)  # the values say something
+
+
+def test_processing_merges_outcomes_into_a_few_classes():
+    problem = decompose(su2(12, 4), ["Z" * 12], 6)  # every qubit measured: up to 2^7 outcomes each
+    counts = {
+        label: get_device("aer").sample(list(circuits), shots=3000)
+        for label, circuits in problem.subexperiments.items()
+    }
+    groups = outcome_groups(problem.coefficients, problem.subobservables)
+    rng = np.random.default_rng(0)
+    outcomes = classes = 0
+    for label, runs in counts.items():
+        for raw, group in zip(runs, groups[label], strict=True):
+            processed = process_counts(raw, group, 8, rng)
+            assert len(processed.full) <= 2 ** (1 + len(group.masks)) == 4  # QPD parity, Z...Z parity
+            assert processed.shots == sum(raw.values()) == 3000
+            assert sum(sum(b.values()) for b in processed.batches) == 3000
+            outcomes, classes = outcomes + len(raw), classes + len(processed.full)
+    assert classes < outcomes / 10, (classes, outcomes)
+    result = reconstruct(
+        counts, problem.coefficients, problem.subobservables, problem.paulis, problem.observables, seed=2
+    )
+    assert np.allclose(list(result.pauli_values.values()), addon_values(problem, counts), rtol=0, atol=1e-12)
+
+
+def test_fragments_processed_on_workers_reconstruct_to_the_addons_values(sampled):
+    """The worker functions themselves: fragments of subexperiments sampled and processed as a fragment
+    task does, then put back in order and combined as the reconstruction task does."""
+    problem, counts = sampled
+    groups = outcome_groups(problem.coefficients, problem.subobservables)
+    work = [
+        (label, i, qc, 2000)
+        for label, circuits in problem.subexperiments.items()
+        for i, qc in enumerate(circuits)
+    ]
+    device = get_device("aer")
+    index, results, raw = [], [], {label: [None] * len(c) for label, c in problem.subexperiments.items()}
+    for number, group in enumerate(fragments(work, slots=2)):
+        fragment_counts = sample_circuits(
+            PackedCircuits([qc for *_, qc, _ in group]), [n for *_, n in group], device=device
+        )
+        for (label, i, _, _), c in zip(group, fragment_counts, strict=True):
+            raw[label][i] = c
+        results.append(
+            process_fragment(fragment_counts, [groups[label][i] for label, i, _, _ in group], 8, number)
+        )
+        index.append([(label, i) for label, i, _, _ in group])
+    assert len(results) == 4  # two fragments per worker slot
+    layout = {label: len(c) for label, c in problem.subexperiments.items()}
+    result = reconstruct_fragments(
+        layout,
+        problem.coefficients,
+        problem.subobservables,
+        problem.paulis,
+        problem.observables,
+        index,
+        *results,
+    )
+    assert np.allclose(list(result.pauli_values.values()), addon_values(problem, raw), rtol=0, atol=1e-12)
+    assert result.shots == 2000 * len(work) and np.all(result.stderr > 0)
