@@ -91,3 +91,23 @@ def offset_energy(params, offsets, *, device):
     qc.ry(params[0] - offsets[0], 0)
     qc.ry(params[1] - offsets[1], 1)
     return device.estimate(qc, "ZI") + device.estimate(qc, "IZ")
+
+
+@ensemble(
+    executors=["quantum"],
+    kinds=lambda item: ["qpu"] if item % 3 == 0 else ["cpu", "qpu"],
+    min_fidelity=lambda item: None if item % 3 == 0 else 0.999,  # no QPU is that good: the simulator
+    qubits=lambda item: 1 + item % 2,
+)
+def where_it_ran(item, *, device):
+    return item, device.kind
+
+
+@ensemble(executors=["quantum"])
+def fails_on_the_qpu(item, *, device):
+    """Every QPU job of this ensemble fails as a backend fault would."""
+    from parsl_quantum.providers.errors import BackendError
+
+    if device.kind == "qpu":
+        raise BackendError(f"the QPU job of item {item} failed")
+    return item, device.kind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -98,6 +99,36 @@ def test_circuit_items_travel_packed_and_sample_correctly(dfk):
     circuits = [ghz(3) for _ in range(6)]
     counts = m.counts_of.map(circuits, 1000).result()
     assert all(set(c) <= {"000", "111"} and sum(c.values()) == 1000 for c in counts)
+
+
+def test_each_items_requirements_are_honoured_in_batches_of_equal_requirements(dfk):
+    since = max((r.done or 0.0 for r in dfk.metrics()), default=0.0)
+    results = m.where_it_ran.map(range(12), batch_size=4).result()
+    assert results == [(i, "qpu" if i % 3 == 0 else "cpu") for i in range(12)]  # input order, right kind
+    batches = [r for r in dfk.metrics() if r.name == "where_it_ran_batch" and r.submit > since]
+    # four groups of equal requirements: kind x width; 2, 2, 4 and 4 items, one batch each
+    assert sorted((r.kind, r.qubits) for r in batches) == [("cpu", 1), ("cpu", 2), ("qpu", 1), ("qpu", 2)]
+
+
+def test_requirements_are_one_value_checked_once():
+    from parsl.executors.errors import InvalidResourceSpecification
+
+    from parsl_quantum.executors.requirements import REQUIREMENT_KEYS
+    from parsl_quantum.motifs import TaskRequirements
+
+    assert {f.name for f in dataclasses.fields(TaskRequirements)} == REQUIREMENT_KEYS
+    with pytest.raises(InvalidResourceSpecification, match="qubits"):
+        quantum_app(lambda *, device: 1, executors=["quantum"], qubits=-1)
+    requirements = TaskRequirements(qubits=lambda n, shots: n, kinds=["cpu"], walltime=30)
+    assert requirements.specification((3,), {"shots": 10}, {"priority": 2}) == {
+        "qubits": 3,
+        "kinds": ["cpu"],
+        "walltime": 30,
+        "priority": 2,
+    }
+    assert m.width_of_device.requirements == TaskRequirements(
+        qubits=m.width_of_device.requirements.qubits, kinds=["cpu"]
+    )
 
 
 # -- variational --------------------------------------------------------------------------------------

@@ -98,12 +98,14 @@ class TaskRequirements:
         Parameters
         ----------
         args, kwargs
-            The call's arguments (values, not futures), given to the requirement functions.
+            The call's arguments (values, not futures), given to the requirement functions; a function
+            that returns ``None`` leaves its requirement unset for that call.
         override
             Requirements given with the call; they win over the decorator's.
         """
         kwargs = dict(kwargs or {})
         spec = {name: (value(*args, **kwargs) if callable(value) else value) for name, value in self.items()}
+        spec = {name: value for name, value in spec.items() if value is not None}  # a function may unset
         spec.update(override or {})
         return spec
 
