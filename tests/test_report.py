@@ -5,7 +5,6 @@ and the page rendered by headless Chromium."""
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shutil
@@ -36,42 +35,6 @@ def su2(n: int, seed: int = 3):
 
     qc = efficient_su2(n, entanglement="linear", reps=1)
     return qc.assign_parameters(np.random.default_rng(seed).uniform(-np.pi, np.pi, qc.num_parameters))
-
-
-def write_plans_by_hand(run_dir: Path, ran: list[tuple[object, float, list]]) -> None:
-    """``plans.jsonl`` as Q-Dreamer's writer would append it, from the plans and the executor's records
-    (only while that writer has not landed in the tree this test runs against)."""
-    lines = []
-    for i, (plan, measured, records) in enumerate(ran):
-        expected = [per_pilot for _, per_pilot in plan._prediction.expected]
-        chosen = {
-            "label": plan.label,
-            "num_cuts": plan.num_cuts,
-            "subcircuit_size": plan.subcircuit_size,
-            "num_subexperiments": plan.num_subexperiments,
-            "shots": plan.shots,
-            "predicted_stderr": plan.predicted_stderr,
-            "predicted_makespan_s": plan.predicted_makespan_s,
-        }
-        lines.append(
-            {"kind": "plan", "plan_id": f"p{i}", "time": time.time(), "circuit": "su2", "qubits": 6}
-            | {"planning_s": plan.planning_s, "chosen": chosen, "alternatives": []}
-        )
-        tasks = [
-            {
-                "parsl_task_id": None,
-                "executor_task_id": r.task_id,
-                "predicted_s": expected[min(j, len(expected) - 1)].get(r.pilot),
-                "measured_s": r.run_time,
-            }
-            for j, r in enumerate(sorted(records, key=lambda r: r.task_id))
-        ]
-        lines.append(
-            {"kind": "run", "plan_id": f"p{i}", "predicted_makespan_s": plan.predicted_makespan_s}
-            | {"measured_makespan_s": measured, "tasks": tasks}
-        )
-    (run_dir / "q_dreamer").mkdir(exist_ok=True)
-    (run_dir / "q_dreamer" / "plans.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
 
 
 @pytest.fixture(scope="module")
@@ -125,10 +88,6 @@ def finished_run(tmp_path_factory):
         timings["clean-up"] = time.time() - begin
     print("seconds:", timings)
     run_dir = Path(dfk.run_dir)
-    plans = run_dir / "q_dreamer" / "plans.jsonl"
-    written_by_dreamer = plans.exists()
-    if not written_by_dreamer:
-        write_plans_by_hand(run_dir, [r[:3] for r in ran])
     exact = get_device("aer").estimate(circuit, observable)
     report = write_report(base / "runinfo", base / "report")
     return SimpleNamespace(
@@ -138,7 +97,6 @@ def finished_run(tmp_path_factory):
         results=results,
         ran=ran,
         exact=float(exact),
-        written_by_dreamer=written_by_dreamer,
     )
 
 
@@ -252,13 +210,20 @@ def test_every_chart_is_drawn_and_none_is_blank(finished_run):
 
 def test_predictions_pair_each_plan_with_its_measurement(finished_run):
     run = finished_run.report.run
-    for plan_run, (plan, measured, _, _) in zip(run.plan_runs, finished_run.ran, strict=True):
+    assert (finished_run.run_dir / "q_dreamer" / "plans.jsonl").is_file()  # Q-Dreamer's own record
+    assert [p["plan_id"] for p in run.plans] == [finished_run.ran[0][0].plan_id]
+    for plan_run, (plan, measured, records, _) in zip(run.plan_runs, finished_run.ran, strict=True):
+        assert plan_run.plan_id == plan.plan_id and plan_run.plan["qubits"] == 6
         assert plan_run.predicted_makespan_s == pytest.approx(plan.predicted_makespan_s)
         assert 0 < plan_run.measured_makespan_s <= measured + 0.5
         assert plan.cut and plan_run.plan["chosen"]["label"] == plan.label  # too wide for the pilot: cut
         assert len(plan_run.tasks) >= 2
-        measured_tasks = [t["measured_s"] for t in plan_run.tasks if t["measured_s"] is not None]
-        assert measured_tasks and all(0 < s < measured + 0.5 for s in measured_tasks)
+        # Each of the plan's tasks, as the executor recorded it on the planner's pilot.
+        by_id = {r.task_id: r for r in records}
+        for task in plan_run.tasks:
+            record = by_id[task["executor_task_id"]]
+            assert record.pilot == "sim" and task["measured_s"] == pytest.approx(record.run_time)
+            assert task["predicted_s"] > 0
     page = finished_run.report.html.read_text()
     assert "measured / predicted" in page and finished_run.ran[0][0].label in page
 
