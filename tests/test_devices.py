@@ -185,6 +185,11 @@ def test_too_many_qubits_on_a_qpu(torino):
         torino.estimate(QuantumCircuit(width), "Z" * width, shots=10)
 
 
+def test_small_device_keeps_its_own_width():
+    """min(device qubits, simulable width): a 5-qubit device is 5 wide on any host."""
+    assert get_device("fake_manila").num_qubits == 5
+
+
 def test_isa_circuit_counts_the_qubits_it_uses(torino):
     """A circuit already laid out on all 133 qubits runs when it acts on few of them."""
     qc = QuantumCircuit(3)
