@@ -29,7 +29,8 @@ CAPTIONS = {
     "queue_waits": (
         "Queue waits",
         "Seconds each task waited in the executor's queue, from submission until late binding chose its "
-        "pilot: their distribution per pilot, and each task's wait by when it was submitted.",
+        "pilot: their distribution per pilot, and how many tasks were waiting at each moment, by the pilot "
+        "they were bound to.",
     ),
     "predictions": (
         "Q-Dreamer: predicted against measured",

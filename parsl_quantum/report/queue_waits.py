@@ -6,6 +6,7 @@ from pathlib import Path
 
 from parsl_quantum.report.figure import new_figure, pilot_colour, save
 from parsl_quantum.report.run import Run, pilot_name
+from parsl_quantum.report.utilisation import busy_steps
 
 
 def waits_by_pilot(run: Run) -> dict[str, list[tuple[float, float]]]:
@@ -18,12 +19,16 @@ def waits_by_pilot(run: Run) -> dict[str, list[tuple[float, float]]]:
 
 
 def queue_wait_chart(run: Run, path: Path) -> Path:
-    """Draw the distribution of queue waits per pilot and the waits over time to the PNG ``path``."""
+    """Draw the distribution of queue waits per pilot and the tasks waiting over time to the PNG ``path``.
+
+    Left, a histogram of each pilot's tasks' waits; right, how many of the tasks later bound to each pilot
+    were waiting in the executor's queue at each moment (the queue filling and draining).
+    """
     import numpy as np
 
     waits = waits_by_pilot(run)
     figure = new_figure(11, 3.8)
-    hist, scatter = figure.subplots(1, 2)
+    hist, queue = figure.subplots(1, 2)
     every = [w for pairs in waits.values() for _, w in pairs]
     bins = np.linspace(0.0, max(every, default=1.0) or 1.0, 31)
     for pilot in run.pilots:
@@ -33,14 +38,15 @@ def queue_wait_chart(run: Run, path: Path) -> Path:
         submitted, waited = zip(*waits[pilot], strict=True)
         label = f"{pilot} (median {np.median(waited):.3g} s)"
         hist.hist(waited, bins=bins, color=colour, alpha=0.55, label=label, edgecolor=colour)
-        scatter.scatter(submitted, waited, s=14, color=colour, alpha=0.8, label=pilot)
+        times, counts = busy_steps([(t, t + w) for t, w in waits[pilot]])
+        queue.step([0.0, *times], [0, *counts], where="post", color=colour, linewidth=1.3, label=pilot)
     hist.set_xlabel("queue wait (s): submission to binding")
     hist.set_ylabel("tasks")
     hist.set_title("Distribution", fontsize=9, loc="left")
-    scatter.set_xlabel("submitted (s since the first task)")
-    scatter.set_ylabel("queue wait (s)")
-    scatter.set_title("Over the run", fontsize=9, loc="left")
-    for ax in (hist, scatter):
+    queue.set_xlabel("seconds since the first task was submitted")
+    queue.set_ylabel("tasks waiting")
+    queue.set_title("Waiting in the queue over the run, by the pilot they went to", fontsize=9, loc="left")
+    for ax in (hist, queue):
         ax.grid(color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
         if waits:
