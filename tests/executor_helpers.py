@@ -38,3 +38,40 @@ def wait_active(qex, *names, timeout=60):
             return
         time.sleep(0.1)
     raise AssertionError(f"pilots {names} not active: {qex.pilots}")
+
+
+square = python_app(apps.square, executors=["quantum"])
+fail_once = python_app(apps.fail_once, executors=["quantum"])
+poison = python_app(apps.poison, executors=["quantum"])
+worker_pid = python_app(apps.worker_pid, executors=["quantum"])
+unloadable = python_app(apps.unloadable, executors=["quantum"])
+plain_kwargs = python_app(apps.plain_kwargs, executors=["quantum"])
+
+
+def pool_processes(qex, pilot):
+    """The worker-pool processes (not their guards) of pilot ``pilot`` of executor ``qex``."""
+    from tests.conftest import worker_processes
+
+    found = []
+    for proc in worker_processes(f"{qex.label}-{pilot}"):
+        cmd = " ".join(proc.cmdline())
+        if "process_worker_pool" in cmd and "pool_guard" not in cmd and qex.run_dir in cmd:
+            found.append(proc)
+    return found
+
+
+def pool_workers(pool):
+    """Live worker processes of a pool: its spawn children except the oldest (the multiprocessing server)."""
+    spawned = [c for c in pool.children() if "spawn_main" in " ".join(c.cmdline())]
+    spawned.sort(key=lambda c: c.create_time())
+    return spawned[1:]
+
+
+def wait_state(qex, name, state, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = qex.pilots[name]
+        if status.state == state and (state != "active" or status.workers > 0):
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"pilot {name} not {state}: {qex.pilots[name]}")

@@ -59,8 +59,21 @@ def test_too_wide_task_fails_at_once_naming_requirement_and_largest_pilot(mixed)
         future.result(timeout=10)
     assert time.time() - start < 5
     message = str(info.value)
-    assert "qubits=200" in message and "largest pilot is 'qpu' with 133 qubits" in message
-    assert "cpu: needs 200 qubits, pilot 'cpu' holds 30" in message
+    widest = max(mixed.pilots[n].qubits for n in ("cpu", "qpu"))
+    assert "qubits=200" in message and f"with {widest} qubits" in message
+
+
+def test_emulator_pilot_reports_what_its_workers_can_simulate(mixed):
+    """A fake_* pilot emulates a 133-qubit device but its workers simulate far fewer qubits; a task that asks
+    for more than they can fails at once, naming both numbers."""
+    status = mixed.pilots["qpu"]
+    assert status.qubits is not None and status.qubits < 133
+    assert status.memory_bytes and status.hosts
+    wide = status.qubits + 1
+    future = where(**spec(qubits=wide, kinds=["qpu"]))
+    with pytest.raises(UnschedulableTaskError) as info:
+        future.result(timeout=10)
+    assert f"needs {wide} qubits, pilot 'qpu' holds {status.qubits}" in str(info.value)
 
 
 def test_pin_to_unknown_pilot_fails_at_once(mixed):

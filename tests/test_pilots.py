@@ -10,10 +10,20 @@ import parsl
 import psutil
 import pytest
 
-from parsl_quantum.executors import QuantumPilotExecutor, TaskFailoverExhaustedError, UnschedulableTaskError
+from parsl_quantum.executors import QuantumPilotExecutor, TaskFailoverExhaustedError
 from parsl_quantum.providers import QPUSessionProvider
 from tests.conftest import worker_processes
-from tests.executor_helpers import cpu, nap, nap_by_kind, qpu, qpu_job_error, spec, wait_active, where
+from tests.executor_helpers import (
+    cpu,
+    nap,
+    nap_by_kind,
+    qpu,
+    qpu_job_error,
+    spec,
+    wait_active,
+    wait_state,
+    where,
+)
 
 # -- policies -------------------------------------------------------------------------------------
 
@@ -90,9 +100,9 @@ def test_add_and_remove_pilots_during_a_run(load_dfk):
     assert min(r.bind for r in on_b) < removed_at + 1.0
     assert all(r.bind < removed_at for r in on_a)
     deadline = time.time() + 20
-    while qex.pilots["a"].state != "removed" and time.time() < deadline:
+    while qex.pilots["a"].state != "stopped" and time.time() < deadline:
         time.sleep(0.1)
-    assert qex.pilots["a"].state == "removed"
+    assert qex.pilots["a"].state == "stopped"
     assert where().result()[0] == "aer"  # work goes on on pilot b
 
 
@@ -112,7 +122,7 @@ def test_remove_without_drain_requeues_work(load_dfk):
 # -- faults ---------------------------------------------------------------------------------------
 
 
-def test_failover_when_a_pilot_worker_processes_are_killed(load_dfk):
+def test_killed_pilot_recovers_and_its_tasks_finish(load_dfk):
     qex = QuantumPilotExecutor(
         label="quantum", pilots=[cpu("victim", workers=2), cpu("spare", workers=1)], policy="round_robin"
     )
@@ -120,33 +130,16 @@ def test_failover_when_a_pilot_worker_processes_are_killed(load_dfk):
     wait_active(qex, "victim", "spare")
     futures = [nap(0.4) for _ in range(12)]
     time.sleep(0.6)
-    victims = [
-        p for p in worker_processes("quantum-victim") if "process_worker_pool" in " ".join(p.cmdline())
-    ]
+    victims = [p for p in worker_processes("quantum-victim") if qex.run_dir in " ".join(p.cmdline())]
     assert victims, "the victim pilot's worker pool was not found"
     for proc in victims:
-        for child in proc.children(recursive=True):
-            child.kill()
-        proc.kill()
-    results = [f.result(timeout=120) for f in futures]
+        if "pool_guard" not in " ".join(proc.cmdline()) and "process_worker_pool" in " ".join(proc.cmdline()):
+            proc.kill()
+    results = [f.result(timeout=180) for f in futures]
     assert all(name == "aer" for name, _ in results)
-    status = qex.pilots
-    assert status["victim"].state == "failed" and status["victim"].reason
-    records = qex.metrics()[-12:]
-    moved = [r for r in records if r.attempts > 1]
-    assert moved and all(r.pilot == "spare" for r in moved)
-
-
-def test_backend_error_fails_the_pilot_over_not_the_task(load_dfk):
-    qex = QuantumPilotExecutor(label="quantum", pilots=[qpu(), cpu(workers=1)], policy="best_fidelity")
-    load_dfk(qex)
-    wait_active(qex, "cpu", "qpu")
-    pinned = qpu_job_error(**spec(pilot="qpu"))
-    with pytest.raises(UnschedulableTaskError, match="no longer available: qpu"):
-        pinned.result(timeout=60)
-    assert qex.pilots["qpu"].state == "failed"
-    assert "calibration in progress" in qex.pilots["qpu"].reason
-    assert qpu_job_error().result() == "aer"
+    status = wait_state(qex, "victim", "active")
+    assert status.restarts == 1 and status.last_fault and "pilot fault" in status.last_fault
+    assert max(r.attempts for r in qex.metrics()[-12:]) >= 2  # bindings, including the lost one
 
 
 def test_failover_gives_up_after_max_attempts(load_dfk):
@@ -156,9 +149,9 @@ def test_failover_gives_up_after_max_attempts(load_dfk):
     load_dfk(qex)
     wait_active(qex, "q1", "q2", "cpu")
     future = qpu_job_error(**spec(kinds=["qpu"]))
-    with pytest.raises(TaskFailoverExhaustedError, match="failed 2 times") as info:
+    with pytest.raises(TaskFailoverExhaustedError, match="2 failed attempts") as info:
         future.result(timeout=60)
-    assert "q1" in str(info.value) and "q2" in str(info.value)
+    assert "q1" in str(info.value) and "q2" in str(info.value)  # the retry went to the other QPU
 
 
 def test_qpu_session_expiry_is_timeout_and_work_moves_on(load_dfk):

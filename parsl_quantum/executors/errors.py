@@ -29,11 +29,15 @@ class UnschedulableTaskError(QuantumExecutorError):
 
 
 class TaskFailoverExhaustedError(QuantumExecutorError):
-    """A task failed on pilots through no fault of its own, ``max_attempts`` times."""
+    """A task's attempts ended in task faults (its worker died) or backend errors ``max_attempts`` times.
 
-    def __init__(self, label: str, task_id: int, attempts: list[str]) -> None:
+    The message names the task, the pilots it ran on and the cause of each attempt.
+    """
+
+    def __init__(self, label: str, task_id: int, attempts: list[str], name: str = "") -> None:
         history = "; ".join(attempts)
-        super().__init__(label, f"task {task_id} failed {len(attempts)} times on its pilots: {history}")
+        what = f"task {task_id}" + (f" ({name})" if name else "")
+        super().__init__(label, f"{what} gave up after {len(attempts)} failed attempts: {history}")
         self.task_id = task_id
         self.attempts = attempts
 

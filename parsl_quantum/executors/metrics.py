@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import os
 import sqlite3
 import threading
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 
@@ -34,6 +37,12 @@ class TaskRecord:
         The task's requirements.
     host
         The worker's host name.
+    parsl_task_id
+        The DataFlowKernel's id of the task (``None`` outside a DataFlowKernel).
+    worker
+        The worker process that ran the last attempt, ``host:pid``.
+    block
+        The pilot's block that ran it, when known.
     error
         The error message, for outcomes other than success.
     """
@@ -55,6 +64,9 @@ class TaskRecord:
     outcome: str = "pending"
     host: str | None = None
     error: str | None = None
+    parsl_task_id: int | None = None
+    worker: str | None = None
+    block: str | None = None
 
     @property
     def queue_wait(self) -> float | None:
@@ -76,20 +88,26 @@ _ROW = operator.attrgetter(*_COLUMNS)
 
 
 class MetricsStore:
-    """Finished task records, in memory and appended to a SQLite table ``tasks``.
+    """Finished task records, appended to a SQLite table ``tasks``; memory holds only a bounded tail.
 
     Parameters
     ----------
     path
-        SQLite file; ``None`` keeps records in memory only.
+        SQLite file (created readable by its owner only); ``None`` keeps the last ``keep`` records in
+        memory only.
+    keep
+        Records kept in memory when there is no file (a long run's memory stays flat).
     """
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, keep: int = 100_000) -> None:
         self.path = path
-        self._records: list[TaskRecord] = []
+        self._records: deque[TaskRecord] = deque(maxlen=keep)
         self._unwritten: list[TaskRecord] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         if path is not None:
+            with open(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600), "wb"):
+                pass
             with sqlite3.connect(path) as db:
                 cols = ", ".join(_COLUMNS)
                 db.execute(f"CREATE TABLE IF NOT EXISTS tasks ({cols})")
@@ -97,30 +115,48 @@ class MetricsStore:
     def add(self, record: TaskRecord) -> None:
         """Keep a finished record (written to SQLite on the next :meth:`flush`)."""
         with self._lock:
-            self._records.append(record)
             self._unwritten.append(record)
+            if self.path is None:
+                self._records.append(record)
 
     def records(self) -> list[TaskRecord]:
-        """Every finished record, in completion order."""
-        with self._lock:
-            return list(self._records)
+        """Every finished record, in completion order (from the file, when there is one)."""
+        if self.path is None:
+            with self._lock:
+                return list(self._records)
+        self.flush()
+        return read_metrics(self.path)
 
     def flush(self) -> None:
         """Append records not yet written to the SQLite file."""
-        with self._lock:
-            batch, self._unwritten = self._unwritten, []
-        if self.path is None or not batch:
-            return
         marks = ", ".join("?" for _ in _COLUMNS)
-        with sqlite3.connect(self.path) as db:
-            db.executemany(
-                f"INSERT INTO tasks VALUES ({marks})",
-                [_ROW(r) for r in batch],
-            )
+        with self._write_lock:  # batches are written in the order they were taken
+            with self._lock:
+                batch, self._unwritten = self._unwritten, []
+            if self.path is None or not batch:
+                return
+            with sqlite3.connect(self.path) as db:
+                db.executemany(f"INSERT INTO tasks VALUES ({marks})", [_ROW(r) for r in batch])
 
 
 def read_metrics(path: str) -> list[TaskRecord]:
     """Task records from a metrics SQLite file written by an executor."""
     with sqlite3.connect(path) as db:
-        rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM tasks").fetchall()
-    return [TaskRecord(**dict(zip(_COLUMNS, row, strict=True))) for row in rows]
+        present = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
+        columns = [c for c in _COLUMNS if c in present]
+        rows = db.execute(f"SELECT {', '.join(columns)} FROM tasks ORDER BY rowid").fetchall()
+    return [TaskRecord(**dict(zip(columns, row, strict=True))) for row in rows]
+
+
+def dfk_task_id(future: Future) -> int | None:
+    """The DataFlowKernel's id of the task whose executor future is ``future``, or ``None``.
+
+    The DataFlowKernel learns of completion through a ``functools.partial(handle_exec_update,
+    task_record)`` callback on the executor's future; its task record carries the id. Read at completion,
+    so submission pays nothing; ``None`` for a future that no DataFlowKernel watches.
+    """
+    for callback in getattr(future, "_done_callbacks", ()):
+        args = getattr(callback, "args", ())
+        if args and isinstance(args[0], dict) and isinstance(args[0].get("id"), int):
+            return args[0]["id"]
+    return None

@@ -26,9 +26,17 @@ class QuantumTask:
     eligible
         Names of the current pilots that can serve the task.
     attempt
-        Number of bindings so far; a result from an older binding is ignored.
+        Number of bindings so far (what ``TaskRecord.attempts`` reports).
+    counted
+        Attempts that count against ``max_attempts``: task faults and backend errors, not pilot faults.
+    generation
+        Changes each time the task is requeued; a result from an older binding is ignored.
     failures
-        Why earlier attempts failed (pilot faults, never the task's own exceptions).
+        Why earlier attempts failed (never the task's own exceptions).
+    avoid
+        Pilots that gave this task a backend error; other eligible pilots are preferred.
+    waiting_since
+        When the task last found no live pilot that could serve it (``None`` while some can).
     """
 
     task_id: int
@@ -41,8 +49,12 @@ class QuantumTask:
     inject_device: bool = True
     eligible: frozenset[str] = frozenset()
     attempt: int = 0
+    counted: int = 0
+    generation: int = 0
     pilot: str | None = None
     failures: list[str] = field(default_factory=list)
+    avoid: set[str] = field(default_factory=set)
+    waiting_since: float | None = None
 
     @property
     def sort_key(self) -> tuple[int, int]:

@@ -86,6 +86,11 @@ class TaskQueue:
         for _, task in heapq.merge(*streams, key=lambda pair: pair[0]):
             yield task
 
+    def without_pilot(self) -> list[QuantumTask]:
+        """Tasks that no live pilot can serve now (they wait for one to recover or be added)."""
+        cls = self._classes.get(frozenset())
+        return [task for _, task in cls] if cls is not None else []
+
     def demand(self, pilot: str) -> int:
         """Number of waiting tasks that ``pilot`` can serve."""
         return sum(len(c) for key, c in self._classes.items() if pilot in key)

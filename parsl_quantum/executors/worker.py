@@ -8,23 +8,31 @@ path, so they must stay importable module-level functions.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import pickle
+import signal
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
-from parsl_quantum.providers.errors import BackendError
+from parsl_quantum.executors.faults import DeviceBuildError
+
+__all__ = ["DeviceBuildError", "TaskWalltimeError", "describe_device", "execute_on_device", "ship", "unship"]
 
 
-class DeviceBuildError(BackendError):
-    """A worker could not build its pilot's device (the pilot, not the task, is at fault)."""
+class TaskWalltimeError(RuntimeError):
+    """A task ran longer than its ``walltime`` requirement allows."""
 
 
-# What a worker sends back for one task: ``(shipped value, start, end, host)``. The value is the
+# What a worker sends back for one task: ``(shipped value, start, end, worker)``. The value is the
 # function's return value or Parsl's ``RemoteExceptionWrapper`` of what it raised, shipped by
-# :func:`ship`; ``start``/``end`` are the worker's clock around the call. A plain tuple, because Parsl
-# serialises results with dill, which takes ~30 us for any instance of a class and ~8 us for a tuple.
+# :func:`ship`; ``start``/``end`` are the worker's clock around the call; ``worker`` is ``host:pid``. A
+# plain tuple, because Parsl serialises results with dill, which takes ~30 us for any instance of a class
+# and ~8 us for a tuple.
 WorkerOutcome = tuple[Any, float, float, str]
 _PICKLED = b"parsl-quantum/pickle"
 
@@ -46,8 +54,8 @@ def unship(shipped: Any) -> Any:
 
 
 @functools.cache
-def _hostname() -> str:
-    return socket.gethostname()
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _device(backend: str, options: dict[str, Any]) -> Any:
@@ -62,22 +70,70 @@ def _device(backend: str, options: dict[str, Any]) -> Any:
         ) from exc
 
 
+@contextlib.contextmanager
+def _walltime(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`TaskWalltimeError` in the task if it runs longer than ``seconds``.
+
+    Uses the worker's interval timer, so it interrupts Python code (a long native call is interrupted when
+    it returns to Python). Only in a worker's main thread; elsewhere the limit is not enforced.
+    """
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise TaskWalltimeError(f"task ran longer than its walltime of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def execute_on_device(
-    buffer: bytes, backend: str, options: dict[str, Any], inject_device: bool
+    buffer: bytes,
+    backend: str,
+    options: dict[str, Any],
+    inject_device: bool,
+    pilot: str = "",
+    walltime: float | None = None,
 ) -> WorkerOutcome:
-    """Unpack a task and call it with the pilot's device as ``device=`` (built once per worker)."""
+    """Unpack a task and call it, with the pilot's device as ``device=`` when it declares one (the device
+    is built once per worker)."""
     from parsl.serialize import unpack_apply_message
 
     func, args, kwargs = unpack_apply_message(buffer)
     if inject_device:
         kwargs = {**kwargs, "device": _device(backend, options)}
+    block = os.environ.get("PARSL_WORKER_BLOCK_ID", "")
+    if pilot and not block.startswith(f"{pilot}/"):
+        # Parsl monitoring records this as the try's block: name the pilot that ran it.
+        os.environ["PARSL_WORKER_BLOCK_ID"] = f"{pilot}/{block}"
     start = time.time()
-    value = func(*args, **kwargs)
+    with _walltime(walltime):
+        value = func(*args, **kwargs)
     end = time.time()
-    return ship(value), start, end, _hostname()
+    return ship(value), start, end, _worker_name()
 
 
 def describe_device(backend: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Build the pilot's device on this worker and report what it can do."""
+    """Build the pilot's device on this worker and report what it can do, from where it runs.
+
+    ``qubits`` is the device's width, which for a simulator is what fits in the memory this job may use
+    (a Slurm or cgroup limit, not the node's total); ``memory_bytes`` is that memory.
+    """
+    from parsl_quantum.providers import hardware
+
     device = _device(backend, options)
-    return {"qubits": device.num_qubits, "fidelity": device.fidelity, "host": socket.gethostname()}
+    memory = getattr(hardware, "job_memory_bytes", hardware.host_memory_bytes)()
+    gpus = hardware.detect_gpus().count if device.kind == "gpu" else 0
+    return {
+        "qubits": device.num_qubits,
+        "fidelity": device.fidelity,
+        "host": socket.gethostname(),
+        "memory_bytes": int(memory),
+        "gpus": gpus,
+    }

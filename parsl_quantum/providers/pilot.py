@@ -99,7 +99,8 @@ class PilotDescription(RepresentationMixin):
         if self.kind == "qpu":
             from parsl_quantum.providers.qpu_session import QPUSessionProvider
 
-            return QPUSessionProvider()
+            # A real device's block opens a runtime session that its workers attach to.
+            return QPUSessionProvider(backend=self.backend if self.backend.startswith("ibm_") else None)
         from parsl.providers import LocalProvider
 
         return LocalProvider(init_blocks=1, min_blocks=0, max_blocks=1)

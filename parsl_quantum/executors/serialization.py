@@ -1,0 +1,119 @@
+"""How a task's call travels to a worker, and whether its function takes the pilot's device.
+
+Functions that a worker can import (defined in a module) travel by reference, as Parsl sends them.
+Functions defined in a user's script (``__main__``), in a notebook, or inside another function cannot be
+imported on a worker; Parsl would send them without the module-level names they use (``NameError:
+QuantumCircuit``). Those travel by value with cloudpickle, together with the module-level imports, helpers
+and constants they use, which is what users of Ray and Dask expect.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from parsl.serialize import pack_apply_message
+
+
+class ByValue:
+    """A function shipped by value; unpickled once per worker process, then called like the function.
+
+    Parameters
+    ----------
+    payload
+        The function, pickled by cloudpickle.
+    """
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self._func: Callable[..., Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"payload": self.payload}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.payload = state["payload"]
+        self._func = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._func is None:
+            import cloudpickle
+
+            self._func = cloudpickle.loads(self.payload)
+        return self._func(*args, **kwargs)
+
+
+def _innermost(func: Callable[..., Any]) -> Any:
+    while hasattr(func, "__wrapped__"):
+        func = func.__wrapped__
+    return func
+
+
+def needs_by_value(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` (or the function it wraps) cannot be imported by reference on a worker."""
+    inner = _innermost(func)
+    module = getattr(inner, "__module__", None)
+    qualname = getattr(inner, "__qualname__", "")
+    return module == "__main__" or "<locals>" in qualname or "<lambda>" in qualname
+
+
+def pack_call(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> bytes:
+    """Serialise a call for a worker (by value where :func:`needs_by_value`)."""
+    if needs_by_value(func):
+        import cloudpickle
+
+        func = ByValue(cloudpickle.dumps(func))
+    return pack_apply_message(func, args, kwargs, buffer_threshold=1 << 20)
+
+
+class KeywordCache:
+    """Which functions declare a parameter of a given name, remembered per function object (weakly)."""
+
+    def __init__(self) -> None:
+        self._known: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def _lookup(self, func: Callable[..., Any], key: str, compute: Callable[[], bool]) -> bool:
+        with self._lock:
+            try:
+                known = self._known.setdefault(func, {})
+            except TypeError:  # not weak-referenceable
+                known = {}
+            if key in known:
+                return known[key]
+        found = compute()
+        with self._lock:
+            known[key] = found
+        return found
+
+    @staticmethod
+    def _parameters(func: Callable[..., Any]) -> Any:
+        try:
+            return inspect.signature(func).parameters
+        except (TypeError, ValueError):
+            return {}
+
+    def accepts(self, func: Callable[..., Any], name: str) -> bool:
+        """Whether ``func`` can be called with the keyword ``name`` (declared, or taken by ``**kwargs``)."""
+
+        def compute() -> bool:
+            params = self._parameters(func)
+            return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+        return self._lookup(func, f"accepts:{name}", compute)
+
+    def declares(self, func: Callable[..., Any], name: str) -> bool:
+        """Whether ``func`` (seen through ``functools.wraps`` wrappers) declares a parameter ``name``.
+
+        A ``**kwargs`` parameter does not count: a bash app's wrapper, or any function that passes keywords
+        on, must not receive a device it never asked for.
+        """
+
+        def compute() -> bool:
+            params = self._parameters(func)
+            return name in params and params[name].kind is not inspect.Parameter.VAR_KEYWORD
+
+        return self._lookup(func, f"declares:{name}", compute)
