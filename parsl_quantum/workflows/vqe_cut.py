@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--field", type=float, default=2.0)
     parser.add_argument("--precision", type=float, default=0.5, help="standard error bound of each step")
     parser.add_argument("--final-precision", type=float, default=0.15)
-    parser.add_argument("--maxiter", type=int, default=20)
+    parser.add_argument("--maxiter", type=int, default=25)
     parser.add_argument("--tolerance", type=float, default=0.05, help="relative to |exact energy|")
     parser.add_argument("--profile", default=None, help="a saved Q-Dreamer profile (else calibrate)")
     args = parser.parse_args(argv)
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
         x0 = np.array([0.1, 0.1])
         with clock.classical():
             result = minimize(
-                objective, x0, method="COBYLA", options={"maxiter": args.maxiter, "rhobeg": 0.5}
+                objective, x0, method="COBYLA", options={"maxiter": args.maxiter, "rhobeg": 1.0}
             )
         final, stderr = energy(result.x, args.final_precision, 10**6)
         breakdown = clock.breakdown(executor, since)
