@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     return verdict(
         figures,
-        at_most("cutting: worst |z| vs exact", float(np.max(z)), MAX_Z, "sigma", "standard errors"),
+        at_most("cutting: worst |z| vs exact", float(np.max(z)), MAX_Z, "sigma"),
         at_most("cutting: largest standard error", float(np.max(result.stderr)), MAX_STDERR),
     )
 
