@@ -5,7 +5,7 @@ executors alternating in the same run. A pilot hands its prefetched tasks to its
 ``prefetch_capacity``), so the baseline is a plain HTEX given the same worker-pool prefetch: the
 headline ``ratio`` is the ratio of throughputs (quantum / plain HTEX with the same prefetch), the cost of
 the pilot layer alone; the issue asks for at least 0.9. Also reported: the ratio to an HTEX as
-configured by default (``ratio_default_htex``), which gains nothing from prefetch on no-op tasks.
+configured by default (``ratio_default_htex``).
 """
 
 from __future__ import annotations
