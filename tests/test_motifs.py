@@ -146,10 +146,11 @@ def exact_two_qubit(params) -> float:
 
 
 def test_parameter_shift_gradient_is_exact(dfk):
-    from parsl_quantum.motifs.variational import _Checkpoint, _Evaluator
+    from parsl_quantum.motifs.variational import _Evaluator
+    from parsl_quantum.motifs.variational_checkpoint import Checkpoint
 
     x = np.array([0.7, -0.4])
-    evaluator = _Evaluator(m.two_qubit_energy, (), {}, True, _Checkpoint(None, {}))
+    evaluator = _Evaluator(m.two_qubit_energy, (), {}, True, Checkpoint(None, {}))
     value, gradient = evaluator.evaluate(x)
     h = 1e-6
     numeric = [

@@ -12,8 +12,8 @@ of a :class:`VariationalResult` with ``x``, ``fun``, ``nit`` and ``history``.
 
 With ``checkpoint=path`` every evaluation is recorded in a JSON file. Restarted with the same arguments,
 the optimizer replays the recorded evaluations without running them (scipy's methods are deterministic
-given the same values) and goes on from the last one: the run resumes where it stopped. The file is
-readable by its owner only.
+given the same values) and goes on from the last one: the run resumes where it stopped (see
+:mod:`~parsl_quantum.motifs.variational_checkpoint`).
 
 Waiting without holding Parsl. scipy's minimizers are blocking: they call ``fun(x)`` and need its value
 before they go on, and cannot be driven step by step from callbacks. Each ``minimize`` call therefore runs
@@ -28,29 +28,31 @@ optimiser threads would deadlock as soon as more optimisations than threads wait
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.motifs.private_files import write_private
 from parsl_quantum.motifs.quantum_app import QuantumApp
 from parsl_quantum.motifs.requirements import Requirement, TaskRequirements
+from parsl_quantum.motifs.variational_checkpoint import Checkpoint, CheckpointMismatchError
 from parsl_quantum.motifs.waiting import background_app
 
+__all__ = [
+    "CheckpointMismatchError",
+    "Iteration",
+    "VariationalApp",
+    "VariationalResult",
+    "variational",
+]
+
 GRADIENT_METHODS = frozenset({"CG", "BFGS", "L-BFGS-B", "TNC", "SLSQP", "trust-constr", "Newton-CG"})
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint file written for a different problem (method, starting point or size)."""
 
 
 @dataclass(frozen=True)
@@ -98,46 +100,6 @@ class VariationalResult:
     classical_s: float = 0.0
 
 
-@dataclass
-class _Checkpoint:
-    """Evaluations recorded in a JSON file, keyed by the exact parameter values."""
-
-    path: str | None
-    signature: dict[str, Any]
-    evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @classmethod
-    def open(cls, path: str | None, signature: dict[str, Any]) -> _Checkpoint:
-        checkpoint = cls(path, signature)
-        if path and os.path.exists(path):
-            with open(path) as f:
-                saved = json.load(f)
-            if saved.get("signature") != signature:
-                raise CheckpointMismatchError(
-                    f"checkpoint {path} was written for {saved.get('signature')}, not {signature}; "
-                    "remove it or use another path"
-                )
-            checkpoint.evaluations = saved["evaluations"]
-        return checkpoint
-
-    @staticmethod
-    def key(x: np.ndarray) -> str:
-        return ",".join(repr(float(v)) for v in x)
-
-    def get(self, x: np.ndarray) -> dict[str, Any] | None:
-        return self.evaluations.get(self.key(x))
-
-    def put(self, x: np.ndarray, value: float, gradient: np.ndarray | None) -> None:
-        self.evaluations[self.key(x)] = {
-            "value": value,
-            "gradient": None if gradient is None else [float(g) for g in gradient],
-        }
-        if self.path:  # owner-only, and atomic: a crash never leaves half a file
-            write_private(
-                self.path, json.dumps({"signature": self.signature, "evaluations": self.evaluations})
-            )
-
-
 class _Evaluator:
     """``fun`` and ``jac`` for scipy: each call becomes parallel quantum tasks (or a checkpoint replay)."""
 
@@ -147,7 +109,7 @@ class _Evaluator:
         args: tuple,
         kwargs: dict,
         with_gradient: bool,
-        checkpoint: _Checkpoint,
+        checkpoint: Checkpoint,
     ) -> None:
         self.app = app
         self.args = args
@@ -323,9 +285,7 @@ class VariationalApp(QuantumApp):
         from scipy.optimize import minimize
 
         with_gradient = method in GRADIENT_METHODS
-        evaluator = _Evaluator(
-            self, args, kwargs, with_gradient, _Checkpoint.open(checkpoint_path, signature)
-        )
+        evaluator = _Evaluator(self, args, kwargs, with_gradient, Checkpoint.open(checkpoint_path, signature))
         history: list[Iteration] = []
         start = time.perf_counter()
 
