@@ -1,4 +1,4 @@
-"""The ``parsl-quantum`` command: demos, mini-apps and the cutting planner from the shell."""
+"""The ``parsl-quantum`` command: demos, mini-apps, the planner, calibration and run reports."""
 
 from __future__ import annotations
 
@@ -84,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report", help="charts and one self-contained HTML page of what happened in a run"
     )
     report.add_argument("run_dir", help="a Parsl run directory (runinfo/000) or its parent (newest run)")
-    report.add_argument("-o", "--output", default="report", help="directory for the PNGs and report.html")
+    report.add_argument(
+        "-o", "--output", default="report", help="directory for the PNGs and report.html (default: ./report)"
+    )
     args = parser.parse_args(argv)
     if args.command == "devices":
         devices_demo(args.backends, args.qubits, args.shots)
