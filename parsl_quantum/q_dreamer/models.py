@@ -180,7 +180,7 @@ class PilotModel:
     host, host_cores
         Where its workers run and the cores there (``""``/0 when unknown).
     calibrated_qubits
-        Widest circuit its calibration timed (0: unknown): wider ones are extrapolated by the model.
+        Widest circuit its calibration timed (0: unknown): a circuit run whole is probed only when wider.
     """
 
     name: str

@@ -634,9 +634,13 @@ def enumerate_plans(
     predictions = list(cuts_found)
     if whole_fits:
         best_cut = min((p.objective for p in cuts_found), default=math.inf)
-        # probe the whole circuit only where the probe could change the choice
+        # probe the whole circuit only where the calibration did not time circuits this wide and the
+        # probe could change the choice
+        able = [p for p in pilots if p.can_run(circuit.num_qubits)]
+        calibrated = all(0 < p.calibrated_qubits and circuit.num_qubits <= p.calibrated_qubits for p in able)
+        worth = whole_low < best_cut or not prune
         whole = predict_whole(
-            circuit, observables, pilots, target, prober, None if whole_low < best_cut or not prune else 1.0
+            circuit, observables, pilots, target, prober, None if worth and not calibrated else 1.0
         )
         if whole is not None:
             predictions.append(whole)
