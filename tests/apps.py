@@ -99,3 +99,21 @@ def unloadable(*, device):
 def plain_kwargs(x, **kwargs):
     """A plain function taking **kwargs: it must not receive a device."""
     return x, sorted(kwargs)
+
+
+def decode_square(x, *, device):
+    """Prepare the basis state |x> on 5 qubits, read x back from the majority outcome, return x squared.
+
+    Exact on simulators and, with 300 shots, on a noisy emulator too (the majority outcome survives a few
+    per cent of readout and gate error); every call is a real job on the pilot's backend.
+    """
+    from qiskit import QuantumCircuit
+
+    qc = QuantumCircuit(5)
+    for bit in range(5):
+        if (x >> bit) & 1:
+            qc.x(bit)
+    qc.measure_all()
+    counts = device.sample(qc, shots=300)
+    read = int(max(counts, key=counts.get).replace(" ", ""), 2)
+    return read * read

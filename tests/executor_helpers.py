@@ -75,3 +75,14 @@ def wait_state(qex, name, state, timeout=120):
             return status
         time.sleep(0.1)
     raise AssertionError(f"pilot {name} not {state}: {qex.pilots[name]}")
+
+
+decode_square = python_app(apps.decode_square, executors=["quantum"])
+
+
+def flaky_qpu(name="qpu", workers=1, **kw):
+    """A QPU emulator pilot whose fake backend (a real FakeManilaV2 subclass) fails every third job."""
+    options = {"backend_class": "tests.flaky_backend:FlakyManila", "emulation": "backend_run"}
+    return PilotDescription(
+        name=name, kind="qpu", backend="fake_manila", workers=workers, options=options, **kw
+    )

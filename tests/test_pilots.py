@@ -3,7 +3,9 @@ monitoring and clean shutdown."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
 import time
 
 import parsl
@@ -187,14 +189,55 @@ def test_monitoring_with_resource_monitoring(load_dfk, tmp_path):
     parsl.clear()
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
-            "SELECT task.task_func_name, try.task_executor, try.task_try_time_running "
-            "FROM task JOIN try ON task.task_id = try.task_id AND task.run_id = try.run_id"
+            "SELECT task.task_func_name, try.task_executor, try.task_try_time_running, try.block_id, "
+            "task.task_id FROM task JOIN try ON task.task_id = try.task_id AND task.run_id = try.run_id"
         ).fetchall()
         resources = conn.execute("SELECT COUNT(*) FROM resource").fetchone()[0]
-    assert [(name, executor) for name, executor, _ in rows] == [("nap", "quantum")] * 2
+    assert [(name, executor) for name, executor, *_ in rows] == [("nap", "quantum")] * 2
     # the "running" time comes from the worker, through the pilot's monitoring radio
-    assert all(running is not None for _, _, running in rows)
+    assert all(running is not None for _, _, running, *_ in rows)
     assert resources > 0
+    # each try names the pilot and the pilot's block that ran it
+    assert {block for *_, block, _ in rows} == {"cpu/0"}
+    # and the executor's own records join Parsl's task ids
+    assert sorted(r.parsl_task_id for r in qex.metrics()) == sorted(task_id for *_, task_id in rows)
+    assert all(r.worker and r.worker.startswith(r.host + ":") for r in qex.metrics())
+
+
+def test_parsl_visualize_serves_the_monitoring_database(load_dfk, tmp_path):
+    import shutil
+    import socket
+    import subprocess
+    import urllib.request
+
+    from parsl.monitoring import MonitoringHub
+
+    db = tmp_path / "monitoring.db"
+    qex = QuantumPilotExecutor(label="quantum", pilots=[cpu(workers=1)])
+    dfk = load_dfk(qex, monitoring=MonitoringHub(logging_endpoint=f"sqlite:///{db}"))
+    wait_active(qex, "cpu")
+    assert where().result()[0] == "aer"
+    dfk.cleanup()
+    parsl.clear()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = shutil.which("parsl-visualize") or os.path.join(os.path.dirname(sys.executable), "parsl-visualize")
+    server = subprocess.Popen([exe, "-p", str(port), "-l", "127.0.0.1", f"sqlite:///{db}"])
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+        assert dfk.run_id in page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_shutdown_leaves_no_process_behind(load_dfk, tmp_path):

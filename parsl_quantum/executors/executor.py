@@ -236,6 +236,9 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
     def start(self) -> None:
         """Start every pilot's HTEX and the poller; run files are readable by their owner only."""
         super().start()
+        from parsl_quantum.caching import register_memo_keys
+
+        register_memo_keys()  # Parsl's cache=True and checkpoints for circuits, operators and arrays
         label_dir = os.path.join(self.run_dir, self.label)
         os.makedirs(label_dir, mode=0o700, exist_ok=True)
         for path in (self.run_dir, label_dir):
@@ -571,6 +574,7 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
         stop = False
         with self._lock:
             pilot.last_fault = f"{time.strftime('%H:%M:%S')} {fault.value}: {cause}"
+            pilot.faults[fault.value] = pilot.faults.get(fault.value, 0) + 1
             current = task is not None and task.generation == generation and task.task_id in self._tasks
             if current:
                 pilot.in_flight.pop(task.task_id, None)

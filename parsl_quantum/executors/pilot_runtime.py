@@ -69,6 +69,8 @@ class PilotStatus:
         New blocks it acquired after pilot faults.
     last_fault
         The last fault seen on it, of any class, with its time, or ``None``.
+    faults
+        How many faults of each class (``"task fault"``, ``"backend error"``, ``"pilot fault"``) it saw.
     planned_workers
         Workers it will have once its initial blocks are up.
     queue_wait_s
@@ -92,6 +94,7 @@ class PilotStatus:
     reason: str | None = None
     restarts: int = 0
     last_fault: str | None = None
+    faults: dict[str, int] = field(default_factory=dict)
     planned_workers: int = 0
     queue_wait_s: float | None = None
 
@@ -149,6 +152,7 @@ class Pilot:
         self.state = PilotState.STARTING
         self.reason: str | None = None
         self.last_fault: str | None = None
+        self.faults: dict[str, int] = {}
         self.capacity = 0
         self.in_flight: dict[int, QuantumTask] = {}
         self.tasks_done = 0
@@ -394,6 +398,7 @@ class Pilot:
             reason=self.reason,
             restarts=self.restarts,
             last_fault=self.last_fault,
+            faults=dict(self.faults),
             planned_workers=self.description.workers * self.blocks_wanted(),
             queue_wait_s=(
                 self.provider.observed_queue_wait_s()

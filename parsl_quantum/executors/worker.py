@@ -128,7 +128,7 @@ def describe_device(backend: str, options: dict[str, Any]) -> dict[str, Any]:
     from parsl_quantum.providers import hardware
 
     device = _device(backend, options)
-    memory = getattr(hardware, "job_memory_bytes", hardware.host_memory_bytes)()
+    memory = hardware.job_memory_bytes()
     gpus = hardware.detect_gpus().count if device.kind == "gpu" else 0
     return {
         "qubits": device.num_qubits,

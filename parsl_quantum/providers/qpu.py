@@ -2,8 +2,9 @@
 
 Both kinds share this adapter: circuits are transpiled to the device's instruction set and layout, then
 handed to a *runner*. A real device's runner is the runtime sampler in a session; an emulator's is
-:class:`CompactNoiseEmulator` (or, with ``emulation="runtime_local"``, the runtime sampler in its local
-testing mode, which is exactly the real device's code path, only slower).
+:class:`CompactNoiseEmulator` (or, with ``emulation="backend_run"``, the fake backend's own ``run``, as
+qiskit-ibm-runtime documents for fake backends; or, with ``emulation="runtime_local"``, the runtime
+sampler in its local testing mode, which is exactly the real device's code path, only slower).
 """
 
 from __future__ import annotations
@@ -27,6 +28,38 @@ class Runner(Protocol):
     """Runs ISA circuits of one device and returns their counts."""
 
     def run(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]: ...
+
+
+class BackendRunner:
+    """Runs ISA circuits through a backend's own ``run`` (a fake backend simulates them with its noise).
+
+    A job that fails is a backend fault (:class:`~parsl_quantum.providers.errors.BackendError`), not the
+    task's: the executor retries it elsewhere.
+
+    Parameters
+    ----------
+    backend
+        A Qiskit backend, e.g. a qiskit-ibm-runtime fake backend or a subclass of one.
+    seed_simulator
+        Seed of the simulator behind a fake backend.
+    """
+
+    def __init__(self, backend: BackendV2, seed_simulator: int | None = None) -> None:
+        self._backend = backend
+        self._seed = seed_simulator
+
+    def run(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:
+        """Counts of each circuit."""
+        from parsl_quantum.providers.errors import BackendError
+
+        options: dict[str, Any] = {"shots": shots}
+        if self._seed is not None:
+            options["seed_simulator"] = self._seed
+        try:
+            result = self._backend.run(circuits, **options).result()
+        except Exception as exc:
+            raise BackendError(f"job on '{self._backend.name}' failed: {type(exc).__name__}: {exc}") from exc
+        return [dict(result.get_counts(i)) for i in range(len(circuits))]
 
 
 @dataclass(frozen=True)

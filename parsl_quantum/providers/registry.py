@@ -58,29 +58,60 @@ def build_device(backend: str, **options: Any) -> Device:
     return build_qpu(backend, **options)
 
 
+def load_backend_class(path: str) -> type:
+    """The backend class named ``"package.module:ClassName"``.
+
+    Raises
+    ------
+    DeviceInputError
+        If the path is malformed, cannot be imported, or does not name a Qiskit ``BackendV2`` subclass.
+    """
+    import importlib
+
+    from qiskit.providers import BackendV2
+
+    module_name, _, class_name = str(path).partition(":")
+    if not module_name or not class_name:
+        raise DeviceInputError(f"backend_class must be 'module:ClassName', got {path!r}")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise DeviceInputError(f"cannot import backend_class {path!r}: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, BackendV2)):
+        raise DeviceInputError(f"backend_class {path!r} is not a Qiskit BackendV2 subclass")
+    return cls
+
+
 def build_qpu(backend_name: str, **options: Any) -> Device:
     """Build the device for ``fake_<device>`` or ``ibm_<device>``.
 
     Options: ``optimization_level`` and ``seed_transpiler`` (transpiler); ``seed_simulator`` and
-    ``emulation`` (``"compact"`` or ``"runtime_local"``) for emulators; ``session_max_time`` (seconds)
-    for real devices.
+    ``emulation`` (``"compact"``; ``"backend_run"``, the fake backend's own ``run``; or
+    ``"runtime_local"``) for emulators; ``backend_class``
+    (``"module:Class"``, a fake backend of the user's own, e.g. a ``FakeBackendV2`` subclass modelling
+    another device) for emulators; ``session_max_time`` (seconds) for real devices.
     """
     from parsl_quantum.providers.emulator import CompactNoiseEmulator, emulated_qubits
-    from parsl_quantum.providers.qpu import QPUDevice, Runner, fake_backend
+    from parsl_quantum.providers.qpu import BackendRunner, QPUDevice, Runner, fake_backend
     from parsl_quantum.providers.runtime import RuntimeSamplerRunner, ibm_backend
 
     transpile_opts = {k: options.pop(k) for k in ("optimization_level", "seed_transpiler") if k in options}
     max_qubits = None
     if backend_name.startswith("fake_"):
-        backend = fake_backend(backend_name)
+        backend_class = options.pop("backend_class", None)
+        backend = load_backend_class(backend_class)() if backend_class else fake_backend(backend_name)
         emulation = options.pop("emulation", "compact")
         seed = options.pop("seed_simulator", None)
         if emulation == "compact":
             runner: Runner = CompactNoiseEmulator(backend, seed_simulator=seed)
+        elif emulation == "backend_run":
+            runner = BackendRunner(backend, seed_simulator=seed)
         elif emulation == "runtime_local":
             runner = RuntimeSamplerRunner(backend)
         else:
-            raise DeviceInputError(f"emulation must be 'compact' or 'runtime_local', got {emulation!r}")
+            raise DeviceInputError(
+                f"emulation must be 'compact', 'backend_run' or 'runtime_local', got {emulation!r}"
+            )
         max_qubits = emulated_qubits()
     else:
         backend = ibm_backend(backend_name)

@@ -1,0 +1,155 @@
+"""Soak: 2,000 tasks with exactly known results while workers and worker pools are killed at three points
+and the QPU emulator's backend fails every third job; against the same run without faults.
+
+Pilots: two CPU simulator pilots (aer, one worker each) and a QPU emulator pilot (fake_manila through its
+backend's own ``run``). The faulty run uses a real ``FakeManilaV2`` subclass whose ``run`` raises on every
+third job (tests/flaky_backend.py), SIGKILLs a worker of ``cpu1`` at 25 % of the tasks, the whole worker pool
+of ``cpu2`` at 50 % and the pool of ``qpu`` at 75 %.
+
+Reported: ok, lost (never completed), wrong (completed with a wrong value), retries (bindings beyond the
+first), pilot restarts, time to recover (from a pool kill until its pilot is active again), and the faulty
+run's throughput against the clean run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _pilots(flaky: bool) -> list[Any]:
+    from parsl_quantum.providers import PilotDescription
+
+    options: dict[str, Any] = {"emulation": "backend_run"}
+    if flaky:
+        options["backend_class"] = "tests.flaky_backend:FlakyManila"
+    return [
+        PilotDescription(name="cpu1", kind="cpu", backend="aer", workers=1),
+        PilotDescription(name="cpu2", kind="cpu", backend="aer", workers=1),
+        PilotDescription(name="qpu", kind="qpu", backend="fake_manila", workers=1, options=options),
+    ]
+
+
+def _pool(qex: Any, pilot: str) -> Any:
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if (
+            "process_worker_pool" in cmd
+            and "pool_guard" not in cmd
+            and f"{qex.label}-{pilot}" in cmd
+            and qex.run_dir in cmd
+        ):
+            return proc
+    return None
+
+
+def _kill(qex: Any, pilot: str, what: str) -> float:
+    pool = _pool(qex, pilot)
+    if pool is None:
+        return float("nan")
+    if what == "worker":
+        spawned = sorted(
+            (c for c in pool.children() if "spawn_main" in " ".join(c.cmdline())),
+            key=lambda c: c.create_time(),
+        )
+        if len(spawned) > 1:
+            spawned[-1].kill()
+    else:
+        pool.kill()
+    return time.time()
+
+
+def run(tasks: int, faults: bool, run_dir: str) -> dict[str, Any]:
+    """One run of ``tasks`` tasks; returns its figures."""
+    from parsl import python_app
+
+    from benchmarks.common import Loaded
+    from parsl_quantum.executors import QuantumPilotExecutor
+    from tests import apps
+
+    decode_square = python_app(apps.decode_square, executors=["quantum"])
+    qex = QuantumPilotExecutor(label="quantum", pilots=_pilots(faults), policy="least_loaded", max_attempts=6)
+    with Loaded(qex, run_dir=run_dir):
+        qex.wait_for_pilots(timeout=300)
+        inputs = [i % 32 for i in range(tasks)]
+        start = time.perf_counter()
+        futures = [decode_square(x) for x in inputs]
+        kills = (
+            [(tasks // 4, "cpu1", "worker"), (tasks // 2, "cpu2", "pool"), (3 * tasks // 4, "qpu", "pool")]
+            if faults
+            else []
+        )
+        recoveries: dict[str, float] = {}
+        pending_recovery: dict[str, float] = {}
+        deadline = time.time() + 1800
+        while time.time() < deadline:
+            done = sum(f.done() for f in futures)
+            while kills and done >= kills[0][0]:
+                _, pilot, what = kills.pop(0)
+                at = _kill(qex, pilot, what)
+                if what == "pool":
+                    pending_recovery[pilot] = at
+            status = qex.pilots
+            for pilot, at in list(pending_recovery.items()):
+                if status[pilot].restarts >= 1 and status[pilot].state == "active":
+                    recoveries[pilot] = round(time.time() - at, 2)
+                    del pending_recovery[pilot]
+            if done == tasks and not pending_recovery:
+                break
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - start
+        ok = wrong = lost = 0
+        for x, f in zip(inputs, futures, strict=True):
+            if not f.done():
+                lost += 1
+            elif f.exception() is None and f.result() == x * x:
+                ok += 1
+            else:
+                wrong += 1
+        records = [r for r in qex.metrics() if r.name == "decode_square"]
+        status = qex.pilots
+        return {
+            "tasks": tasks,
+            "ok": ok,
+            "lost": lost,
+            "wrong": wrong,
+            "retries": sum(max(r.attempts - 1, 0) for r in records),
+            "pilot_restarts": {n: s.restarts for n, s in status.items()},
+            "faults_seen": {n: s.faults for n, s in status.items()},
+            "time_to_recover_s": recoveries,
+            "seconds": round(elapsed, 2),
+            "throughput_tasks_per_s": round(tasks / elapsed, 1),
+        }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    from benchmarks.common import write_result
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=2000)
+    args = parser.parse_args(argv)
+    # the workers import the test helpers (tests.apps, tests.flaky_backend) from the repository
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    clean = run(args.tasks, faults=False, run_dir="/tmp/parsl-quantum-bench/soak-clean")
+    faulty = run(args.tasks, faults=True, run_dir="/tmp/parsl-quantum-bench/soak-faults")
+    return write_result(
+        "soak",
+        {
+            "faulty": faulty,
+            "clean": clean,
+            "throughput_ratio": round(faulty["throughput_tasks_per_s"] / clean["throughput_tasks_per_s"], 3),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

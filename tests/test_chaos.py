@@ -1,0 +1,93 @@
+"""Chaos: a few hundred tasks with exactly known results over two CPU pilots and a QPU emulator whose
+backend fails some jobs, while a worker and later a whole worker pool are killed, with user errors and a
+poison task in the mix. Real processes, no mocks."""
+
+from __future__ import annotations
+
+import time
+
+import parsl
+import psutil
+import pytest
+
+from parsl_quantum.executors import QuantumPilotExecutor, TaskFailoverExhaustedError
+from tests.conftest import worker_processes
+from tests.executor_helpers import (
+    broken,
+    cpu,
+    decode_square,
+    flaky_qpu,
+    poison,
+    pool_processes,
+    pool_workers,
+    wait_active,
+    wait_state,
+)
+
+TASKS = 300
+
+
+def test_chaos(load_dfk):
+    qex = QuantumPilotExecutor(
+        label="quantum",
+        pilots=[cpu("cpu1", workers=1), cpu("cpu2", workers=1), flaky_qpu("qpu")],
+        policy="least_loaded",
+        max_attempts=4,
+    )
+    dfk = load_dfk(qex)
+    wait_active(qex, "cpu1", "cpu2", "qpu", timeout=180)
+    inputs = [i % 32 for i in range(TASKS)]
+    futures = []
+    user_errors = []
+    for i, x in enumerate(inputs):
+        futures.append(decode_square(x))
+        if i % 100 == 50:
+            user_errors.append(broken(i))
+        if i == 150:
+            doomed = poison()
+    killed = {"worker": False, "pool": False}
+    deadline = time.time() + 600
+    while not all(f.done() for f in futures) and time.time() < deadline:
+        done = sum(f.done() for f in futures)
+        if done > TASKS // 4 and not killed["worker"]:
+            (pool,) = pool_processes(qex, "cpu1")
+            workers = pool_workers(pool)
+            if workers:
+                workers[0].kill()
+                killed["worker"] = True
+        if done > TASKS // 2 and not killed["pool"]:
+            (pool,) = pool_processes(qex, "cpu2")
+            pool.kill()
+            killed["pool"] = True
+        time.sleep(0.05)
+    assert killed == {"worker": True, "pool": True}, "the run ended before both kills"
+
+    # every task with a known result completes with the right answer
+    assert [f.result(timeout=300) for f in futures] == [x * x for x in inputs]
+    # user errors fail once, with their own error
+    for f in user_errors:
+        with pytest.raises(ZeroDivisionError):
+            f.result(timeout=60)
+    # the poison task fails alone, saying what happened
+    with pytest.raises(TaskFailoverExhaustedError, match="task fault.*WorkerLost"):
+        doomed.result(timeout=300)
+    records = {r.task_id: r for r in qex.metrics()}
+    assert all(r.attempts == 1 for r in records.values() if r.outcome == "error")
+    assert not [r for r in records.values() if r.outcome == "pending"]
+    retried = [r for r in records.values() if r.outcome == "success" and r.attempts > 1]
+    assert retried, "faults cost some tasks a retry"
+    # the pilots are active again
+    for name in ("cpu1", "cpu2", "qpu"):
+        wait_state(qex, name, "active", timeout=120)
+    status = qex.pilots
+    assert status["cpu2"].restarts >= 1 and status["cpu1"].restarts == 0
+    assert status["qpu"].faults.get("backend error", 0) >= 1  # the flaky backend failed some jobs
+    assert status["cpu1"].faults.get("task fault", 0) >= 1  # the killed worker
+    assert status["cpu2"].faults.get("pilot fault", 0) >= 1  # the killed pool
+    # and after shutdown no process is left behind, the helpers of the killed pool included
+    ours = [p for p in worker_processes("quantum-") if qex.run_dir in " ".join(p.cmdline())]
+    dfk.cleanup()
+    parsl.clear()
+    time.sleep(2)
+    assert not [p for p in worker_processes("quantum-") if qex.run_dir in " ".join(p.cmdline())]
+    assert not [p for p in ours if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
