@@ -30,8 +30,9 @@ OUT_OF_CACHE_WIDTH = 20
 """Probes of circuits at least this wide are at least this wide (a 16 MB state, beyond the caches)."""
 BATCH_S = 0.02
 """Quick probes are repeated in one call until the model predicts about this long."""
-PROBE_SHOTS = 4096
-"""Most shots a probe takes."""
+PROBE_SHOTS = 1024
+"""Most shots a probe takes: the state-sized part it measures stops growing with shots once every
+mid-circuit outcome has been seen (a cut subexperiment has one or two mid-circuit measurements)."""
 LIMITS = (0.2, 5.0)
 """A probe corrects the model by at most these factors."""
 
@@ -63,6 +64,8 @@ class Prober:
         Per pilot name, the device options its workers use.
     measured
         Measurements kept from earlier plans, by key (see :attr:`Profile.measured`); filled as it goes.
+    devices
+        Devices built for probing, by pilot name (kept across plans by whoever passes them).
     repeats
         Timings per probe (the fastest is kept).
     """
@@ -71,7 +74,7 @@ class Prober:
     measured: dict[str, list[float]] = field(default_factory=dict)
     repeats: int = 3
     spent_s: float = 0.0
-    _devices: dict[str, Any] = field(default_factory=dict)
+    devices: dict[str, Any] = field(default_factory=dict)
     _structures: dict[int, tuple[Any, str]] = field(default_factory=dict)
 
     def _structure(self, circuit: Any) -> str:
@@ -87,14 +90,14 @@ class Prober:
     def _device(self, pilot: PilotModel) -> Any | None:
         if pilot.kind == "qpu" or pilot.qpu is not None:
             return None  # emulators are calibrated on their own small circuits; QPUs are not simulated
-        if pilot.name not in self._devices:
+        if pilot.name not in self.devices:
             from parsl_quantum.providers import get_device
 
             try:
-                self._devices[pilot.name] = get_device(pilot.backend, **self.options.get(pilot.name, {}))
+                self.devices[pilot.name] = get_device(pilot.backend, **self.options.get(pilot.name, {}))
             except Exception:  # e.g. a GPU backend described from a host without GPUs
-                self._devices[pilot.name] = None
-        return self._devices[pilot.name]
+                self.devices[pilot.name] = None
+        return self.devices[pilot.name]
 
     def outcomes_of(self, circuit: Any, shots: int) -> int | None:
         """Distinct outcomes a probe of ``circuit`` (its structure) gave at ``shots`` shots (capped at
