@@ -155,8 +155,6 @@ class QDreamer:
         if key not in self._attached:
             if hasattr(executor, "set_runtime_prior"):
                 executor.set_runtime_prior(self.prior)
-            elif getattr(executor, "estimator", None) is not None and executor.estimator.prior is None:
-                executor.estimator.prior = self.prior  # executors without the public hook
             listening = hasattr(executor, "add_completion_listener")
             if listening:
                 executor.add_completion_listener(self.completed)
