@@ -40,7 +40,26 @@ demo: $(STAMP)
 	$(VENV)/bin/parsl-quantum demo
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest && $(MAKE) parsl-suite
+
+# Parsl's own test suite with a QuantumPilotExecutor labelled htex_local, compared with Parsl's htex_local
+# (tests/parsl_suite/compare.py). Parsl's conftest needs pytest<8, so the suite has its own venv with the
+# Parsl of $(VENV), this project (editable) and what Parsl's tests import (parsl[monitoring], pandas).
+PARSL_VENV  := .venv-parsl
+PARSL_STAMP := $(PARSL_VENV)/.parsl-suite-installed
+
+.PHONY: parsl-venv parsl-suite
+
+$(PARSL_STAMP): $(STAMP)
+	@test -x $(PARSL_VENV)/bin/python || $(PYTHON) -m venv $(PARSL_VENV)
+	$(PARSL_VENV)/bin/python -m pip install -q -e . "pytest>=7.4,<8" pytest-timeout pytest-random-order pandas \
+	  "parsl[monitoring]==$$($(PY) -c 'import importlib.metadata as m; print(m.version("parsl"))')"
+	@touch $@
+
+parsl-venv: $(PARSL_STAMP)
+
+parsl-suite: $(PARSL_STAMP)
+	$(PARSL_VENV)/bin/python tests/parsl_suite/compare.py --reference
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all
