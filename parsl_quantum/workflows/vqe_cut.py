@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from parsl_quantum.configs import local_config
-from parsl_quantum.workflows.common import Clock, loaded
+from parsl_quantum.workflows.common import Clock, at_most, loaded, script, verdict
 
 
 def ising_chain(n: int, field: float):
@@ -133,17 +133,13 @@ def main(argv: list[str] | None = None) -> dict:
         "median_replanning_s": later,
         "cut_every_step": all(label != "whole" for label in labels),
     }
-    if abs(error) <= allowed and figures["cut_every_step"]:
-        print(f"PASS |error| {abs(error):.4f} <= {allowed:.4f}")
-    else:
-        print(f"FAIL |error| {abs(error):.4f} > {allowed:.4f} or a step ran whole")
-    figures["passed"] = abs(error) <= allowed and figures["cut_every_step"]
-    return figures
+    why = f"{args.tolerance:.0%} of |exact| + 3 standard errors"
+    return verdict(
+        figures,
+        at_most("VQE energy error vs exact", abs(error), allowed, "", why),
+        at_most("steps run whole", sum(label == "whole" for label in labels), 0, "", "every step is cut"),
+    )
 
 
 if __name__ == "__main__":
-    import sys
-
-    from parsl_quantum.workflows.common import run
-
-    sys.exit(0 if run("parsl_quantum.workflows.vqe_cut")["passed"] else 1)
+    script("parsl_quantum.workflows.vqe_cut")
