@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
             "QML test accuracy",
             result.val_accuracy,
             MIN_ACCURACY,
-            why="chance 0.5 + 5 coin standard errors on 100 points",
+            why="chance 0.5",
         ),
     )
 
