@@ -31,7 +31,7 @@ sysdeps: $(SYSDEPS_STAMP)
 $(STAMP): setup.cfg pyproject.toml $(SYSDEPS_STAMP)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q -e '.[test,report,bench]'
 	@touch $@
 
 venv: $(STAMP)
@@ -69,4 +69,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check parsl_quantum tests benchmarks
 
 clean:
-	rm -rf $(VENV) runinfo .pytest_cache
+	rm -rf $(VENV) $(PARSL_VENV) runinfo .pytest_cache

@@ -254,6 +254,9 @@ def plan_circuit(args: argparse.Namespace) -> int:
         except PlanningError as exc:
             print(str(exc), file=sys.stderr)
             return 1
+        except ValueError as exc:  # a precision or shots that cannot be a target
+            print(f"parsl-quantum plan: {exc}", file=sys.stderr)
+            return 2
         print(
             f"circuit {circuit.name}: {circuit.num_qubits} qubits, {len(observables)} observable(s); "
             f"{len(plan.alternatives) + 1} configurations weighed in {plan.planning_s:.2f} s"

@@ -86,7 +86,7 @@ def run_demo(tasks: int = 32, report_dir: str | None = None) -> dict:
         ]
         wait_with_progress([f for *_, f in submitted], "tasks")
         wall = time.perf_counter() - start
-        records = {r.task_id: r for r in executor.metrics() if r.submit >= since}
+        records = {r.parsl_task_id: r for r in executor.metrics() if r.submit >= since}
         status = executor.pilots
     finally:
         dfk.cleanup()
@@ -98,7 +98,7 @@ def run_demo(tasks: int = 32, report_dir: str | None = None) -> dict:
         f"{'<ZZZ>':>7} {'exact':>7}"
     )
     for theta, need, future in submitted:
-        record = records[future.task_record["exec_fu"].parsl_executor_task_id]
+        record = records[future.tid]
         value = future.result()
         rows.append({"pilot": record.pilot, "value": value, "exact": math.cos(theta), "need": need})
         print(

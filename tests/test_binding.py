@@ -150,5 +150,9 @@ def test_pilot_status_reports_slots_and_work(mixed):
     status = mixed.pilots
     assert status["cpu"].workers == 2 and status["cpu"].slots == 6
     assert status["qpu"].workers == 1 and status["qpu"].slots == 1
-    assert status["cpu"].qubits == 30 and status["qpu"].qubits == 133
+    from parsl_quantum.providers.emulator import emulated_qubits
+    from parsl_quantum.providers.hardware import job_memory_bytes, max_statevector_qubits
+
+    assert status["cpu"].qubits == max_statevector_qubits(job_memory_bytes())
+    assert status["qpu"].qubits == min(133, emulated_qubits())
     assert status["cpu"].tasks_done > 0 and status["qpu"].tasks_done > 0

@@ -157,7 +157,7 @@ def test_failover_gives_up_after_max_attempts(load_dfk):
 
 
 def test_qpu_session_expiry_is_timeout_and_work_moves_on(load_dfk):
-    session = QPUSessionProvider(session_s=4, init_blocks=1, max_blocks=1, polling_interval=0.5)
+    session = QPUSessionProvider(session_s=10, init_blocks=1, max_blocks=1, polling_interval=0.5)
     qex = QuantumPilotExecutor(
         label="quantum",
         pilots=[qpu("session", provider=session, prefetch=0), cpu(workers=1)],
@@ -166,7 +166,7 @@ def test_qpu_session_expiry_is_timeout_and_work_moves_on(load_dfk):
     )
     load_dfk(qex)
     wait_active(qex, "session", "cpu")
-    futures = [nap_by_kind({"qpu": 3.0, "cpu": 0.2}) for _ in range(8)]
+    futures = [nap_by_kind({"qpu": 4.0, "cpu": 0.2}) for _ in range(8)]
     assert all(f.result(timeout=120) in ("aer", "fake_torino") for f in futures)
     status = qex.pilots["session"]
     assert status.blocks.get("TIMEOUT", 0) >= 1  # the session ended as a timeout...

@@ -44,7 +44,7 @@ def test_worker_pool_can_hold_what_adaptation_hands_it():
 def test_pilot_takes_work_in_batches_but_never_lets_a_worker_idle():
     p = pilot(prefetch=4)
     p.state = p.state.ACTIVE
-    p._device_qubits = 30
+    p.info = {"qubits": 30}  # what its workers reported
     p.in_flight = {i: None for i in range(10)}  # limit 10: full
     assert not p.wants_work
     p.in_flight = {i: None for i in range(7)}  # 3 free, fewer than half of the 8 prefetch slots
