@@ -22,7 +22,7 @@ from parsl import join_app, python_app
 from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.executors.internal import INTERNAL_EXECUTOR
-from parsl_quantum.motifs.quantum_app import check_requirements
+from parsl_quantum.motifs.requirements import TaskRequirements
 from parsl_quantum.q_dreamer.decompose import decompose
 from parsl_quantum.q_dreamer.reconstruct import Reconstruction
 from parsl_quantum.q_dreamer.rewrite import submit_cut
@@ -59,7 +59,13 @@ class CircuitCuttingApp:
         self.classical_executors = list(classical_executors) if classical_executors else None
         self.planner = planner
         self.seed = seed
-        self.requirements = check_requirements(requirements, f"circuit_cutting '{func.__name__}'")
+        where = f"circuit_cutting '{func.__name__}'"
+        # Fragment tasks share one set of requirements: they are values, not per-call functions.
+        checked = TaskRequirements.from_mapping(requirements, where)
+        per_call = sorted(name for name, value in checked.items() if callable(value))
+        if per_call:
+            raise TypeError(f"{where}: requirements {per_call} must be values, not functions of the call")
+        self.requirements = checked.fixed()
 
     def run(self, *args: Any, **kwargs: Any) -> AppFuture:
         """Submit; an ``AppFuture`` of the :class:`Reconstruction` (values and standard errors)."""

@@ -17,17 +17,6 @@ from parsl.dataflow.futures import AppFuture
 from parsl_quantum.motifs.requirements import Requirement, TaskRequirements
 
 
-def check_requirements(requirements: dict[str, Requirement], where: str) -> dict[str, Requirement]:
-    """The requirements that are set, after :meth:`TaskRequirements.from_mapping`'s checks.
-
-    Raises
-    ------
-    TypeError
-        For a key that is not a requirement the quantum executor knows.
-    """
-    return dict(TaskRequirements.from_mapping(requirements, where).items())
-
-
 def has_futures(args: Sequence[Any], kwargs: dict[str, Any]) -> bool:
     """Whether any argument (top level) is still a future."""
     return any(isinstance(a, Future) for a in args) or any(isinstance(v, Future) for v in kwargs.values())
