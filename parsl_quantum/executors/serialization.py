@@ -52,12 +52,27 @@ def _innermost(func: Callable[..., Any]) -> Any:
     return func
 
 
-def needs_by_value(func: Callable[..., Any]) -> bool:
-    """Whether ``func`` (or the function it wraps) cannot be imported by reference on a worker."""
-    inner = _innermost(func)
-    module = getattr(inner, "__module__", None)
-    qualname = getattr(inner, "__qualname__", "")
+def _not_importable(func: Any) -> bool:
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", "")
     return module == "__main__" or "<locals>" in qualname or "<lambda>" in qualname
+
+
+def needs_by_value(func: Callable[..., Any], _depth: int = 0) -> bool:
+    """Whether ``func`` (or a function it wraps, or one its closure holds, as a motif's wrapper holds the
+    user's function) cannot be imported by reference on a worker."""
+    inner = _innermost(func)
+    if _not_importable(func) or _not_importable(inner):
+        return True
+    if _depth >= 3:
+        return False
+    held = [getattr(inner, "func", None)]  # functools.partial
+    for cell in getattr(inner, "__closure__", None) or ():
+        try:
+            held.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            continue
+    return any(callable(h) and needs_by_value(h, _depth + 1) for h in held if h is not None)
 
 
 def pack_call(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> bytes:
