@@ -171,3 +171,13 @@ def test_pool_guard_passes_the_status_on_and_kills_leftover_helpers(tmp_path):
     while time.time() < deadline and any(psutil.pid_exists(p) for p in helpers):
         time.sleep(0.1)
     assert not [p for p in helpers if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+
+
+def test_a_pilot_silent_far_beyond_its_tasks_runtimes_is_overdue():
+    from parsl_quantum.executors.health import overdue
+
+    assert overdue([0.01, 0.02], since=0.0, now=31.0) == 30.0  # floor
+    assert overdue([0.01, 2.0], since=0.0, now=31.0) is None  # 20 x 2 s = 40 s not yet passed
+    assert overdue([0.01, 2.0], since=0.0, now=41.0) == 40.0
+    assert overdue([0.01, None], since=0.0, now=1e6) is None  # a kind of task never seen: never judged
+    assert overdue([], since=0.0, now=1e6) is None

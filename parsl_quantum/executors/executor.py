@@ -53,6 +53,7 @@ from parsl_quantum.executors.health import (
     expired_sessions,
     has_live_block,
     lost_blocks,
+    overdue,
     stalled,
 )
 from parsl_quantum.executors.metrics import MetricsStore, TaskRecord, dfk_task_id
@@ -479,6 +480,8 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
                 record = task.record
                 record.bind, record.attempts = now, task.attempt
                 record.pilot, record.backend, record.kind = name, pilot.backend, pilot.kind
+                if not pilot.in_flight:
+                    pilot.last_progress = now  # the pilot's silence is counted from its first task
                 pilot.in_flight[task.task_id] = task
                 bound.append((task, pilot, task.generation))
         for task, pilot, generation in bound:
@@ -494,6 +497,7 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
     def _on_done(self, task: QuantumTask, pilot: Pilot, generation: int, inner: Future) -> None:
         """Result of one attempt (called on the pilot HTEX's result thread)."""
         with self._lock:
+            pilot.last_progress = time.time()
             if task.generation != generation or task.task_id not in self._tasks:
                 return  # an attempt that was already given up
         exc = inner.exception()
@@ -711,10 +715,23 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
                 changed = True
             if changed:
                 stranded = self._reclassify(now)
+            silent = overdue(
+                [self.estimator.predict(t.info, pilot.name) for t in pilot.in_flight.values()],
+                pilot.last_progress,
+                now,
+            )
             no_worker = stalled(
                 len(pilot.in_flight), pilot.capacity, pilot.no_worker_since, now, HEARTBEAT_THRESHOLD_S
             )
         self._fail_unschedulable(stranded)
+        if silent is not None and not no_worker:
+            self._fault(
+                pilot,
+                None,
+                0,
+                Fault.PILOT,
+                f"no result for {silent:.0f} s with tasks in flight: its workers are stuck",
+            )
         if no_worker:
             self._fault(
                 pilot,

@@ -165,6 +165,7 @@ class Pilot:
         self.reclassified_for: dict[str, Any] | None = None
         self.handled_blocks: set[str] = set()
         self.no_worker_since: float | None = None
+        self.last_progress = 0.0
         self.info: dict[str, Any] = {}
         self.hosts: set[str] = set()
         self._probe_generation = 0
