@@ -72,7 +72,10 @@ def test_chaos(load_dfk):
     with pytest.raises(TaskFailoverExhaustedError, match="task fault.*WorkerLost"):
         doomed.result(timeout=300)
     records = {r.task_id: r for r in qex.metrics()}
-    assert all(r.attempts == 1 for r in records.values() if r.outcome == "error")
+    # a user error is never retried by the executor: it ran once (a binding lost to a pilot fault before
+    # it ran may add to its attempts, which count bindings)
+    user = [r for r in records.values() if r.outcome == "error"]
+    assert len(user) == len(user_errors) and all("ZeroDivisionError" in r.error for r in user)
     assert not [r for r in records.values() if r.outcome == "pending"]
     retried = [r for r in records.values() if r.outcome == "success" and r.attempts > 1]
     assert retried, "faults cost some tasks a retry"
