@@ -87,17 +87,18 @@ def test_add_and_remove_pilots_during_a_run(load_dfk):
     )
     load_dfk(qex)
     wait_active(qex, "a")
-    futures = [nap(0.3) for _ in range(30)]
+    # enough work to outlast the new pilot's start (its workers must come up and describe themselves)
+    futures = [nap(0.5) for _ in range(60)]
     time.sleep(0.5)
     qex.add_pilot(cpu("b", workers=2, prefetch=0))
     wait_active(qex, "b")
     qex.remove_pilot("a", drain=True)
     removed_at = time.time()
     assert all(f.result()[0] == "aer" for f in futures)
-    records = qex.metrics()[-30:]
+    records = qex.metrics()[-60:]
     on_a = [r for r in records if r.pilot == "a"]
     on_b = [r for r in records if r.pilot == "b"]
-    assert on_a and on_b and len(on_a) + len(on_b) == 30
+    assert on_a and on_b and len(on_a) + len(on_b) == 60
     # the new pilot took queued work at once; the draining one took nothing new
     assert min(r.bind for r in on_b) < removed_at + 1.0
     assert all(r.bind < removed_at for r in on_a)
