@@ -359,6 +359,29 @@ def test_the_same_profile_gives_the_same_predictions(env):
         assert b.predicted_makespan_s == pytest.approx(a.predicted_makespan_s, rel=0.10)
 
 
+def test_calibration_and_probes_run_on_the_pilots_workers_never_the_submitting_host(env, monkeypatch):
+    """Q-Dreamer measures a pilot only through tasks bound to it: the planning process builds no device."""
+    from parsl_quantum.providers import registry
+
+    executor, dreamer, _ = env
+
+    def refuse(backend, **options):
+        raise AssertionError(f"the submitting host built a {backend} device")
+
+    monkeypatch.setattr(registry, "_CACHE", registry.DeviceCache())
+    monkeypatch.setattr(registry, "build_device", refuse)
+    before = time.time()
+    fresh = QDreamer(Profile.from_json(dreamer.profile.to_json()))
+    fresh.profile.measured.clear()  # nothing probed yet: every probe this plan needs runs now
+    plan = fresh.plan(su2(20, seed=41), "Z" * 20, executor)
+    probes = [r for r in executor.metrics() if r.name == "time_probe" and r.submit >= before]
+    assert probes and all(r.outcome == "success" and r.pilot in ("cpu", "narrow") for r in probes)
+    assert all(r.worker and r.worker.split(":")[1] != str(os.getpid()) for r in probes)
+    calibration = {r.name: r.pilot for r in executor.metrics() if r.submit < before}
+    assert {"time_circuits", "noop", "worker_host"} <= set(calibration)
+    assert plan.predicted_makespan_s > 0
+
+
 def test_plans_and_runs_are_recorded_in_the_run_directory(env):
     import json
 

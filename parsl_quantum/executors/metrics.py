@@ -140,8 +140,10 @@ class MetricsStore:
 
 
 def read_metrics(path: str) -> list[TaskRecord]:
-    """Task records from a metrics SQLite file written by an executor."""
-    with sqlite3.connect(path) as db:
+    """Task records from a metrics SQLite file written by an executor (opened read-only), in the order
+    they were written. Columns are read by name, so files of older versions (without ``parsl_task_id``,
+    ``worker`` or ``block``) load too."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         present = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
         columns = [c for c in _COLUMNS if c in present]
         rows = db.execute(f"SELECT {', '.join(columns)} FROM tasks ORDER BY rowid").fetchall()

@@ -146,13 +146,18 @@ def noop(*, device: Any) -> None:
     """A task that does nothing (its time is all overhead)."""
 
 
-def worker_host(*, device: Any) -> tuple[str, int]:
-    """The worker's host name and the cores it may use."""
+def worker_host(*, device: Any) -> tuple[str, int, tuple[float, float, float, float] | None]:
+    """The worker's host name, the cores it may use and, for a QPU device, its timing (one- and two-qubit
+    gate, readout, repetition delay, in seconds)."""
     import os
     import socket
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return socket.gethostname(), cores
+    timing = getattr(device, "timing", None)
+    qpu = None
+    if timing is not None:
+        qpu = (timing.one_qubit_gate, timing.two_qubit_gate, timing.readout, timing.repetition_delay)
+    return socket.gethostname(), cores, qpu
 
 
 def simulator_specs(max_qubits: int, noisy: bool) -> list[tuple[int, int, int, int]]:
@@ -318,8 +323,6 @@ def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) 
     """
     from parsl import python_app
 
-    from parsl_quantum.providers import get_device
-
     executor.wait_for_pilots()
     timing_app = python_app(time_circuits, executors=[executor.label])
     noop_app = python_app(noop, executors=[executor.label])
@@ -343,9 +346,8 @@ def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) 
         specs = simulator_specs(min(max_qubits, max_width), noisy)
         measured = timing_app(specs, parsl_resource_specification={**spec, "qubits": 2}).result()
         samples[name] = measured
-        host, cores = host_app(parsl_resource_specification=spec).result()
-        description = descriptions[name]
-        memory = _worker_memory(description, max_qubits)
+        host, cores, qpu_timing = host_app(parsl_resource_specification=spec).result()
+        memory = _worker_memory(pilot.memory_bytes, descriptions[name].workers, max_qubits)
         model = PilotModel(
             name=name,
             kind=pilot.kind,
@@ -358,18 +360,16 @@ def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) 
             host_cores=cores,
             calibrated_qubits=max(int(s["qubits"]) for s in measured),
         )
-        if pilot.backend.startswith("ibm_"):
-            timing = get_device(pilot.backend).timing
-            model.qpu = QPUModel(
-                timing.one_qubit_gate, timing.two_qubit_gate, timing.readout, timing.repetition_delay
-            )
+        if pilot.backend.startswith("ibm_") and qpu_timing is not None:
+            model.qpu = QPUModel(*qpu_timing)
         pilots[name] = model
     return Profile(pilots=pilots, reconstruction=measure_reconstruction(), samples=samples)
 
 
-def _worker_memory(description: Any, max_qubits: int) -> float:
-    """Memory one worker of a pilot may use for a state: the host's share per worker."""
-    import psutil
-
-    share = psutil.virtual_memory().total / max(description.workers, 1)
-    return float(min(share, 16 * 2.0**max_qubits))
+def _worker_memory(job_memory: int | None, workers: int, max_qubits: int) -> float:
+    """Memory one worker of a pilot may use for a state: the share per worker of what the pilot's workers
+    reported their job may use (a 16-byte amplitude per basis state of its widest circuit if unknown)."""
+    ceiling = 16 * 2.0**max_qubits
+    if not job_memory:
+        return float(ceiling)
+    return float(min(job_memory / max(workers, 1), ceiling))

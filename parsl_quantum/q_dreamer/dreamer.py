@@ -113,7 +113,6 @@ class QDreamer:
         self._plans: OrderedDict[tuple, tuple[list[Prediction], list[Rejected], int, dict]] = OrderedDict()
         self._searches: OrderedDict[tuple, dict] = OrderedDict()
         self._attached: dict[int, bool] = {}
-        self._devices: dict[str, dict[str, Any]] = {}
         self._log = PlanLog()
         self._lock = threading.Lock()
 
@@ -330,11 +329,7 @@ class QDreamer:
                     found = self._searches.setdefault((structure, observable_key, seed), {})
                     self._trim(self._searches)
                 search = CutSearch(view, ops, seed, found)
-            prober = Prober(
-                {d.name: dict(d.options) for d in executor.pilot_descriptions},
-                self.profile.measured,
-                devices=self._devices.setdefault(executor.label, {}),  # built once per pilot, not per plan
-            )
+            prober = Prober(executor, self.profile.measured)
             predictions, rejected, pruned = enumerate_plans(
                 qc,
                 ops,

@@ -3,22 +3,26 @@
 A simulator's time per gate and amplitude depends on how its gate fusion groups a circuit's gates and on
 whether the state fits in the processor's caches: measured here at 1.3 to 4.3 ns at 20 qubits for circuits
 of the same gate count, and a 22-qubit GHZ circuit, whose gates barely fuse, at 5 ns (every gate a pass
-over 64 MB). Before predicting a circuit, Q-Dreamer therefore times a *probe* of it on this host with the
-pilot's device options: the circuit itself when the model says it is quick, or else the widest slice of
-it (the gates acting only on its first qubits: the same pattern) that the model says takes at most
+over 64 MB). Before predicting a circuit, Q-Dreamer therefore times a *probe* of it on one of the pilot's
+own workers, as a task bound to that pilot, with the device the pilot's tasks get (the submitting host
+never builds a pilot's device): the circuit itself when the model says it is quick, or else the widest
+slice of it (the gates acting only on its first qubits: the same pattern) that the model says takes at most
 ``PROBE_BUDGET_S``, and never narrower than ``OUT_OF_CACHE_WIDTH`` qubits when the circuit is wider, so
 that the probe runs in the regime the circuit will. Quick circuits are timed in a batch, as fragments run
 them, so that the call's own overhead is shared.
 
 Only the state-sized part of the model (gates times amplitudes, and noisy trajectories) is scaled by the
 probe: the ratio of the probe's measured to modelled state-sized time. Fixed and per-shot costs keep
-their calibrated values. The ratio is one in which the speeds of this host and of the pilot's cancel.
+their calibrated values. A probe that cannot run in time (the pilot is busy or down) leaves the model as
+calibrated for that pilot in this plan, and nothing is kept.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +39,22 @@ PROBE_SHOTS = 1024
 mid-circuit outcome has been seen (a cut subexperiment has one or two mid-circuit measurements)."""
 LIMITS = (0.2, 5.0)
 """A probe corrects the model by at most these factors."""
+PROBE_TIMEOUT_S = 30.0
+"""Longest a plan waits for one probe's task (queueing on a busy pilot included)."""
+
+logger = logging.getLogger(__name__)
+
+
+def time_probe(probe: Any, repeat: int, shots: int, repeats: int, *, device: Any) -> tuple[float, int]:
+    """Worker side of a probe: the fastest of ``repeats`` timings of ``repeat`` copies of ``probe`` run in
+    one call on the pilot's ``device``, per copy, and the number of distinct outcomes the probe gave."""
+    best = float("inf")
+    counts: list[dict[str, int]] = [{}]
+    for _ in range(max(1, repeats)):
+        begin = time.perf_counter()
+        counts = device.sample([probe] * repeat, shots=shots)
+        best = min(best, (time.perf_counter() - begin) / repeat)
+    return best, len(counts[0])
 
 
 def slice_circuit(circuit: Any, width: int) -> Any:
@@ -54,27 +74,31 @@ def slice_circuit(circuit: Any, width: int) -> Any:
 
 @dataclass
 class Prober:
-    """Times probes on this host with each pilot's device options, only where the profile lacks data:
-    for circuit structures that ``measured`` (a profile's kept measurements) has no probe of yet. It
-    keeps there the correction factors and the number of distinct outcomes each probed circuit gave.
+    """Times probes on each pilot's own workers, only where the profile lacks data: for circuit
+    structures that ``measured`` (a profile's kept measurements) has no probe of yet. It keeps there the
+    correction factors and the number of distinct outcomes each probed circuit gave.
 
     Parameters
     ----------
-    options
-        Per pilot name, the device options its workers use.
+    executor
+        The executor whose pilots are probed: anything with Parsl's ``submit(func, resource_specification,
+        *args)`` that binds ``{"pilot": name}`` to that pilot and gives a function declaring ``device`` the
+        pilot's device (a :class:`~parsl_quantum.executors.QuantumPilotExecutor`).
     measured
         Measurements kept from earlier plans, by key (see :attr:`Profile.measured`); filled as it goes.
-    devices
-        Devices built for probing, by pilot name (kept across plans by whoever passes them).
     repeats
         Timings per probe (the fastest is kept).
+    timeout_s
+        Longest wait for one probe. A pilot whose probe timed out or failed is not probed again in this
+        plan; its model stays as calibrated.
     """
 
-    options: dict[str, dict[str, Any]]
+    executor: Any
     measured: dict[str, list[float]] = field(default_factory=dict)
     repeats: int = 3
+    timeout_s: float = PROBE_TIMEOUT_S
     spent_s: float = 0.0
-    devices: dict[str, Any] = field(default_factory=dict)
+    unprobed: dict[str, str] = field(default_factory=dict)
     _structures: dict[int, tuple[Any, str]] = field(default_factory=dict)
 
     def _structure(self, circuit: Any) -> str:
@@ -87,17 +111,26 @@ class Prober:
             self._structures[id(circuit)] = known
         return known[1]
 
-    def _device(self, pilot: PilotModel) -> Any | None:
-        if pilot.kind == "qpu" or pilot.qpu is not None:
-            return None  # emulators are calibrated on their own small circuits; QPUs are not simulated
-        if pilot.name not in self.devices:
-            from parsl_quantum.providers import get_device
-
-            try:
-                self.devices[pilot.name] = get_device(pilot.backend, **self.options.get(pilot.name, {}))
-            except Exception:  # e.g. a GPU backend described from a host without GPUs
-                self.devices[pilot.name] = None
-        return self.devices[pilot.name]
+    def _run(
+        self, pilot: PilotModel, probe: Any, repeat: int, shots: int, repeats: int
+    ) -> tuple[float, int] | None:
+        """Time ``probe`` on one of ``pilot``'s workers; ``None`` (and the pilot left unprobed in this
+        plan) when it fails or does not finish within ``timeout_s``."""
+        if pilot.name in self.unprobed:
+            return None
+        spec = {"pilot": pilot.name, "qubits": probe.num_qubits}
+        try:
+            future = self.executor.submit(time_probe, spec, probe, repeat, shots, repeats)
+            return future.result(timeout=self.timeout_s)
+        except FutureTimeout:
+            reason = f"no result within {self.timeout_s:g} s"
+        except Exception as exc:  # the pilot cannot run it: the model stays as calibrated
+            reason = f"{type(exc).__name__}: {exc}"
+        self.unprobed[pilot.name] = reason
+        logger.warning(
+            "probe of %s on pilot %s failed (%s); using its calibrated model", probe.name, pilot.name, reason
+        )
+        return None
 
     def outcomes_of(self, circuit: Any, shots: int) -> int | None:
         """Distinct outcomes a probe of ``circuit`` (its structure) gave at ``shots`` shots (capped at
@@ -121,9 +154,6 @@ class Prober:
             return self.measured[key][0]
         if default is not None:
             return default
-        device = self._device(pilot)
-        if device is None:
-            return 1.0
         probe = probe_circuit(circuit, model, shots)
         features = CircuitFeatures.of(probe)
         modelled_state = model.state_seconds(features, shots)
@@ -131,15 +161,15 @@ class Prober:
         if modelled_state <= 0:
             return 1.0
         repeat = max(1, min(50, math.ceil(BATCH_S / max(modelled, 1e-6))))
+        repeats = self.repeats if modelled * repeat <= PROBE_BUDGET_S else 1
         start = time.perf_counter()
-        best = float("inf")
-        for _ in range(self.repeats if modelled * repeat <= PROBE_BUDGET_S else 1):
-            begin = time.perf_counter()
-            counts = device.sample([probe] * repeat, shots=shots)
-            best = min(best, (time.perf_counter() - begin) / repeat)
-        if probe is circuit or probe.num_qubits == circuit.num_qubits:
-            self.measured[f"outcomes|{structure}|{shots}"] = [len(counts[0])]
+        timed = self._run(pilot, probe, repeat, shots, repeats)
         self.spent_s += time.perf_counter() - start
+        if timed is None:
+            return 1.0
+        best, outcomes = timed
+        if probe is circuit or probe.num_qubits == circuit.num_qubits:
+            self.measured[f"outcomes|{structure}|{shots}"] = [outcomes]
         measured_state = best - (modelled - modelled_state)
         low, high = LIMITS
         factor = min(max(measured_state / modelled_state, low), high)

@@ -231,12 +231,8 @@ def reconstruct(
     ----------
     counts
         Per subsystem label, the counts of its subexperiments in generation order.
-    coefficients, subobservables
-        From the cutting decomposition.
-    paulis
-        The ``PauliList`` of distinct terms the subobservables were built from.
-    observables
-        The observables (``SparsePauliOp``) to assemble from the Pauli terms' values.
+    coefficients, subobservables, paulis, observables
+        As for :func:`combine`.
     batches
         Parts for the standard error (the smallest subexperiment must have at least that many shots).
     seed

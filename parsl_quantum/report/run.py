@@ -9,10 +9,11 @@ A run directory is Parsl's (``runinfo/000``): each :class:`QuantumPilotExecutor`
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from parsl_quantum.executors.metrics import TaskRecord, read_metrics
 
 OUTCOMES = ("success", "error", "failed", "unschedulable", "cancelled")
 """Final outcomes of a task, as the executor records them."""
@@ -22,56 +23,18 @@ class RunNotFoundError(FileNotFoundError):
     """A directory holds no quantum executor's task records (``*/tasks.sqlite``), nor does any run in it."""
 
 
-@dataclass(frozen=True)
-class TaskRow:
-    """One task of a run, as its executor recorded it (times in seconds since the epoch).
+@dataclass
+class TaskRow(TaskRecord):
+    """One task of a run: its executor's :class:`~parsl_quantum.executors.metrics.TaskRecord` and the
+    executor's label. ``worker`` is ``host:pid`` where recorded, else the host name, else ``None``.
 
     Attributes
     ----------
     executor
         Label of the executor that ran it.
-    task_id, parsl_task_id
-        The executor's task id and Parsl's (``None`` in files that predate it).
-    name
-        The function's name.
-    pilot, backend, kind
-        Where its last attempt ran (``None`` if it was never bound).
-    worker
-        The worker that ran it: ``host:pid`` where recorded, else the host name, else ``None``.
-    block
-        The pilot's block that ran it, where recorded.
-    submit, bind, start, end, done
-        When it reached the executor, was bound to a pilot, started and ended on the worker, completed.
-    attempts
-        Bindings, including those lost to pilot faults.
-    outcome
-        One of :data:`OUTCOMES` (or ``"pending"`` for a run that was cut short).
-    error
-        The error message, for outcomes other than success.
     """
 
-    executor: str
-    task_id: int
-    name: str
-    submit: float
-    parsl_task_id: int | None = None
-    pilot: str | None = None
-    backend: str | None = None
-    kind: str | None = None
-    worker: str | None = None
-    block: str | None = None
-    bind: float | None = None
-    start: float | None = None
-    end: float | None = None
-    done: float | None = None
-    attempts: int = 0
-    outcome: str = "pending"
-    error: str | None = None
-
-    @property
-    def queue_wait(self) -> float | None:
-        """Seconds from submission to the (last) binding."""
-        return None if self.bind is None else self.bind - self.submit
+    executor: str = ""
 
     @property
     def ran(self) -> bool:
@@ -176,24 +139,12 @@ def find_run_dir(path: str | Path) -> Path:
 
 def read_tasks(path: Path) -> list[TaskRow]:
     """Task records of one executor's ``tasks.sqlite``, whichever columns its version wrote."""
-    executor = path.parent.name
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        db.row_factory = sqlite3.Row
-        rows = [dict(r) for r in db.execute("SELECT * FROM tasks")]
-    known = {f for f in TaskRow.__dataclass_fields__ if f not in ("executor", "worker", "block")}
-    tasks = []
-    for row in rows:
-        worker = row.get("worker") or row.get("host")
-        block = row.get("block")
-        tasks.append(
-            TaskRow(
-                executor=executor,
-                worker=None if worker is None else str(worker),
-                block=None if block is None else str(block),
-                **{k: v for k, v in row.items() if k in known},
-            )
-        )
-    return tasks
+    rows = []
+    for record in read_metrics(str(path)):
+        row = TaskRow(**record.as_dict(), executor=path.parent.name)
+        row.worker = row.worker or row.host
+        rows.append(row)
+    return rows
 
 
 def read_plans(path: Path) -> tuple[list[dict[str, Any]], list[PlanRun], int]:
