@@ -26,10 +26,12 @@ from parsl.config import Config
 from parsl.executors import HighThroughputExecutor
 from parsl.launchers import SrunLauncher
 from parsl.providers import SlurmProvider
+from qiskit.circuit.library import efficient_su2
 
 from parsl_quantum.executors import QuantumPilotExecutor
 from parsl_quantum.providers import PilotDescription
 from parsl_quantum.providers.hardware import host_memory_bytes, max_statevector_qubits
+from parsl_quantum.q_dreamer import QDreamer
 from tests.slurm_cluster import MultiNodeSlurmCluster, started_or_skip
 
 pytestmark = pytest.mark.slurm
@@ -168,10 +170,20 @@ def pilot_run(cluster, tmp_path_factory):
         print(f"\npilot workers on {NODES} nodes after {time.monotonic() - started:.1f} s")
         app = python_app(where_and_how_wide, executors=["quantum"])
         results = [f.result(timeout=120) for f in [app(PAUSE_S) for _ in range(TASKS)]]
+        # Q-Dreamer measures the pilot through tasks on its nodes: calibration, then the probes a plan of
+        # a circuit wider than the calibrated ones needs
+        before = time.time()
+        dreamer = QDreamer()
+        dreamer.calibrate(qex, max_width=10)
+        circuit = efficient_su2(12, entanglement="linear", reps=1)
+        circuit = circuit.assign_parameters([0.3] * circuit.num_parameters)
+        dreamer.plan(circuit, "Z" * 12, qex)
+        planner_records = [r for r in qex.metrics() if r.submit >= before]
         run = {
             "results": results,
             "status": qex.pilots["nodes"],
-            "records": qex.metrics(),
+            "records": [r for r in qex.metrics() if r.submit < before],
+            "planner_records": planner_records,
             "run_dir": dfk.run_dir,
             "provider": provider,
         }
@@ -194,6 +206,14 @@ def test_pilot_tasks_run_on_both_compute_nodes_never_the_login_side(cluster, pil
     assert cluster.hostname not in hosts
     assert {r.host for r in pilot_run["records"]} == set(cluster.nodes)
     assert all(r.pilot == "nodes" and r.outcome == "success" for r in pilot_run["records"])
+
+
+def test_calibration_and_probes_run_on_the_compute_nodes(cluster, pilot_run):
+    records = pilot_run["planner_records"]
+    names = collections.Counter(r.name for r in records)
+    assert {"noop", "time_circuits", "worker_host", "time_probe"} <= set(names), names
+    assert all(r.outcome == "success" and r.pilot == "nodes" for r in records)
+    assert {r.host for r in records} <= set(cluster.nodes), {r.host for r in records}
 
 
 def test_pilot_interchange_is_encrypted(pilot_run):
