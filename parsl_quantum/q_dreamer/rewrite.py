@@ -12,6 +12,7 @@ DataFlowKernel's internal thread executor, never on the thread that delivers a p
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -73,7 +74,8 @@ def fragments(
     slots: int,
     cost: Callable[[Any, int], float] | None = None,
 ) -> list[list[tuple[Hashable, int, Any, int]]]:
-    """Group subexperiments ``(label, index, circuit, shots)`` into fragments of about equal cost.
+    """Group subexperiments ``(label, index, circuit, shots)`` into fragments of about equal cost,
+    costliest fragment first (each keeps its subexperiments in their order).
 
     Parameters
     ----------
@@ -89,16 +91,17 @@ def fragments(
     cost = cost or (lambda circuit, shots: float(shots))
     costs = [cost(c, n) for _, _, c, n in work]
     count = fragment_count(len(work), slots)
-    target = sum(costs) / count
-    groups: list[list[tuple[Hashable, int, Any, int]]] = [[]]
-    spent = 0.0
-    for item, item_cost in zip(work, costs, strict=True):
-        if groups[-1] and spent + item_cost > target * 1.0001 and len(groups) < count:
-            groups.append([])
-            spent = 0.0
-        groups[-1].append(item)
-        spent += item_cost
-    return groups
+    # longest first, each to the lightest fragment so far: a few expensive subexperiments (those that
+    # branch on a mid-circuit outcome cost ten times the others) land in different fragments
+    bins: list[tuple[float, int]] = [(0.0, b) for b in range(count)]
+    members: list[list[int]] = [[] for _ in range(count)]
+    for index in sorted(range(len(work)), key=lambda i: -costs[i]):
+        total, b = heapq.heappop(bins)
+        members[b].append(index)
+        heapq.heappush(bins, (total + costs[index], b))
+    totals = {b: total for total, b in bins}
+    order = sorted((b for b in range(count) if members[b]), key=lambda b: -totals[b])
+    return [[work[i] for i in sorted(members[b])] for b in order]
 
 
 def submit_cut(
