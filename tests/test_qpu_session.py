@@ -141,6 +141,31 @@ def test_pilot_workers_run_their_jobs_in_the_blocks_session(load_dfk):
     assert session.runtime.closed  # shutdown releases the block, which closes its session
 
 
+def test_calibrating_a_runtime_qpu_pilot_spends_no_qpu_job(load_dfk):
+    """Q-Dreamer's calibration models a QPU reached through the runtime from its target durations: the
+    session sees no benchmark job."""
+    from parsl_quantum.q_dreamer import QDreamer
+
+    provider = QPUSessionProvider(backend=DEVICE, mode="session", init_blocks=1, max_blocks=1)
+    pilot = PilotDescription(
+        name="qpu", kind="qpu", backend=DEVICE, workers=1, provider=provider, options=RUNTIME_LOCAL
+    )
+    qex = QuantumPilotExecutor(label="quantum", pilots=[pilot])
+    load_dfk(qex)
+    wait_active(qex, "qpu", timeout=120)
+    profile = QDreamer().calibrate(qex)
+    model = profile.pilots["qpu"]
+    assert provider.job_records() == []  # no job ran in the pilot's session
+    assert model.simulator is None and model.qpu is not None
+    from parsl_quantum.providers.qpu import qpu_timing
+
+    timing = qpu_timing(qpu_backend(DEVICE))  # the device's calibration data
+    assert (model.qpu.one_qubit_gate, model.qpu.two_qubit_gate, model.qpu.readout) == pytest.approx(
+        (timing.one_qubit_gate, timing.two_qubit_gate, timing.readout)
+    )
+    assert model.task_overhead > 0
+
+
 def test_queue_wait_from_job_metrics():
     """Waits from ``RuntimeJobV2.metrics()`` in the service's format (ISO 8601 UTC timestamps)."""
     metrics = {

@@ -175,6 +175,15 @@ class QPUDevice(Device):
         return self._backend
 
     @property
+    def runs_qpu_jobs(self) -> bool:
+        """Whether its circuits run as qiskit-ibm-runtime jobs (a real QPU, or the runtime's local testing
+        mode standing in for one) rather than in an emulator on this host: such jobs cost QPU time and
+        queue, so nothing should spend them on benchmarks."""
+        from parsl_quantum.providers.runtime import RuntimeSamplerRunner
+
+        return isinstance(self._runner, RuntimeSamplerRunner)
+
+    @property
     def fidelity(self) -> float:
         """One minus the median two-qubit gate error of the device."""
         return 1.0 - self.timing.two_qubit_error

@@ -126,6 +126,11 @@ def benchmark_circuit(qubits: int, layers: int, mid: int) -> Any:
     return qc
 
 
+PARALLEL_PROBE = (16, 4, 1, 4000)
+"""The benchmark circuit ``(qubits, layers, mid, shots)`` timed alone and on every worker at once: a
+16-qubit state (1 MiB, beyond the first caches) with mid-circuit branching, like a cut fragment."""
+
+
 def time_circuits(specs: list[tuple[int, int, int, int]], *, device: Any) -> list[dict[str, float]]:
     """Time ``device.sample`` on benchmark circuits ``(qubits, layers, mid, shots)`` (runs on a worker)."""
     out = []
@@ -147,15 +152,16 @@ def noop(*, device: Any) -> None:
 
 
 def worker_host(*, device: Any) -> tuple[str, int, tuple[float, float, float, float] | None]:
-    """The worker's host name, the cores it may use and, for a QPU device, its timing (one- and two-qubit
-    gate, readout, repetition delay, in seconds)."""
+    """The worker's host name, the cores it may use and, for a device whose circuits run as QPU jobs, the
+    QPU's timing from its calibration data (one- and two-qubit gate, readout, repetition delay, in
+    seconds); ``None`` for simulators and emulators."""
     import os
     import socket
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    timing = getattr(device, "timing", None)
     qpu = None
-    if timing is not None:
+    if getattr(device, "runs_qpu_jobs", False):
+        timing = device.timing
         qpu = (timing.one_qubit_gate, timing.two_qubit_gate, timing.readout, timing.repetition_delay)
     return socket.gethostname(), cores, qpu
 
@@ -311,6 +317,11 @@ def time_processing(rng: np.random.Generator) -> tuple[float, float, float]:
 def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) -> Profile:
     """Run the micro-benchmarks on every active pilot of ``executor`` and fit a :class:`Profile`.
 
+    Everything is measured by tasks on the pilots' own workers. A pilot whose circuits run as QPU jobs
+    (an ``ibm_*`` backend, or a fake one in the runtime's local testing mode) spends no job on benchmarks:
+    its model comes from the device's calibration data (gate, readout and repetition times) and the
+    queue wait its session's jobs observed so far.
+
     Parameters
     ----------
     executor
@@ -342,26 +353,40 @@ def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) 
             record = next(r for r in reversed(executor.metrics()) if r.pilot == name and r.submit >= before)
             overheads.append((record.done - record.submit) - (record.end - record.start))
         max_qubits = pilot.qubits or 20
-        noisy = pilot.kind == "qpu"
-        specs = simulator_specs(min(max_qubits, max_width), noisy)
-        measured = timing_app(specs, parsl_resource_specification={**spec, "qubits": 2}).result()
-        samples[name] = measured
         host, cores, qpu_timing = host_app(parsl_resource_specification=spec).result()
-        memory = _worker_memory(pilot.memory_bytes, descriptions[name].workers, max_qubits)
         model = PilotModel(
             name=name,
             kind=pilot.kind,
             backend=pilot.backend,
             workers=max(pilot.workers, 1),
             task_overhead=float(np.median(overheads)),
-            simulator=fit_simulator(measured, memory),
             max_qubits=max_qubits,
             host=host,
             host_cores=cores,
-            calibrated_qubits=max(int(s["qubits"]) for s in measured),
         )
-        if pilot.backend.startswith("ibm_") and qpu_timing is not None:
-            model.qpu = QPUModel(*qpu_timing)
+        if qpu_timing is not None:
+            # a QPU reached through qiskit-ibm-runtime: no benchmark job is spent on it; its model comes
+            # from the device's calibration data and the queue wait its session's jobs observed
+            model.qpu = QPUModel(*qpu_timing, queue_wait=pilot.queue_wait_s or 0.0)
+            samples[name] = []
+            pilots[name] = model
+            continue
+        specs = simulator_specs(min(max_qubits, max_width), pilot.kind == "qpu")
+        measured = timing_app(specs, parsl_resource_specification={**spec, "qubits": 2}).result()
+        samples[name] = measured
+        if max(pilot.workers, 1) > 1 and pilot.kind != "qpu":
+            # the same circuit on every worker at once, against it alone: what sharing the host's cores,
+            # caches and memory (and the submitting process, on a local pilot) costs each task
+            probe = [(min(PARALLEL_PROBE[0], max_qubits),) + PARALLEL_PROBE[1:]]
+            alone = timing_app(probe, parsl_resource_specification=spec).result()[0]["seconds"]
+            together = [
+                timing_app(probe, parsl_resource_specification=spec) for _ in range(max(pilot.workers, 1))
+            ]
+            shared = float(np.median([f.result()[0]["seconds"] for f in together]))
+            model.parallel_slowdown = max(1.0, shared / alone) if alone > 0 else 1.0
+        memory = _worker_memory(pilot.memory_bytes, descriptions[name].workers, max_qubits)
+        model.simulator = fit_simulator(measured, memory)
+        model.calibrated_qubits = max(int(s["qubits"]) for s in measured)
         pilots[name] = model
     return Profile(pilots=pilots, reconstruction=measure_reconstruction(), samples=samples)
 

@@ -194,7 +194,10 @@ class PilotModel:
     host, host_cores
         Where its workers run and the cores there (``""``/0 when unknown).
     calibrated_qubits
-        Widest circuit its calibration timed (0: unknown): a circuit run whole is probed only when wider.
+        Widest circuit its calibration timed (0: unknown).
+    parallel_slowdown
+        How much slower each task runs when all its workers run at once than alone (measured by
+        calibration; 1 for a single worker).
     """
 
     name: str
@@ -209,6 +212,7 @@ class PilotModel:
     host: str = ""
     host_cores: int = 0
     calibrated_qubits: int = 0
+    parallel_slowdown: float = 1.0
 
     def circuit_seconds(self, features: CircuitFeatures, shots: int) -> float:
         """Predicted seconds to sample one circuit on this pilot's device."""
@@ -250,7 +254,9 @@ def contention(pilots: Sequence[PilotModel], tasks: int) -> dict[str, float]:
     """Slowdown of each pilot's tasks when its host has fewer cores than busy workers.
 
     Calibration times tasks one at a time; when ``tasks`` run at once on pilots sharing a host of ``c``
-    cores with ``w`` workers between them, each runs about ``min(w, tasks) / c`` times slower (if above 1).
+    cores with ``w`` workers between them, each runs about ``min(w, tasks) / c`` times slower (if above 1),
+    and no faster than calibration measured a pilot's workers all busy at once (shared caches and memory
+    bandwidth slow them even with a core each).
     """
     workers: dict[str, int] = {}
     for p in pilots:
@@ -262,6 +268,9 @@ def contention(pilots: Sequence[PilotModel], tasks: int) -> dict[str, float]:
             factors[p.name] = max(1.0, min(workers[p.host], tasks) / p.host_cores)
         else:
             factors[p.name] = 1.0
+        if tasks > 1 and p.workers > 1:
+            # its workers busy at once: each as slow as calibration measured them together
+            factors[p.name] = max(factors[p.name], p.parallel_slowdown)
     return factors
 
 

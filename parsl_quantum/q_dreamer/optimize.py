@@ -3,8 +3,10 @@
 Every candidate is sized to reach the same target standard error (:class:`Target`): running whole with
 enough shots per measurement basis, or cutting with enough shots per subsystem (a cut estimate's error
 grows with the cuts' ``kappa``, so a cut needs ``kappa**2`` times the shots for the same error). The
-objective is a candidate's planning time plus its predicted makespan: planning that costs more than it
-saves is not worth doing.
+objective is planning time plus predicted makespan: planning that costs more than it saves is not worth
+doing. Planning is spent while candidates are weighed, so it decides what is weighed (lower bounds prune
+candidates, probes run only where they could change the choice); once weighed, the candidate that
+finishes first is chosen.
 
 Candidates are running the circuit whole, and cutting it with one cut, two, ... up to ``max_cuts``, each
 at the narrowest width the cut search reaches with that many cuts. A candidate is dropped before any work
@@ -148,7 +150,7 @@ class Prediction:
 
     @property
     def objective(self) -> float:
-        """What candidates are ranked by: planning plus makespan."""
+        """Its planning plus its makespan (what a later candidate's lower bound must beat)."""
         return self.planning_s + self.makespan
 
     @property
@@ -635,21 +637,20 @@ def enumerate_plans(
     predictions = list(cuts_found)
     if whole_fits:
         best_cut = min((p.objective for p in cuts_found), default=math.inf)
-        # probe the whole circuit only where the calibration did not time circuits this wide and the
-        # probe could change the choice
-        able = [p for p in pilots if p.can_run(circuit.num_qubits)]
-        calibrated = all(0 < p.calibrated_qubits and circuit.num_qubits <= p.calibrated_qubits for p in able)
-        worth = whole_low < best_cut or not prune
-        whole = predict_whole(
-            circuit, observables, pilots, target, prober, None if worth and not calibrated else 1.0
-        )
+        # probe the whole circuit only where the probe could change the choice: a cut lies between the
+        # predictions at the probe's extreme corrections (and, see
+        # Prober.needs_probe, where its state-sized part weighs): calibrated widths are no exception, as
+        # circuits of one width and gate count differ 3x in time by how their gates fuse (a GHZ chain
+        # against efficient_su2)
+        worth = whole_low < best_cut < whole_high or not prune
+        whole = predict_whole(circuit, observables, pilots, target, prober, None if worth else 1.0)
         if whole is not None:
             predictions.append(whole)
     return _ranked(predictions, rejected, limits), rejected, pruned
 
 
 def _ranked(predictions: list[Prediction], rejected: list[Rejected], limits: Limits) -> list[Prediction]:
-    """Candidates within the time limit, best objective first (the others added to ``rejected``)."""
+    """Candidates within the time limit, quickest first (the others added to ``rejected``)."""
     kept = []
     for p in predictions:
         if p.makespan > limits.seconds:
@@ -658,4 +659,5 @@ def _ranked(predictions: list[Prediction], rejected: list[Rejected], limits: Lim
             )
         else:
             kept.append(p)
-    return sorted(kept, key=lambda p: (p.objective, p.stderr))
+    # every candidate's planning is spent by now: the choice is the one that finishes first
+    return sorted(kept, key=lambda p: (p.makespan, p.stderr))

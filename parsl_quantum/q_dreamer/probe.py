@@ -193,7 +193,8 @@ class Prober:
         if modelled_state <= 0:
             return probe, None, modelled, modelled_state
         repeat = max(1, min(50, math.ceil(BATCH_S / max(modelled, 1e-6))))
-        repeats = self.repeats if modelled * repeat <= PROBE_BUDGET_S else 1
+        # quick probes are noisy and cheap to repeat; a longer one is timed once
+        repeats = self.repeats if modelled * repeat <= 2 * BATCH_S else 1
         start = time.perf_counter()
         future = self._launch(pilot, probe, repeat, shots, repeats)
         self.spent_s += time.perf_counter() - start
