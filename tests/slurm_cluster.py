@@ -62,6 +62,17 @@ _SBIN = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", 
 _SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), *_SBIN])
 
 
+ONE_BLOCK = {
+    "init_blocks": 1,
+    "min_blocks": 0,
+    "max_blocks": 1,
+    "walltime": "00:10:00",
+    "cmd_timeout": 60,
+    "exclusive": False,
+}
+"""``SlurmProvider`` settings the tests' pilots share: one block of ten minutes, nodes shared."""
+
+
 class SlurmClusterError(RuntimeError):
     """The cluster could not be installed, configured or started."""
 

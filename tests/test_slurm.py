@@ -18,7 +18,7 @@ from parsl.providers import SlurmProvider
 from parsl_quantum.executors import QuantumPilotExecutor
 from parsl_quantum.providers import PilotDescription
 from tests.executor_helpers import ghz_counts, wait_active, where
-from tests.slurm_cluster import SlurmCluster, started_or_skip
+from tests.slurm_cluster import ONE_BLOCK, SlurmCluster, started_or_skip
 
 pytestmark = pytest.mark.slurm
 
@@ -36,12 +36,7 @@ def slurm_pilot(cluster: SlurmCluster) -> PilotDescription:
     provider = SlurmProvider(
         partition=cluster.partition,
         nodes_per_block=1,
-        init_blocks=1,
-        min_blocks=0,
-        max_blocks=1,
-        walltime="00:10:00",
-        cmd_timeout=60,
-        exclusive=False,
+        **ONE_BLOCK,
         # Workers import the task functions as ``tests.apps``.
         worker_init=f"export PYTHONPATH={ROOT}${{PYTHONPATH:+:$PYTHONPATH}}",
         launcher=SimpleLauncher(),

@@ -32,7 +32,7 @@ from parsl_quantum.executors import QuantumPilotExecutor
 from parsl_quantum.providers import PilotDescription
 from parsl_quantum.providers.hardware import host_memory_bytes, max_statevector_qubits
 from parsl_quantum.q_dreamer import QDreamer
-from tests.slurm_cluster import MultiNodeSlurmCluster, started_or_skip
+from tests.slurm_cluster import ONE_BLOCK, MultiNodeSlurmCluster, started_or_skip
 
 pytestmark = pytest.mark.slurm
 
@@ -81,12 +81,7 @@ def block_provider(cluster: MultiNodeSlurmCluster, **options) -> SlurmProvider:
     return SlurmProvider(
         partition=cluster.partition,
         nodes_per_block=NODES,
-        init_blocks=1,
-        min_blocks=0,
-        max_blocks=1,
-        walltime="00:10:00",
-        cmd_timeout=60,
-        exclusive=False,
+        **ONE_BLOCK,
         launcher=SrunLauncher(),
         worker_init=f"export PATH={VENV_BIN}:$PATH; export PYTHONPATH={ROOT}${{PYTHONPATH:+:$PYTHONPATH}}",
         **options,

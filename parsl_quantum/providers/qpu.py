@@ -178,10 +178,8 @@ class QPUDevice(Device):
     def runs_qpu_jobs(self) -> bool:
         """Whether its circuits run as qiskit-ibm-runtime jobs (a real QPU, or the runtime's local testing
         mode standing in for one) rather than in an emulator on this host: such jobs cost QPU time and
-        queue, so nothing should spend them on benchmarks."""
-        from parsl_quantum.providers.runtime import RuntimeSamplerRunner
-
-        return isinstance(self._runner, RuntimeSamplerRunner)
+        queue, so nothing should spend them on benchmarks (the runner says so)."""
+        return bool(getattr(self._runner, "runs_qpu_jobs", False))
 
     @property
     def fidelity(self) -> float:

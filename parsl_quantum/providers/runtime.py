@@ -294,6 +294,9 @@ class RuntimeSamplerRunner:
         Seconds a session of its own may stay open (real devices; ``None`` for the service default).
     """
 
+    runs_qpu_jobs = True
+    """Its circuits run as runtime jobs, which cost QPU time (see :attr:`QPUDevice.runs_qpu_jobs`)."""
+
     def __init__(self, backend: BackendV2, session_max_time: int | None = None) -> None:
         self._backend = backend
         self._session_max_time = session_max_time
