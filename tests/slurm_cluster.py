@@ -347,15 +347,21 @@ class NodeNetwork:
                 found += [int(p) for p in _ip("netns", "pids", ns, check=False).stdout.split()]
         return found
 
-    def remove(self) -> None:
-        """Delete the namespaces (their veth pairs go with them) and the bridge."""
+    def remove(self, timeout: float = 10.0) -> None:
+        """Delete the namespaces and the veth pairs and bridge, and wait until the kernel has let them go
+        (a namespace's veth pair is destroyed asynchronously after ``ip netns del``)."""
         for ns in self.namespaces:
             if ns in self._made:
                 _ip("netns", "del", ns, check=False)
                 self._made.remove(ns)
+        for k in range(1, len(self.namespaces) + 1):
+            _ip("link", "del", f"{self.prefix}v{k}", check=False)  # gone already, or going
         if "bridge" in self._made:
             _ip("link", "del", self.bridge, check=False)
             self._made.remove("bridge")
+        deadline = time.monotonic() + timeout
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def leftovers(self) -> list[str]:
         """Names made by this network that still exist (empty after :meth:`remove`)."""

@@ -20,6 +20,7 @@ def test_vqe_over_a_cut_circuit_reaches_the_exact_ground_energy():
     assert result["cut_every_step"]
     assert abs(result["energy"] - result["exact"]) <= result["allowed"]
     assert result["exact"] < -8.3  # four spins at h = 2: -8.3768
-    # later steps have the structure of the first and re-plan from the structure cache
-    assert result["median_replanning_s"] < 0.1 * result["first_planning_s"]
-    assert result["median_replanning_s"] < 0.05
+    # later steps have the structure of the first and re-plan from the structure cache: in milliseconds
+    # (the first plan of this 4-qubit circuit takes only tens of them itself)
+    assert result["median_replanning_s"] < 0.5 * result["first_planning_s"]
+    assert result["median_replanning_s"] < 0.02
