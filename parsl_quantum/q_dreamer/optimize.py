@@ -637,11 +637,9 @@ def enumerate_plans(
     predictions = list(cuts_found)
     if whole_fits:
         best_cut = min((p.objective for p in cuts_found), default=math.inf)
-        # probe the whole circuit only where the probe could change the choice: a cut lies between the
-        # predictions at the probe's extreme corrections (and, see
-        # Prober.needs_probe, where its state-sized part weighs): calibrated widths are no exception, as
-        # circuits of one width and gate count differ 3x in time by how their gates fuse (a GHZ chain
-        # against efficient_su2)
+        # probe the whole circuit only where the probe could change the choice (the best cut lies between
+        # the predictions at the probe's extreme corrections), whatever its width: circuits of one width
+        # and gate count differ 3x in time by how their gates fuse (a GHZ chain against efficient_su2)
         worth = whole_low < best_cut < whole_high or not prune
         whole = predict_whole(circuit, observables, pilots, target, prober, None if worth else 1.0)
         if whole is not None:

@@ -44,19 +44,19 @@ PROBE_TIMEOUT_S = 30.0
 STATE_SHARE = 0.1
 """A circuit is probed only when the state-sized part is at least this share of its modelled time:
 below it, even a probe's largest correction changes the prediction little (a 13-qubit cut fragment's
-gates are a few percent of its time; shots and mid-circuit branching the rest)..."""
+gates are a few percent of its time; shots and mid-circuit branching the rest), or when it has more than
+``OUTCOME_SPACE`` possible outcomes."""
 OUTCOME_SPACE = 64
-"""...or when it measures more than this many outcomes, whose distinct count only a probe tells."""
+"""Possible outcomes beyond which only a probe tells how many distinct ones a circuit gives."""
 
 logger = logging.getLogger(__name__)
 
 
-def time_probe(probe: Any, repeat: int, shots: int, repeats: int, *, device: Any) -> tuple[float, int]:
-    """Worker side of a probe: the fastest of ``repeats`` timings of ``repeat`` copies of ``probe`` (a
-    circuit, or one packed) run in one call on the pilot's ``device``, per copy, and the number of
-    distinct outcomes the probe gave."""
-    if hasattr(probe, "unpack"):
-        (probe,) = probe.unpack()
+def time_probe(packed: Any, repeat: int, shots: int, repeats: int, *, device: Any) -> tuple[float, int]:
+    """Worker side of a probe: the fastest of ``repeats`` timings of ``repeat`` copies of the probe (the
+    one circuit ``packed`` holds, a :class:`~parsl_quantum.providers.circuits.PackedCircuits`) run in one
+    call on the pilot's ``device``, per copy, and the number of distinct outcomes the probe gave."""
+    (probe,) = packed.unpack()
     best = float("inf")
     counts: list[dict[str, int]] = [{}]
     for _ in range(max(1, repeats)):
@@ -106,7 +106,6 @@ class Prober:
     measured: dict[str, list[float]] = field(default_factory=dict)
     repeats: int = 3
     timeout_s: float = PROBE_TIMEOUT_S
-    spent_s: float = 0.0
     unprobed: dict[str, str] = field(default_factory=dict)
     _structures: dict[int, tuple[Any, str]] = field(default_factory=dict)
     _started: dict[str, tuple[Any, Any, float, float]] = field(default_factory=dict)
@@ -154,13 +153,20 @@ class Prober:
             "probe of %s on pilot %s failed (%s); using its calibrated model", probe.name, pilot.name, reason
         )
 
+    @staticmethod
+    def _simulated(pilot: PilotModel) -> bool:
+        """Whether ``pilot`` runs a simulator a probe can correct (not a QPU, nor an emulator calibrated
+        on its own small circuits)."""
+        return pilot.simulator is not None and pilot.kind != "qpu" and pilot.qpu is None
+
     def needs_probe(self, pilot: PilotModel, circuit: Any, shots: int) -> bool:
         """Whether a probe of ``circuit`` could tell the model something that matters for a run of
         ``shots`` shots: its state-sized part is a fair share of the run's time, or it has many possible
         outcomes."""
-        model = pilot.simulator
-        if model is None or pilot.kind == "qpu" or pilot.qpu is not None:
+        if not self._simulated(pilot):
             return False
+        model = pilot.simulator
+        assert model is not None
         features = CircuitFeatures.of(circuit)
         if 2.0**features.measurements > OUTCOME_SPACE:
             return True
@@ -170,8 +176,6 @@ class Prober:
         """Start the probes of ``(pilot, circuit, shots)`` that :meth:`factor` will ask for, all at once,
         so that they run side by side on the pilots' workers."""
         for pilot, circuit, shots in requests:
-            if pilot.simulator is None or pilot.kind == "qpu" or pilot.qpu is not None:
-                continue
             key = self._key(pilot, circuit, shots)
             if key in self.measured or key in self._started or not self.needs_probe(pilot, circuit, shots):
                 continue
@@ -195,10 +199,7 @@ class Prober:
         repeat = max(1, min(50, math.ceil(BATCH_S / max(modelled, 1e-6))))
         # quick probes are noisy and cheap to repeat; a longer one is timed once
         repeats = self.repeats if modelled * repeat <= 2 * BATCH_S else 1
-        start = time.perf_counter()
-        future = self._launch(pilot, probe, repeat, shots, repeats)
-        self.spent_s += time.perf_counter() - start
-        return probe, future, modelled, modelled_state
+        return probe, self._launch(pilot, probe, repeat, shots, repeats), modelled, modelled_state
 
     def outcomes_of(self, circuit: Any, shots: int) -> int | None:
         """Distinct outcomes a probe of ``circuit`` (its structure) gave at ``shots`` shots (capped at
@@ -213,7 +214,7 @@ class Prober:
         circuit structure and shots (capped at ``PROBE_SHOTS``: past a few thousand, the state-sized part
         no longer grows with shots). With a ``default``, nothing is probed: what was measured before, or
         else ``default``."""
-        if pilot.simulator is None or pilot.kind == "qpu" or pilot.qpu is not None:
+        if not self._simulated(pilot):
             return 1.0
         key = self._key(pilot, circuit, shots)
         if key in self.measured:
@@ -228,9 +229,7 @@ class Prober:
         probe, future, modelled, modelled_state = started
         if future is None:
             return 1.0
-        begin = time.perf_counter()
         timed = self._collect(pilot, probe, future)
-        self.spent_s += time.perf_counter() - begin
         if timed is None:
             return 1.0
         best, outcomes = timed

@@ -39,7 +39,7 @@ class TaskRow(TaskRecord):
     @property
     def ran(self) -> bool:
         """Whether a worker started and ended the task."""
-        return self.start is not None and self.end is not None
+        return self.run_time is not None
 
 
 @dataclass(frozen=True)
