@@ -16,11 +16,12 @@ from qiskit.circuit.classical import expr
 from parsl_quantum.providers import TooManyQubitsError, get_device
 from parsl_quantum.providers.circuits import (
     count_measurements,
+    drop_unobserved_gates,
     dynamic_operations,
     final_measurements,
     strip_measurements,
 )
-from parsl_quantum.providers.deferred_measurement import defer_measurements
+from parsl_quantum.providers.deferred_measurement import defer_measurements, defer_to_end
 from parsl_quantum.providers.errors import UnsupportedOperationError
 from tests.refs import ghz, pauli_sigma
 
@@ -196,6 +197,78 @@ def test_sample_keeps_mid_circuit_outcomes():
     counts = get_device("aer", seed_simulator=3).sample(qc, shots=4000)
     assert set(counts) == {"00 0", "11 1"}
     assert abs(counts["11 1"] / 4000 - 0.5) < 5 * math.sqrt(0.25 / 4000)
+
+
+def measure_twice_reset_and_overwrite() -> tuple[QuantumCircuit, dict[str, float]]:
+    """Three mid-circuit operations and their exact outcome distribution.
+
+    q0: RY(a), measured into c0, RY(b), measured into c1: c0 = 1 with p = sin^2(a/2), and c1 differs
+    from c0 with q = sin^2(b/2). q1: X, reset, measured into c2: always 0. q2: X, measured into c3, X,
+    measured into c3 again: the last write (0) wins.
+    """
+    a, b = 1.1, 0.7
+    qc = QuantumCircuit(3, 4, name="three_mid")
+    qc.ry(a, 0)
+    qc.measure(0, 0)
+    qc.ry(b, 0)
+    qc.x(1)
+    qc.reset(1)
+    qc.x(2)
+    qc.measure(2, 3)
+    qc.x(2)
+    qc.measure(0, 1)
+    qc.measure(1, 2)
+    qc.measure(2, 3)
+    p, q = math.sin(a / 2) ** 2, math.sin(b / 2) ** 2
+    exact = {}
+    for c0 in (0, 1):
+        for c1 in (0, 1):
+            exact[f"00{c1}{c0}"] = (p if c0 else 1 - p) * (q if c1 != c0 else 1 - q)
+    return qc, exact
+
+
+def test_sampling_defers_mid_circuit_measurements_with_the_same_outcomes():
+    qc, exact = measure_twice_reset_and_overwrite()
+    aer = get_device("aer", seed_simulator=5)
+    assert aer.deferred_ancillas(qc, SHOTS) == 3  # two measurements acted on later, one reset
+    deferred = defer_to_end(qc)
+    assert deferred.num_qubits == 6 and dynamic_operations(deferred) == {"measure"}
+    assert [i.operation.name for i in deferred.data[-4:]] == ["measure"] * 4  # measured at the end only
+    counts = aer.sample(qc, shots=SHOTS)
+    assert set(counts) <= set(exact)
+    for outcome, probability in exact.items():
+        sigma = math.sqrt(probability * (1 - probability) / SHOTS)
+        assert abs(counts.get(outcome, 0) / SHOTS - probability) < 5 * sigma, outcome
+    # not deferred: more outcomes than shots, a noise model (it would act on other instructions), or
+    # classical control (a condition reads the bit)
+    assert aer.deferred_ancillas(qc, 4) == 0
+    from qiskit_aer.noise import NoiseModel, depolarizing_error
+
+    noise = NoiseModel()
+    noise.add_all_qubit_quantum_error(depolarizing_error(0.01, 1), ["x"])
+    assert get_device("aer", noise_model=noise).deferred_ancillas(qc, SHOTS) == 0
+    assert aer.deferred_ancillas(rotated_copy(), SHOTS) == 0
+    with pytest.raises(UnsupportedOperationError, match="'rotated_copy'.*'if_else'"):
+        defer_to_end(rotated_copy())
+
+
+def test_gates_no_measurement_observes_are_dropped_and_the_measurement_is_then_terminal():
+    qc = QuantumCircuit(3, 2, name="dead_ends")
+    qc.ry(0.4, 0)
+    qc.cx(0, 1)
+    qc.measure(1, 1)
+    qc.rz(0.3, 1)  # after q1's last measurement, and q1 reaches no other
+    qc.h(2)  # q2 is never measured
+    qc.measure(0, 0)
+    pruned = drop_unobserved_gates(qc)
+    assert [i.operation.name for i in pruned.data] == ["ry", "cx", "measure", "measure"]
+    assert get_device("aer").deferred_ancillas(qc, SHOTS) == 0  # nothing left to defer
+    measured = ghz(3)
+    assert drop_unobserved_gates(measured) is measured  # every gate observed: returned as is
+    counts = get_device("aer", seed_simulator=2).sample(qc, shots=SHOTS)
+    both_one = math.sin(0.2) ** 2  # q0 and q1 agree after the CX: "11" with sin^2(0.4 / 2)
+    assert set(counts) == {"00", "11"}
+    assert abs(counts["11"] / SHOTS - both_one) < 5 * math.sqrt(both_one * (1 - both_one) / SHOTS)
 
 
 # -- what cannot be done exactly says so ------------------------------------------------------------

@@ -113,6 +113,16 @@ def test_schedule_places_each_task_where_it_finishes_first():
     assert result.placement[:4] == ["fast"] * 4
 
 
+def test_a_device_that_defers_measurements_runs_a_wider_circuit_without_branching():
+    features = CircuitFeatures(13, 60, 12, 2, 1)
+    defers = SimulatorModel(max_deferred=4, memory_bytes=16 * 2.0**14)
+    assert defers.as_run(features, 6144) == CircuitFeatures(14, 61, 13, 2, 0)
+    assert defers.seconds(features, 6144) < SimulatorModel(c4=20e-6).seconds(features, 6144)
+    assert defers.as_run(features, 1) == features  # more outcomes than shots: branching is cheaper
+    assert SimulatorModel(max_deferred=4, memory_bytes=16 * 2.0**13).as_run(features, 6144) == features
+    assert SimulatorModel().as_run(features, 6144) == features  # a device that branches
+
+
 def test_statevector_memory_decides_what_fits():
     model = SimulatorModel(memory_bytes=16 * 2.0**20)
     assert model.fits(20) and not model.fits(21)
@@ -131,6 +141,11 @@ def test_calibration_is_quick_accurate_and_saves_as_json(env, tmp_path):
     recon = profile.reconstruction
     assert recon.fixed + recon.per_circuit + recon.per_shot > 0  # nonnegative fit, not all zero
     assert profile.pilots["narrow"].max_qubits == 10
+    # Aer defers the benchmark circuits' mid-circuit measurements; the fit sees the circuits it ran
+    assert cpu.simulator.max_deferred == 4
+    assert [s["ancillas"] for s in profile.samples["cpu"] if s["mid_measurements"]] == [
+        s["mid_measurements"] for s in profile.samples["cpu"] if s["mid_measurements"]
+    ]
     timed = [s for s in profile.samples["cpu"] if s["seconds"] > 0.05]
     errors = np.abs(relative_errors(cpu.simulator, timed))
     assert np.median(errors) < 0.3

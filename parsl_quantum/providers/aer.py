@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from parsl_quantum.providers.circuits import terminal_measurements_last
+from parsl_quantum.providers.circuits import drop_unobserved_gates, terminal_measurements_last
+from parsl_quantum.providers.deferred_measurement import defer_to_end, mid_circuit_operations
 from parsl_quantum.providers.device import Device, DeviceCapabilities
 from parsl_quantum.providers.errors import GPUUnavailableError
 from parsl_quantum.providers.hardware import detect_gpus, job_memory_bytes, max_statevector_qubits
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 # is a density matrix (4**n amplitudes) rather than a vector (2**n).
 _DENSE_METHODS = {"statevector": False, "automatic": False, "density_matrix": True, "unitary": True}
 
+MAX_DEFERRED = 4
+"""Most mid-circuit measurements and resets a sampled circuit has deferred onto ancillas (each doubles
+its state; see :meth:`AerDevice.deferred_ancillas`)."""
+
 
 def gpu_unavailable_reason() -> str | None:
     """Why Aer cannot simulate on a GPU here, or ``None`` when it can."""
@@ -31,6 +36,27 @@ def gpu_unavailable_reason() -> str | None:
     if info.count == 0:
         return info.reason
     return "qiskit-aer was built without CUDA support (install the 'gpu' extra, which brings qiskit-aer-gpu)"
+
+
+_CLASSICAL_CONTROL = frozenset({"if_else", "while_loop", "for_loop", "switch_case", "box", "store"})
+
+
+def _measurements_last(circuit: QuantumCircuit) -> bool:
+    """Whether every measurement of ``circuit`` is in its final run of measurements (and barriers), and
+    nothing resets or reads a bit: nothing to defer (a quick check)."""
+    ops = circuit.count_ops()
+    if set(ops) & _CLASSICAL_CONTROL:
+        return True  # classical control: never deferred
+    if ops.get("reset"):
+        return False
+    measurements = int(ops.get("measure", 0))
+    for inst in reversed(circuit.data):
+        name = inst.operation.name
+        if name == "measure":
+            measurements -= 1
+        elif name not in ("barrier", "delay"):
+            break
+    return measurements == 0
 
 
 class AerDevice(Device):
@@ -95,6 +121,9 @@ class AerDevice(Device):
         # Directives are not in the target but Aer runs them; without them here every measure_all()
         # circuit would be re-transpiled.
         self._native = set(self._simulator.target.operation_names) | {"barrier", "delay"}
+        # Deferring measurements changes which instructions noise acts on: only noiseless dense states.
+        dense = method in ("statevector", "automatic")
+        self.max_deferred = MAX_DEFERRED if dense and "noise_model" not in options else 0
 
     @property
     def simulator(self) -> Any:
@@ -114,8 +143,38 @@ class AerDevice(Device):
             out.append(terminal_measurements_last(qc) if qc.count_ops().get("measure") else qc)
         return out
 
+    def deferred_ancillas(self, circuit: QuantumCircuit, shots: int) -> int:
+        """Ancillas :meth:`sample` adds to ``circuit`` to defer its mid-circuit measurements (0: none).
+
+        Aer branches on a mid-circuit outcome (or, without shot branching, simulates shot by shot); for a
+        cut fragment that costs ten times the circuit itself (measured: 0.12 s against 0.012 s for 6,144
+        shots of a 13-qubit fragment with one mid-circuit measurement). Sampling instead defers the
+        measurements onto ancillas (:func:`~parsl_quantum.providers.deferred_measurement.defer_to_end`),
+        after dropping the gates no measurement observes, when the circuit has no classical control, at
+        most ``max_deferred`` of them remain, their outcomes are no more than the shots, and the wider
+        state fits.
+        """
+        deferred = self._deferred(circuit, shots)
+        return 0 if deferred is None else deferred.num_qubits - circuit.num_qubits
+
+    def _deferred(self, circuit: QuantumCircuit, shots: int) -> QuantumCircuit | None:
+        """``circuit`` with its mid-circuit measurements deferred, or ``None`` (see
+        :meth:`deferred_ancillas`)."""
+        if not self.max_deferred or _measurements_last(circuit):
+            return None
+        pruned = drop_unobserved_gates(circuit)
+        needed = mid_circuit_operations(pruned)
+        if not needed:
+            return pruned
+        if needed > self.max_deferred or 2**needed > shots:
+            return None
+        if circuit.num_qubits + needed > self.capabilities.max_qubits:
+            return None
+        return defer_to_end(pruned)
+
     def _sample(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:
-        result = self._simulator.run(self._prepare(circuits), shots=shots).result()
+        deferred = [self._deferred(qc, shots) or qc for qc in circuits]
+        result = self._simulator.run(self._prepare(deferred), shots=shots).result()
         return [dict(result.get_counts(i)) for i in range(len(circuits))]
 
     def _estimate_exact(

@@ -162,7 +162,7 @@ def _clbits_read(instruction: Any) -> set[Any]:
     return bits
 
 
-def _measurement_scan(circuit: QuantumCircuit, later_writes_count: bool) -> list[bool]:
+def measurement_scan(circuit: QuantumCircuit, later_writes_count: bool) -> list[bool]:
     """Per instruction of ``circuit.data``: whether it is a measurement that nothing after it reads.
 
     Scans backwards: a ``measure`` is kept as final when no later instruction (other than a barrier, a
@@ -214,7 +214,7 @@ def final_measurements(circuit: QuantumCircuit) -> list[bool]:
     ``h(0); measure(0, 0); if_test((c0, 1)): x(1); measure(1, 1)``: the first measurement feeds the
     condition (not final); the second is final.
     """
-    return _measurement_scan(circuit, later_writes_count=False)
+    return measurement_scan(circuit, later_writes_count=False)
 
 
 def terminal_measurements_last(circuit: QuantumCircuit) -> QuantumCircuit:
@@ -230,7 +230,7 @@ def terminal_measurements_last(circuit: QuantumCircuit) -> QuantumCircuit:
     data = circuit.data
     if any(isinstance(inst.operation, ControlFlowOp) for inst in data):
         return circuit  # classical control reads bits: keep the order as written
-    terminal = _measurement_scan(circuit, later_writes_count=True)
+    terminal = measurement_scan(circuit, later_writes_count=True)
     first_terminal = next((i for i, t in enumerate(terminal) if t), len(data))
     if all(terminal[first_terminal:]):
         return circuit  # already at the end
@@ -240,6 +240,40 @@ def terminal_measurements_last(circuit: QuantumCircuit) -> QuantumCircuit:
             out.append(inst)
     for inst, is_terminal in zip(data, terminal, strict=True):
         if is_terminal:
+            out.append(inst)
+    return out
+
+
+def drop_unobserved_gates(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` without the gates no measurement can observe (the same outcome distribution).
+
+    Scanning backwards, a qubit is *observed* from the point where its state can still reach a
+    measurement. A unitary gate that acts only on unobserved qubits changes nothing any measurement sees
+    and is dropped: typically the rotations a cut fragment applies to a qubit after measuring it for the
+    last time. Everything that is not a plain unitary gate (measurements, resets, classical control, Aer's
+    ``save_*`` instructions) is kept and observes its qubits. Circuits with nothing to drop are returned
+    as is.
+    """
+    from qiskit.circuit import Gate
+
+    data = circuit.data
+    observed: set[Any] = set()
+    keep = [True] * len(data)
+    for index in range(len(data) - 1, -1, -1):
+        inst = data[index]
+        op = inst.operation
+        if op.name in ("barrier", "delay"):
+            continue
+        plain_gate = isinstance(op, Gate) and not inst.clbits and getattr(op, "condition", None) is None
+        if plain_gate and not observed.intersection(inst.qubits):
+            keep[index] = False
+            continue
+        observed.update(inst.qubits)
+    if all(keep):
+        return circuit
+    out = circuit.copy_empty_like()
+    for inst, kept in zip(data, keep, strict=True):
+        if kept:
             out.append(inst)
     return out
 

@@ -172,3 +172,72 @@ def _append_body(
         except Exception as exc:  # a non-gate instruction (initialize, ...) has no controlled form
             raise _unsupported(circuit, f"'{op.name}' inside an if_test body") from exc
         out.append(gate, [*controls, *targets])
+
+
+def mid_circuit_operations(circuit: QuantumCircuit) -> int:
+    """Measurements that something acts on afterwards (a later gate on their qubit, a later write to
+    their bit) and resets: what :func:`defer_to_end` gives an ancilla each."""
+    from parsl_quantum.providers.circuits import measurement_scan
+
+    terminal = measurement_scan(circuit, later_writes_count=True)
+    return sum(
+        (inst.operation.name == "measure" and not last) or inst.operation.name == "reset"
+        for inst, last in zip(circuit.data, terminal, strict=True)
+    )
+
+
+def defer_to_end(circuit: QuantumCircuit) -> QuantumCircuit:
+    """A circuit with the same outcome distribution as ``circuit`` whose measurements all come last.
+
+    For sampling: each mid-circuit measurement of qubit ``q`` becomes ``CX(q, a)`` onto a fresh ancilla
+    ``a``, measured into the same bit at the end; a reset becomes ``CX(q, a); CX(a, q)``. Terminal
+    measurements move to the end too, every measurement keeping its place in the order of writes (so
+    the last write to a bit still wins). A simulator then evolves one state and samples it, where it would
+    otherwise branch on each outcome or run shot by shot. The price is one qubit per mid-circuit
+    measurement or reset (:func:`mid_circuit_operations`).
+
+    Parameters
+    ----------
+    circuit
+        A circuit without classical control (no ``if_test``, loops or ``store``).
+
+    Raises
+    ------
+    UnsupportedOperationError
+        For classical control, naming the operation.
+    """
+    from qiskit import QuantumRegister
+    from qiskit.circuit import ControlFlowOp
+
+    from parsl_quantum.providers.circuits import measurement_scan
+
+    terminal = measurement_scan(circuit, later_writes_count=True)
+    ancillas = QuantumRegister(mid_circuit_operations(circuit), ANCILLA_REGISTER)
+    out = circuit.copy_empty_like()
+    if len(ancillas):
+        out.add_register(ancillas)
+    free = iter(ancillas)
+    measurements: list[tuple[Any, Any]] = []
+    for inst, last in zip(circuit.data, terminal, strict=True):
+        op = inst.operation
+        if isinstance(op, ControlFlowOp) or op.name == "store":
+            raise UnsupportedOperationError(
+                f"circuit '{circuit.name}': measurements cannot be deferred past the operation "
+                f"'{op.name}', which reads classical bits"
+            )
+        if op.name == "measure":
+            qubit = inst.qubits[0]
+            if not last:
+                anc = next(free)
+                out.cx(qubit, anc)
+                qubit = anc
+            measurements.append((qubit, inst.clbits[0]))
+        elif op.name == "reset":
+            anc = next(free)
+            out.cx(inst.qubits[0], anc)
+            out.cx(anc, inst.qubits[0])
+        else:
+            out.append(inst)
+    for qubit, clbit in measurements:
+        out.measure(qubit, clbit)
+    return out

@@ -143,8 +143,23 @@ def time_circuits(specs: list[tuple[int, int, int, int]], *, device: Any) -> lis
             device.sample(circuit, shots=shots)
             best = min(best, time.perf_counter() - start)
         features = CircuitFeatures.of(circuit)
-        out.append({**asdict(features), "shots": shots, "seconds": best})
+        out.append(
+            {
+                **asdict(features),
+                "shots": shots,
+                "seconds": best,
+                "ancillas": _deferred_ancillas(device, circuit, shots),
+                "max_deferred": int(getattr(device, "max_deferred", 0)),
+            }
+        )
     return out
+
+
+def _deferred_ancillas(device: Any, circuit: Any, shots: int) -> int:
+    """Ancillas the device adds to ``circuit`` to defer its mid-circuit measurements (0 for devices
+    that branch on them)."""
+    deferred = getattr(device, "deferred_ancillas", None)
+    return int(deferred(circuit, shots)) if deferred is not None else 0
 
 
 def noop(*, device: Any) -> None:
@@ -194,7 +209,7 @@ def fit_simulator(
 
     rows, targets = [], []
     for s in samples:
-        features = _features(s)
+        features = _features(s).deferred(int(s.get("ancillas", 0)))  # what the device ran
         shots = int(s["shots"])
         volume = max(features.gates, 1) * 2.0**features.qubits
         branching = shots * (features.mid_measurements > 0)
@@ -205,7 +220,14 @@ def fit_simulator(
     coefficients, _ = nnls(np.array(rows), np.array(targets))
     c0, c1, c2, c3, c4 = (float(c) for c in coefficients)
     return SimulatorModel(
-        c0=c0, c1=c1, c2=c2, c3=c3, c4=c4, bytes_per_amplitude=bytes_per_amplitude, memory_bytes=memory_bytes
+        c0=c0,
+        c1=c1,
+        c2=c2,
+        c3=c3,
+        c4=c4,
+        bytes_per_amplitude=bytes_per_amplitude,
+        memory_bytes=memory_bytes,
+        max_deferred=max((int(s.get("max_deferred", 0)) for s in samples), default=0),
     )
 
 

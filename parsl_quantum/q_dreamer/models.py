@@ -11,7 +11,10 @@ Simulator time
     cost of a sample; :math:`c_4` the extra cost of a shot in branching mode (measured at ~20-30 us per
     shot on Aer, whatever the width up to 16 qubits: for cut subexperiments it dominates).
     :math:`c_3` is the cost of per-shot trajectories of noisy emulators. The coefficients are fitted per
-    pilot by :mod:`~parsl_quantum.q_dreamer.calibrate`.
+    pilot by :mod:`~parsl_quantum.q_dreamer.calibrate`. A device that defers up to ``max_deferred``
+    mid-circuit measurements onto ancillas (noiseless Aer does, see
+    :meth:`~parsl_quantum.providers.aer.AerDevice.deferred_ancillas`) runs such a circuit as one of
+    :math:`n + m` qubits measured at the end: no branches.
 
 Simulator memory
     :math:`16 \cdot 2^n` bytes for a double-precision statevector: whether a width fits a pilot.
@@ -89,6 +92,19 @@ class CircuitFeatures:
         gates = sum(v for k, v in ops.items() if k not in not_gates)
         return cls(circuit.num_qubits, gates, two_qubit, int(ops.get("measure", 0)), mid)
 
+    def deferred(self, ancillas: int) -> CircuitFeatures:
+        """The features of this circuit with its mid-circuit measurements deferred onto ``ancillas``
+        ancillas (a ``CX`` onto each): wider, measured only at the end."""
+        if not ancillas:
+            return self
+        return CircuitFeatures(
+            self.qubits + ancillas,
+            self.gates + ancillas,
+            self.two_qubit_gates + ancillas,
+            self.measurements,
+            0,
+        )
+
     def branches(self, shots: int) -> int:
         """Distinct simulations the circuit needs: one per mid-circuit outcome, at most one per shot."""
         return min(max(shots, 1), 2 ** min(self.mid_measurements, 30))
@@ -106,6 +122,9 @@ class SimulatorModel:
         Memory of one amplitude (16 for double-precision statevectors).
     memory_bytes
         Memory a worker may use for the state.
+    max_deferred
+        Most mid-circuit measurements the device defers onto ancillas rather than branching on them (0:
+        it always branches); see :meth:`as_run`.
     """
 
     c0: float = 0.01
@@ -115,9 +134,19 @@ class SimulatorModel:
     c4: float = 0.0
     bytes_per_amplitude: int = 16
     memory_bytes: float = 8e9
+    max_deferred: int = 0
+
+    def as_run(self, features: CircuitFeatures, shots: int) -> CircuitFeatures:
+        """The features of the circuit the device runs for ``features``: with its mid-circuit
+        measurements deferred onto ancillas when the device does that for ``shots`` shots."""
+        m = features.mid_measurements
+        if not 0 < m <= self.max_deferred or 2**m > shots or not self.fits(features.qubits + m):
+            return features
+        return features.deferred(m)
 
     def seconds(self, features: CircuitFeatures, shots: int) -> float:
         """Predicted seconds to sample ``shots`` shots of a circuit with ``features``."""
+        features = self.as_run(features, shots)
         volume = max(features.gates, 1) * 2.0**features.qubits
         return (
             self.c0
@@ -129,6 +158,7 @@ class SimulatorModel:
 
     def state_seconds(self, features: CircuitFeatures, shots: int) -> float:
         """The part of :meth:`seconds` that grows with the state: gates times amplitudes, trajectories."""
+        features = self.as_run(features, shots)
         volume = max(features.gates, 1) * 2.0**features.qubits
         return self.c1 * volume * features.branches(shots) + self.c3 * shots * volume
 
