@@ -10,6 +10,7 @@ from qiskit.quantum_info import SparsePauliOp
 from parsl_quantum.providers import PackedCircuits, get_device
 from parsl_quantum.q_dreamer.decompose import decompose
 from parsl_quantum.q_dreamer.reconstruct import (
+    combine,
     outcome_groups,
     pauli_values,
     process_counts,
@@ -57,6 +58,47 @@ def test_processed_outcomes_give_the_addons_values(sampled):
     expected = addon_values(problem, counts)
     assert np.allclose(list(result.pauli_values.values()), expected, rtol=0, atol=1e-12)
     assert len(expected) > 3 and np.any(np.abs(expected) > 0.05)  # the values say something
+
+
+def observable_values(problem, per_pauli: np.ndarray) -> np.ndarray:
+    """Each observable of ``problem`` from its Pauli terms' values."""
+    index = dict(zip(problem.paulis.to_labels(), per_pauli, strict=True))
+    return np.array(
+        [
+            sum(
+                float(np.real(c)) * (1.0 if set(label) == {"I"} else index[label])
+                for label, c in zip(op.paulis.to_labels(), op.coeffs, strict=True)
+            )
+            for op in problem.observables
+        ]
+    )
+
+
+def test_values_and_standard_errors_are_the_addons_on_every_batch(sampled):
+    """The vectorised combination against the addon called on the full counts and on each batch."""
+    problem, counts = sampled
+    groups = outcome_groups(problem.coefficients, problem.subobservables)
+    rng = np.random.default_rng(5)
+    processed = {
+        label: [process_counts(c, g, 8, rng) for c, g in zip(runs, groups[label], strict=True)]
+        for label, runs in counts.items()
+    }
+    result = combine(
+        processed, problem.coefficients, problem.subobservables, problem.paulis, problem.observables
+    )
+
+    def addon(pick):
+        quasi = {
+            label: [{k: n / sum(pick(p).values()) for k, n in pick(p).items()} for p in runs]
+            for label, runs in processed.items()
+        }
+        return observable_values(problem, pauli_values(quasi, problem.coefficients, problem.subobservables))
+
+    batch_values = np.array([addon(lambda p, b=b: p.batches[b]) for b in range(8)])
+    assert result.batches == 8
+    assert np.allclose(result.values, addon(lambda p: p.full), rtol=0, atol=1e-12)
+    assert np.allclose(result.stderr, batch_values.std(axis=0, ddof=1) / np.sqrt(8), rtol=0, atol=1e-12)
+    assert np.all(result.stderr > 0)
 
 
 def test_processing_merges_outcomes_into_a_few_classes():

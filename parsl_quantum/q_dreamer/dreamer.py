@@ -12,8 +12,8 @@ Every candidate is sized to the same target standard error, and ranked by its pl
 predicted makespan. A plan of a circuit whose structure was planned before (same gates, wires and
 observables; new angles) reuses that plan's cut search, experiments and predictions (its task times
 scaled by the online corrections learned since): a variational loop over a cut circuit re-plans in
-milliseconds. What planning measures on this host (probes, reconstruction
-passes) is kept in the profile, so a profile gives the same predictions every time.
+milliseconds. What planning measures on this host (probes, outcome counts)
+is kept in the profile, so a profile gives the same predictions every time.
 
 Q-Dreamer talks to the executor through two public hooks: ``set_runtime_prior`` gives the
 ``earliest_finish`` policy the runtimes the models expect before any task was observed, and
@@ -340,8 +340,6 @@ class QDreamer:
                 values,
                 search,
                 prober,
-                self.profile.measured,
-                structure,
                 max_cuts=self.max_cuts,
                 max_subexperiments=self.max_subexperiments,
                 limits=self.limits,

@@ -348,20 +348,15 @@ class ReconstructionModel:
     """Seconds of the classical work around the quantum tasks.
 
     Each fragment task processes its own outcomes on its worker (merging them into classes of equal
-    value, :func:`~parsl_quantum.q_dreamer.reconstruct.process_counts`); the reconstruction task then runs
-    one pass of the addon's estimator over every subexperiment's classes in full, and one per
-    standard-error batch. A pass's cost depends on the cut problem (its subexperiments, coefficients and
-    Pauli terms) and is timed on the problem itself
-    (:func:`~parsl_quantum.q_dreamer.reconstruct.pass_cost`); this model holds the rest, fitted on this
-    host.
+    value, :func:`~parsl_quantum.q_dreamer.reconstruct.process_counts`); the reconstruction task then
+    combines every subexperiment's classes, in full and per standard-error batch, at once
+    (:func:`~parsl_quantum.q_dreamer.reconstruct.combine`).
 
     Attributes
     ----------
-    fixed, per_circuit
-        The reconstruction task besides its passes: ``fixed + per_circuit * N`` for ``N``
-        subexperiments (putting results in order).
-    per_shot
-        Kept for profiles of version 2; unused.
+    fixed, per_circuit, per_class
+        The reconstruction task: ``fixed + per_circuit * N + per_class * C * (1 + B)`` for ``N``
+        subexperiments with ``C`` outcome classes in all and ``B`` standard-error batches.
     pack_per_circuit
         Packing a subexperiment into QPY for its fragment task.
     process_per_circuit, process_per_outcome, process_per_shot
@@ -369,32 +364,19 @@ class ReconstructionModel:
         and per shot (the random split into batches).
     """
 
-    fixed: float = 0.01
+    fixed: float = 0.001
     per_circuit: float = 1e-4
-    per_shot: float = 0.0
+    per_class: float = 1e-6
     pack_per_circuit: float = 3e-4
     process_per_outcome: float = 2e-6
     process_per_shot: float = 2e-8
     process_per_circuit: float = 1e-3
 
-    def seconds(
-        self, subexperiments: int, pass_cost: tuple[float, float], classes: float, batches: int
-    ) -> float:
-        """Predicted seconds of the reconstruction task.
-
-        Parameters
-        ----------
-        subexperiments
-            Subexperiments.
-        pass_cost
-            ``(a, b)``: a pass over ``o`` outcome classes takes ``a + b * o``.
-        classes
-            Outcome classes over all subexperiments (the same in full and in a batch, to first order).
-        batches
-            Standard-error batches.
-        """
-        passes = pass_seconds(pass_cost, classes, classes, batches)
-        return self.fixed + self.per_circuit * subexperiments + passes
+    def seconds(self, subexperiments: int, classes: float, batches: int) -> float:
+        """Predicted seconds of the reconstruction task for ``subexperiments`` subexperiments with
+        ``classes`` outcome classes in all (the same in full and in a batch, to first order) and
+        ``batches`` standard-error batches."""
+        return self.fixed + self.per_circuit * subexperiments + self.per_class * classes * (1 + batches)
 
     def processing(self, outcomes: float, shots: int) -> float:
         """Predicted seconds a worker takes to process a subexperiment's ``outcomes`` distinct outcomes
@@ -404,15 +386,6 @@ class ReconstructionModel:
     def packing(self, subexperiments: int) -> float:
         """Predicted seconds to pack the subexperiments for their tasks."""
         return self.pack_per_circuit * subexperiments
-
-
-def pass_seconds(
-    pass_cost: tuple[float, float], outcomes: float, batch_outcomes: float, batches: int
-) -> float:
-    """Seconds of the reconstruction's estimator passes: one over all ``outcomes`` and one per batch of
-    ``batch_outcomes``, each pass over ``o`` outcomes taking ``a + b * o`` for ``pass_cost = (a, b)``."""
-    a, b = pass_cost
-    return (a + b * outcomes) + batches * (a + b * batch_outcomes)
 
 
 def seen_outcomes(support: float, samples: float) -> float:

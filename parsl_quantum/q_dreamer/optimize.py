@@ -36,7 +36,6 @@ at most ``kappa * sum(|c|) / sqrt(N)`` (see :mod:`~parsl_quantum.q_dreamer.shots
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -55,7 +54,7 @@ from parsl_quantum.q_dreamer.models import (
     seen_outcomes,
 )
 from parsl_quantum.q_dreamer.probe import LIMITS, PROBE_SHOTS, Prober
-from parsl_quantum.q_dreamer.reconstruct import batches_for, outcome_groups, pass_cost
+from parsl_quantum.q_dreamer.reconstruct import batches_for, outcome_groups
 from parsl_quantum.q_dreamer.rewrite import fragments
 from parsl_quantum.q_dreamer.shots import allocate_shots, shots_for_precision
 from parsl_quantum.q_dreamer.template import CutTemplate
@@ -362,13 +361,8 @@ def predict_cut(
     reconstruction: ReconstructionModel,
     slots: int,
     prober: Prober,
-    passes: tuple[float, float],
 ) -> Prediction | None:
-    """Running ``problem``'s subexperiments as fragments, or ``None`` if no pilot holds a subcircuit.
-
-    ``passes`` is the cost ``(a, b)`` of one reconstruction pass over the problem (see
-    :func:`~parsl_quantum.q_dreamer.reconstruct.pass_cost`).
-    """
+    """Running ``problem``'s subexperiments as fragments, or ``None`` if no pilot holds a subcircuit."""
     able = [p for p in pilots if p.can_run(problem.widest)]
     if not able:
         return None
@@ -413,7 +407,7 @@ def predict_cut(
     )
     prepare = reconstruction.packing(len(work))
     batches = batches_for(min(n for *_, n in work))
-    finish = reconstruction.seconds(len(work), passes, classes, batches)
+    finish = reconstruction.seconds(len(work), classes, batches)
     circuits = schedule(tasks, able).makespan
     return Prediction(
         cut=True,
@@ -538,12 +532,6 @@ class CutSearch:
         return found
 
 
-def structure_key(prefix: str, structure: CutStructure) -> str:
-    """A key naming a cut structure (for measurements kept in the profile)."""
-    text = f"{prefix}|{structure.subcircuit_size}|{structure.cuts}"
-    return hashlib.sha1(text.encode()).hexdigest()[:20]
-
-
 def enumerate_plans(
     circuit: Any,
     observables: Sequence[Any],
@@ -554,8 +542,6 @@ def enumerate_plans(
     values: list[float],
     search: CutSearch | None,
     prober: Prober,
-    measured: dict[str, list[float]],
-    key: str,
     max_cuts: int = 3,
     max_subexperiments: int = 2000,
     limits: Limits | None = None,
@@ -576,8 +562,8 @@ def enumerate_plans(
         The circuit's angles (as the cut finder sees the circuit).
     search
         Cut searches of this structure (``None``: the circuit cannot be cut).
-    prober, measured, key
-        The probe runner; measurements kept from earlier plans; a key naming the circuit's structure.
+    prober
+        The probe runner (it keeps what it measures in the profile).
     max_cuts, max_subexperiments, limits
         What a candidate may have or need at most.
     prune
@@ -623,11 +609,7 @@ def enumerate_plans(
             if sum(len(v) for v in template.subexperiments.values()) > max_subexperiments:
                 break
             problem = template.bind(values)
-            passes_key = "pass|" + structure_key(key, structure)
-            if passes_key not in measured:
-                measured[passes_key] = list(pass_cost(problem))
-            a, b = measured[passes_key]
-            prediction = predict_cut(problem, pilots, total, reconstruction, slots, prober, (a, b))
+            prediction = predict_cut(problem, pilots, total, reconstruction, slots, prober)
             if prediction is None:
                 continue
             prediction.template, prediction.values, prediction._problem = template, list(values), problem

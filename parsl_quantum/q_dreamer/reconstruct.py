@@ -1,14 +1,20 @@
 r"""Reconstruction of cut expectation values from subexperiment counts, with standard errors.
 
-The combination itself is qiskit-addon-cutting's ``reconstruct_expectation_values``, fed quasi-
-distributions. Its cost grows with the distinct outcomes it is fed, and it runs once for the value and
-once per standard-error batch; so each subexperiment's outcomes are first *processed*, on the worker that
-sampled them (:func:`process_counts`): the addon maps an outcome to a vector of :math:`\pm 1`, one entry
-per commuting observable, the product of the QPD bits' parity and the observable's parity. Outcomes that
-give the same vector are interchangeable, so they are merged into one class with their shots summed.
-What reaches the reconstruction is then a handful of classes per subexperiment instead of thousands of
-outcomes, and the addon computes the same values from them (:func:`reconstruct` proves it on every call
-it is asked to; ``tests/test_q_dreamer_reconstruction.py`` compares it with the addon on raw counts).
+The combination is the one of qiskit-addon-cutting's ``reconstruct_expectation_values``: each
+subexperiment's outcomes give a vector of expectation values (one per commuting observable of its group,
+an outcome counting :math:`\pm 1` by the product of the QPD bits' parity and the observable's parity); for
+each QPD coefficient the subsystems' values of a Pauli term multiply, and the coefficient-weighted sum over
+the products is the term's value.
+
+Two things make it cheap. First, each subexperiment's outcomes are *processed* on the worker that sampled
+them (:func:`process_counts`): outcomes with the same :math:`\pm 1` vector are interchangeable, so they are
+merged into one class with their shots summed, and a handful of classes per subexperiment reach the
+reconstruction instead of thousands of outcomes. Second, :func:`combine` evaluates the value and every
+standard-error batch at once, as arrays over (batch, coefficient, term), where calling the addon once per
+batch rebuilt its observable grouping and looped over coefficients in Python every time (35 ms against
+2 ms for one cut of a 26-qubit circuit, 0.14 s against 6 ms for two). The addon itself stays the
+reference: :func:`pauli_values` calls it, and ``tests/test_q_dreamer_reconstruction.py`` checks that the
+values and standard errors agree with it to 1e-12.
 
 The standard error comes from batch means: each subexperiment's shots are split at random into ``B``
 equal parts, the value is reconstructed from each part, and the spread of the ``B`` values over
@@ -17,7 +23,6 @@ equal parts, the value is reconstructed from each part, and the spread of the ``
 
 from __future__ import annotations
 
-import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -77,17 +82,8 @@ class ProcessedCounts:
 
 def outcome_groups(coefficients: Sequence[Any], subobservables: Mapping[Hashable, Any]) -> dict:
     """Per subsystem label, the :class:`OutcomeGroup` of each subexperiment in generation order."""
-    from qiskit_addon_cutting.cutting_experiments import _get_pauli_indices
-    from qiskit_addon_cutting.utils.observable_grouping import ObservableCollection
-
-    out = {}
-    for label, observables in subobservables.items():
-        groups = [
-            OutcomeGroup(len(_get_pauli_indices(cog)), tuple(int(m) for m in cog.pauli_bitmasks))
-            for cog in ObservableCollection(observables).groups
-        ]
-        out[label] = [groups[i % len(groups)] for i in range(len(coefficients) * len(groups))]
-    return out
+    groups = combine_layout(coefficients, subobservables).groups
+    return {label: [g[i % len(g)] for i in range(len(coefficients) * len(g))] for label, g in groups.items()}
 
 
 def outcome_classes(outcomes: np.ndarray, group: OutcomeGroup) -> np.ndarray:
@@ -155,6 +151,75 @@ def quasi_distribution(counts: Mapping[str, int]) -> dict[int, float]:
     return {int(key.replace(" ", ""), 2): n / total for key, n in counts.items()}
 
 
+@dataclass(frozen=True)
+class CombineLayout:
+    """How a cut problem's subexperiment values combine (from the addon's observable grouping).
+
+    Attributes
+    ----------
+    groups
+        Per subsystem label, the :class:`OutcomeGroup` of each commuting group, in order.
+    lookups
+        Per subsystem label, per Pauli term, the ``(group, position)`` pairs whose values average to the
+        term's value in that subsystem.
+    weights
+        The QPD coefficients' values.
+    """
+
+    groups: dict[Hashable, tuple[OutcomeGroup, ...]]
+    lookups: dict[Hashable, tuple[tuple[tuple[int, int], ...], ...]]
+    weights: np.ndarray
+
+
+_LAYOUTS: dict[Any, CombineLayout] = {}
+
+
+def combine_layout(
+    coefficients: Sequence[tuple[float, Any]], subobservables: Mapping[Hashable, Any]
+) -> CombineLayout:
+    """The :class:`CombineLayout` of a problem (kept per structure: a variational loop over a cut circuit
+    builds it once)."""
+    from qiskit_addon_cutting.cutting_experiments import _get_pauli_indices
+    from qiskit_addon_cutting.utils.observable_grouping import ObservableCollection
+
+    weights = tuple(float(c[0]) for c in coefficients)
+    key = (weights, tuple((label, tuple(obs.to_labels())) for label, obs in subobservables.items()))
+    layout = _LAYOUTS.get(key)
+    if layout is not None:
+        return layout
+    groups, lookups = {}, {}
+    for label, observables in subobservables.items():
+        collection = ObservableCollection(observables)
+        groups[label] = tuple(
+            OutcomeGroup(len(_get_pauli_indices(cog)), tuple(int(m) for m in cog.pauli_bitmasks))
+            for cog in collection.groups
+        )
+        lookups[label] = tuple(tuple(collection.lookup[term]) for term in observables)
+    layout = CombineLayout(groups, lookups, np.array(weights))
+    if len(_LAYOUTS) >= 64:
+        _LAYOUTS.pop(next(iter(_LAYOUTS)))
+    _LAYOUTS[key] = layout
+    return layout
+
+
+def _expectations(processed: ProcessedCounts, group: OutcomeGroup, batches: int) -> np.ndarray:
+    """``(1 + batches, len(group.masks))``: a subexperiment's value of each commuting observable, from all
+    its shots and from each batch."""
+    keys = list(processed.full)
+    classes = outcome_classes(np.array(keys, dtype=np.uint64), group)
+    signs = np.array(
+        [1 - 2 * (((classes >> (k + 1)) ^ classes) & 1) for k in range(len(group.masks))], dtype=float
+    ).T  # (classes, observables)
+    position = {key: i for i, key in enumerate(keys)}
+    tallies = np.zeros((1 + batches, len(keys)))
+    tallies[0] = list(processed.full.values())
+    for b in range(batches):
+        for key, n in processed.batches[b].items():
+            tallies[1 + b, position[key]] = n
+    totals = tallies.sum(axis=1, keepdims=True)
+    return np.divide(tallies @ signs, totals, out=np.zeros((1 + batches, len(group.masks))), where=totals > 0)
+
+
 def combine(
     processed: Mapping[Hashable, Sequence[ProcessedCounts]],
     coefficients: Sequence[tuple[float, Any]],
@@ -175,39 +240,38 @@ def combine(
     observables
         The observables (``SparsePauliOp``) to assemble from the Pauli terms' values.
     """
+    layout = combine_layout(coefficients, subobservables)
     labels = paulis.to_labels()
-    full = pauli_values(
-        {label: [_quasi(p.full) for p in runs] for label, runs in processed.items()},
-        coefficients,
-        subobservables,
-    )
     batches = min(len(p.batches) for runs in processed.values() for p in runs)
-    parts = np.array(
-        [
-            pauli_values(
-                {label: [_quasi(p.batches[b]) for p in runs] for label, runs in processed.items()},
-                coefficients,
-                subobservables,
-            )
-            for b in range(batches)
-        ]
-    )
-
-    def assemble(pauli: np.ndarray) -> np.ndarray:
-        index = dict(zip(labels, pauli, strict=True))
-        out = []
-        for op in observables:
-            value = 0.0
-            for label, coeff in zip(op.paulis.to_labels(), op.coeffs, strict=True):
-                value += float(np.real(coeff)) * (1.0 if set(label) == {"I"} else index[label])
-            out.append(value)
-        return np.array(out)
-
-    values = assemble(full)
-    spread = np.array([assemble(p) for p in parts])
+    indices = len(coefficients)
+    product = np.ones((1 + batches, indices, len(labels)))
+    for label, runs in processed.items():
+        groups = layout.groups[label]
+        width = max(len(g.masks) for g in groups)
+        values = np.zeros((1 + batches, len(runs), width))
+        for i, run in enumerate(runs):
+            group = groups[i % len(groups)]
+            values[:, i, : len(group.masks)] = _expectations(run, group, batches)
+        values = values.reshape(1 + batches, indices, len(groups), width)
+        for term, pairs in enumerate(layout.lookups[label]):
+            product[:, :, term] *= np.mean([values[:, :, m, n] for m, n in pairs], axis=0)
+    per_pauli = np.einsum("bit,i->bt", product, layout.weights)  # (1 + batches, terms)
+    assemble = np.zeros((len(labels), len(observables)))
+    constant = np.zeros(len(observables))
+    index = {label: t for t, label in enumerate(labels)}
+    for j, op in enumerate(observables):
+        for label, coeff in zip(op.paulis.to_labels(), op.coeffs, strict=True):
+            if set(label) == {"I"}:
+                constant[j] += float(np.real(coeff))
+            else:
+                assemble[index[label], j] += float(np.real(coeff))
+    values = per_pauli[0] @ assemble + constant
+    spread = per_pauli[1:] @ assemble + constant
     stderr = spread.std(axis=0, ddof=1) / np.sqrt(batches)
     shots = sum(p.shots for runs in processed.values() for p in runs)
-    return Reconstruction(values, stderr, dict(zip(labels, full.tolist(), strict=True)), shots, batches)
+    return Reconstruction(
+        values, stderr, dict(zip(labels, per_pauli[0].tolist(), strict=True)), shots, batches
+    )
 
 
 def batches_for(smallest_shots: int) -> int:
@@ -271,28 +335,6 @@ def synthetic_counts(
             outcomes += len(keys)
         counts[label] = runs
     return counts, outcomes
-
-
-def pass_cost(problem: Any, seed: int = 0) -> tuple[float, float]:
-    """Measured seconds of one pass of the addon's reconstruction over ``problem``'s subexperiments: its
-    fixed part and its part per outcome class, ``(a, b)`` with a pass over ``o`` classes taking
-    ``a + b * o``.
-
-    Both depend on the problem (its subexperiments, coefficients and Pauli terms), so they are timed on it
-    with synthetic quasi-distributions of one and of four classes per subexperiment.
-    """
-    points = []
-    for keys in (1, 4):
-        quasi = {
-            label: [{k: 1.0 / keys for k in range(keys)} for _ in circuits]
-            for label, circuits in problem.subexperiments.items()
-        }
-        start = time.perf_counter()
-        pauli_values(quasi, problem.coefficients, problem.subobservables)
-        points.append((keys * problem.num_subexperiments, time.perf_counter() - start))
-    (o1, t1), (o2, t2) = points
-    per_outcome = max(t2 - t1, 0.0) / max(o2 - o1, 1)
-    return max(t1 - per_outcome * o1, 0.0), per_outcome
 
 
 def split_counts(counts: Mapping[Any, int], parts: int, rng: np.random.Generator) -> list[dict[Any, int]]:
