@@ -43,7 +43,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parsl_quantum.providers.estimation import group_paulis
-from parsl_quantum.q_dreamer.decompose import CutProblem, CutStructure, CuttingError, find_structure
+from parsl_quantum.q_dreamer.decompose import (
+    CutProblem,
+    CutStructure,
+    CuttingError,
+    find_gate_cuts,
+    find_structure,
+)
 from parsl_quantum.q_dreamer.models import (
     CircuitFeatures,
     PilotModel,
@@ -64,6 +70,11 @@ SEARCH_EFFORT = 200
 """Backjumps allowed to the cut search per width: linear circuits reached their minimum within it
 (26 and 28 qubits, 1 to 3 cuts); a 16-qubit QAOA graph at a width it cannot split took 6 s at the
 library's default of 10,000 and 0.5 s at 1,000."""
+
+SEARCH_SECONDS_PER_GATE = 0.02
+"""What one width of the addon's cut search costs per two-qubit gate of the circuit, about (measured on
+this project's 2-core machine: 0.41 s for 30 gates, 0.75 s for 37, 1.2 s for 42). It is only run where
+gate cuts alone cannot reach a width and the gain it could bring is larger than its predicted cost."""
 
 
 @dataclass(frozen=True)
@@ -488,6 +499,8 @@ class CutSearch:
         self.seed = seed
         self.found = found
         self.seconds = 0.0
+        self.gate_cuts: dict[int, CutStructure | None] = {}
+        self.two_qubit_gates = sum(1 for inst in circuit.data if len(inst.qubits) == 2)
 
     def at(self, size: int) -> CutStructure | None:
         """The cut for subcircuits of at most ``size`` qubits (searched once)."""
@@ -507,16 +520,31 @@ class CutSearch:
                     self.found.setdefault(narrower, structure)
         return self.found[size]
 
-    def narrowest(self, cuts: int, upper: int) -> CutStructure | None:
+    def narrowest(self, cuts: int, upper: int, budget: float = math.inf) -> CutStructure | None:
         """The cut with at most ``cuts`` cuts and the narrowest pieces, at widths up to ``upper``.
 
-        A connected circuit cut into pieces of width ``w`` needs at least ``ceil(n / w) - 1`` cuts, so
-        ``c`` cuts cannot give pieces narrower than ``ceil(n / (c + 1))``: that width is tried first, and
-        if the search needs more cuts there, the narrowest width that ``c`` cuts reach is found by
-        bisection above it, where searches are cheap.
+        Gate cuts are enumerated first (:func:`~parsl_quantum.q_dreamer.decompose.find_gate_cuts`,
+        milliseconds). Only if they cannot reach a width up to ``upper`` does the addon's search for gate
+        and wire cuts run, and only if its predicted cost is within ``budget`` (seconds the cut could still
+        save). A connected circuit cut into pieces of width ``w`` needs at least ``ceil(n / w) - 1``
+        cuts, so ``c`` cuts cannot give pieces narrower than ``ceil(n / (c + 1))``: that width is tried
+        first, and if the search needs more cuts there, the narrowest width that ``c`` cuts reach is found
+        by bisection above it.
         """
+        if cuts not in self.gate_cuts:
+            start = time.perf_counter()
+            self.gate_cuts[cuts] = find_gate_cuts(
+                self.circuit, self.observables, cuts, self.circuit.num_qubits - 1
+            )
+            self.seconds += time.perf_counter() - start
+        by_gates = self.gate_cuts[cuts]
+        if by_gates is not None and by_gates.widest <= upper:
+            return by_gates
         low = max(2, math.ceil(self.circuit.num_qubits / (cuts + 1)))
         if low > upper:
+            return None
+        calls = 1 + math.ceil(math.log2(max(upper - low, 1) + 1))
+        if SEARCH_SECONDS_PER_GATE * self.two_qubit_gates * calls > budget:
             return None
         found = self.at(low)
         if found is not None and found.num_cuts <= cuts:
@@ -577,20 +605,26 @@ def enumerate_plans(
     if target.whole_shots > limits.shots:
         rejected.append(Rejected("whole", target.whole_shots, f"more than {limits.shots} shots"))
     # whole's makespan lies between its predictions with the probe's correction at its limits
-    whole_low, whole_high = math.inf, math.inf
+    whole_low, whole_high, whole_nominal = math.inf, math.inf, math.inf
     if whole_fits:
-        low, high = (predict_whole(circuit, observables, pilots, target, prober, f) for f in LIMITS)
+        low, high, nominal = (
+            predict_whole(circuit, observables, pilots, target, prober, f) for f in (*LIMITS, 1.0)
+        )
         whole_low, whole_high = low.makespan, high.makespan  # type: ignore[union-attr]
+        whole_nominal = nominal.makespan  # type: ignore[union-attr]
     best = whole_high if prune else math.inf
     if search is not None and circuit.num_qubits >= 3:
         kappa, branching = cut_kinds(search.circuit)
         upper, narrowest = circuit.num_qubits - 1, math.inf
         for cuts in range(1, max_cuts + 1):
-            if cut_lower_bound(kappa**cuts, observables, target, cuts + 1, pilots, branching) >= best:
+            bound = cut_lower_bound(kappa**cuts, observables, target, cuts + 1, pilots, branching)
+            if bound >= best:
                 pruned += max_cuts - cuts + 1  # more cuts need more shots still
                 break
             started = time.perf_counter()
-            structure = search.narrowest(cuts, upper)
+            # a slow search runs only where the cut could save more than it costs, as predicted now
+            expected = min([whole_nominal, *(p.objective for p in cuts_found)])
+            structure = search.narrowest(cuts, upper, expected - bound if prune else math.inf)
             if structure is None or structure.widest >= narrowest:
                 continue
             upper, narrowest = structure.widest - 1, structure.widest
