@@ -123,6 +123,27 @@ def test_a_device_that_defers_measurements_runs_a_wider_circuit_without_branchin
     assert SimulatorModel().as_run(features, 6144) == features  # a device that branches
 
 
+def test_gate_cut_enumeration_finds_what_the_addons_search_finds():
+    from parsl_quantum.q_dreamer.decompose import find_gate_cuts, find_structure
+
+    two_layers = efficient_su2(12, entanglement="linear", reps=2)
+    two_layers = two_layers.assign_parameters(np.linspace(0.1, 2.0, two_layers.num_parameters))
+    observable = ["Z" * 12]
+    assert find_gate_cuts(two_layers, observable, 1, 11) is None  # every neighbour pair shares two CX
+    ours = find_gate_cuts(two_layers, observable, 2, 11)
+    addon = find_structure(two_layers, observable, ours.widest)
+    assert sorted(ours.widths.values()) == sorted(addon.widths.values()) == [6, 6]
+    assert ours.cuts == addon.cuts and ours.sampling_overhead == pytest.approx(addon.sampling_overhead)
+    three = find_gate_cuts(ghz(12, measure=False), ["Z" * 12], 3, 11)
+    assert sorted(three.widths.values()) == [3, 3, 3, 3] and three.sampling_overhead == pytest.approx(9**3)
+    # a three-qubit gate holds its qubits together: the cut goes elsewhere, or nowhere
+    joined = QuantumCircuit(4)
+    joined.ccx(0, 1, 2)
+    joined.cx(2, 3)
+    assert sorted(find_gate_cuts(joined, ["ZZZZ"], 1, 3).widths.values()) == [1, 3]
+    assert find_gate_cuts(joined, ["ZZZZ"], 1, 2) is None
+
+
 def test_statevector_memory_decides_what_fits():
     model = SimulatorModel(memory_bytes=16 * 2.0**20)
     assert model.fits(20) and not model.fits(21)
@@ -402,7 +423,8 @@ def test_calibration_and_probes_run_on_the_pilots_workers_never_the_submitting_h
     monkeypatch.setattr(registry, "_CACHE", registry.DeviceCache())
     monkeypatch.setattr(registry, "build_device", refuse)
     before = time.time()
-    fresh = QDreamer(Profile.from_json(dreamer.profile.to_json()))
+    # every candidate weighed (no pruning), so the whole 20-qubit circuit is probed
+    fresh = QDreamer(Profile.from_json(dreamer.profile.to_json()), prune=False)
     fresh.profile.measured.clear()  # nothing probed yet: every probe this plan needs runs now
     plan = fresh.plan(su2(20, seed=41), "Z" * 20, executor)
     probes = [r for r in executor.metrics() if r.name == "time_probe" and r.submit >= before]
@@ -411,6 +433,20 @@ def test_calibration_and_probes_run_on_the_pilots_workers_never_the_submitting_h
     calibration = {r.name: r.pilot for r in executor.metrics() if r.submit < before}
     assert {"time_circuits", "noop", "worker_host"} <= set(calibration)
     assert plan.predicted_makespan_s > 0
+
+
+def test_planning_a_circuit_gate_cuts_can_split_never_runs_the_addons_search(env, monkeypatch):
+    from parsl_quantum.q_dreamer import optimize
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the addon's cut search ran")
+
+    monkeypatch.setattr(optimize, "find_structure", refuse)
+    executor, dreamer, _ = env
+    plan = QDreamer(Profile.from_json(dreamer.profile.to_json()), prune=False).plan(
+        su2(16, 5), "Z" * 16, executor
+    )
+    assert sorted(p.num_cuts for p in [plan, *plan.alternatives]) == [0, 1, 2, 3]
 
 
 def test_plans_and_runs_are_recorded_in_the_run_directory(env):

@@ -103,12 +103,13 @@ class Profile:
             return cls.from_json(f.read())
 
 
-def benchmark_circuit(qubits: int, layers: int, mid: int) -> Any:
-    """A hardware-efficient circuit (RY, RZ, CX chain per layer) measured at the end, with ``mid``
-    mid-circuit measurements of qubit 0 (each followed by more gates on it)."""
+def benchmark_circuit(qubits: int, layers: int, mid: int, measured: int | None = None) -> Any:
+    """A hardware-efficient circuit (RY, RZ, CX chain per layer) measured at the end (its first
+    ``measured`` qubits, or all), with ``mid`` mid-circuit measurements of qubit 0 (each followed by more
+    gates on it)."""
     from qiskit import ClassicalRegister, QuantumCircuit
 
-    qc = QuantumCircuit(qubits, name=f"calib_{qubits}_{layers}_{mid}")
+    qc = QuantumCircuit(qubits, name=f"calib_{qubits}_{layers}_{mid}_{measured}")
     rng = np.random.default_rng(qubits * 100 + layers * 10 + mid)
     if mid:
         qc.add_register(ClassicalRegister(mid, "mid"))
@@ -121,7 +122,12 @@ def benchmark_circuit(qubits: int, layers: int, mid: int) -> Any:
         if layer < mid:
             qc.measure(0, qc.cregs[0][layer])
             qc.h(0)
-    qc.measure_all()
+    if measured is None or measured >= qubits:
+        qc.measure_all()
+    else:
+        end = ClassicalRegister(measured, "end")
+        qc.add_register(end)
+        qc.measure(range(measured), end)
     return qc
 
 
@@ -130,12 +136,14 @@ PARALLEL_PROBE = (16, 4, 1, 4000)
 16-qubit state (1 MiB, beyond the first caches) with mid-circuit branching, like a cut fragment."""
 
 
-def time_circuits(specs: list[tuple[int, int, int, int]], *, device: Any) -> list[dict[str, float]]:
-    """Time ``device.sample`` on benchmark circuits ``(qubits, layers, mid, shots)`` (runs on a worker)."""
+def time_circuits(specs: list[tuple[int, ...]], *, device: Any) -> list[dict[str, float]]:
+    """Time ``device.sample`` on benchmark circuits ``(qubits, layers, mid, shots[, measured])`` (runs on a
+    worker)."""
     out = []
     device.sample(benchmark_circuit(2, 1, 0), shots=10)  # warm the device up
-    for qubits, layers, mid, shots in specs:
-        circuit = benchmark_circuit(qubits, layers, mid)
+    for spec in specs:
+        qubits, layers, mid, shots = spec[:4]
+        circuit = benchmark_circuit(qubits, layers, mid, *spec[4:])
         best = float("inf")
         for _ in range(3):
             start = time.perf_counter()
@@ -180,8 +188,10 @@ def worker_host(*, device: Any) -> tuple[str, int, tuple[float, float, float, fl
     return socket.gethostname(), cores, qpu
 
 
-def simulator_specs(max_qubits: int, noisy: bool) -> list[tuple[int, int, int, int]]:
-    """Benchmark circuits ``(qubits, layers, mid, shots)`` for a simulator (or a noisy emulator)."""
+def simulator_specs(max_qubits: int, noisy: bool) -> list[tuple[int, ...]]:
+    """Benchmark circuits ``(qubits, layers, mid, shots[, measured])`` for a simulator (or a noisy
+    emulator). Shot-heavy circuits measuring one or two qubits separate the cost of a shot from the cost
+    of each bit it reads out (a cut fragment reads one or two; a whole circuit every qubit)."""
     if noisy:
         widths = [w for w in (2, 3, 4, 5, 6) if w <= max_qubits]
         return [(w, 2, 0, shots) for w in widths for shots in (200, 1000)] + [(4, 2, 1, 1000)]
@@ -192,6 +202,9 @@ def simulator_specs(max_qubits: int, noisy: bool) -> list[tuple[int, int, int, i
     branching = [w for w in widths if 8 <= w <= 20] or widths[-1:]
     specs += [(w, 2, 1, shots) for w in branching for shots in (1000, 8000)]
     specs += [(w, 2, 2, 4000) for w in widths if w in (12, 16)] or [(widths[-1], 2, 2, 4000)]
+    few = [w for w in widths if w in (12, 16)] or widths[-1:]
+    specs += [(w, 2, 0, 16000, m) for w in few for m in (1, 2)]
+    specs += [(w, 2, 1, 16000, 1) for w in few[:1]]
     return specs
 
 
@@ -212,18 +225,20 @@ def fit_simulator(
         shots = int(s["shots"])
         volume = max(features.gates, 1) * 2.0**features.qubits
         branching = shots * (features.mid_measurements > 0)
-        row = np.array([1.0, volume * features.branches(shots), shots, shots * volume, branching])
+        readout = shots * features.measurements
+        row = np.array([1.0, volume * features.branches(shots), shots, shots * volume, branching, readout])
         weight = 1.0 / max(s["seconds"], 1e-4)
         rows.append(row * weight)
         targets.append(s["seconds"] * weight)
     coefficients, _ = nnls(np.array(rows), np.array(targets))
-    c0, c1, c2, c3, c4 = (float(c) for c in coefficients)
+    c0, c1, c2, c3, c4, c5 = (float(c) for c in coefficients)
     return SimulatorModel(
         c0=c0,
         c1=c1,
         c2=c2,
         c3=c3,
         c4=c4,
+        c5=c5,
         bytes_per_amplitude=bytes_per_amplitude,
         memory_bytes=memory_bytes,
         max_deferred=max((int(s.get("max_deferred", 0)) for s in samples), default=0),

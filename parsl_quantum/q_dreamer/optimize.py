@@ -59,7 +59,7 @@ from parsl_quantum.q_dreamer.models import (
     schedule,
     seen_outcomes,
 )
-from parsl_quantum.q_dreamer.probe import LIMITS, PROBE_SHOTS, Prober
+from parsl_quantum.q_dreamer.probe import LIMITS, PROBE_BUDGET_S, PROBE_SHOTS, Prober
 from parsl_quantum.q_dreamer.reconstruct import batches_for, outcome_groups
 from parsl_quantum.q_dreamer.rewrite import fragments
 from parsl_quantum.q_dreamer.shots import allocate_shots, shots_for_precision
@@ -70,6 +70,10 @@ SEARCH_EFFORT = 200
 """Backjumps allowed to the cut search per width: linear circuits reached their minimum within it
 (26 and 28 qubits, 1 to 3 cuts); a 16-qubit QAOA graph at a width it cannot split took 6 s at the
 library's default of 10,000 and 0.5 s at 1,000."""
+
+PROBE_WORTH = 0.5
+"""The whole circuit is probed only if the probe costs less than this share of what choosing without it
+could lose (the distance from the best cut to the nearer end of whole's range of predictions)."""
 
 SEARCH_SECONDS_PER_GATE = 0.02
 """What one width of the addon's cut search costs per two-qubit gate of the circuit, about (measured on
@@ -655,8 +659,11 @@ def enumerate_plans(
         best_cut = min((p.objective for p in cuts_found), default=math.inf)
         # probe the whole circuit only where the probe could change the choice (the best cut lies between
         # the predictions at the probe's extreme corrections), whatever its width: circuits of one width
-        # and gate count differ 3x in time by how their gates fuse (a GHZ chain against efficient_su2)
-        worth = whole_low < best_cut < whole_high or not prune
+        # and gate count differ 3x in time by how their gates fuse (a GHZ chain against efficient_su2);
+        # and only where it costs less than a share of what a wrong choice could lose
+        at_stake = min(best_cut - whole_low, whole_high - best_cut)
+        probe_cost = min(whole_nominal, PROBE_BUDGET_S) + min((p.task_overhead for p in pilots), default=0.0)
+        worth = whole_low < best_cut < whole_high and probe_cost < PROBE_WORTH * at_stake or not prune
         whole = predict_whole(circuit, observables, pilots, target, prober, None if worth else 1.0)
         if whole is not None:
             predictions.append(whole)

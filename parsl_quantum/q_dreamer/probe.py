@@ -48,6 +48,10 @@ gates are a few percent of its time; shots and mid-circuit branching the rest), 
 ``OUTCOME_SPACE`` possible outcomes."""
 OUTCOME_SPACE = 64
 """Possible outcomes beyond which only a probe tells how many distinct ones a circuit gives."""
+MIN_PROBED_S = 0.05
+"""A circuit the model puts under this many seconds is not probed: a probe task costs about as much as
+the circuit, and the fragment tasks running it refine the model online (a cut fragment of 13 qubits and
+6,000 shots takes about 10 ms)."""
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +172,8 @@ class Prober:
         model = pilot.simulator
         assert model is not None
         features = CircuitFeatures.of(circuit)
+        if model.seconds(features, shots) < MIN_PROBED_S:
+            return False
         if 2.0**features.measurements > OUTCOME_SPACE:
             return True
         return model.state_seconds(features, shots) >= STATE_SHARE * model.seconds(features, shots)
