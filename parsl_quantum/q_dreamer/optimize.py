@@ -311,13 +311,15 @@ def cut_lower_bound(
     """Seconds any cut of ``kappa`` into ``subsystems`` pieces needs at least.
 
     It needs ``N`` shots per subsystem for the target; each costs at least a pilot's calibrated cost per
-    shot, and a share ``branching`` of them (over both sides of a cut, see :func:`cut_kinds`) at least
-    the extra cost of a shot after a mid-circuit measurement; spread over every slot.
+    shot and per measured bit (every subexperiment reads at least one: one that reads none cannot be
+    sampled), and a share ``branching`` of them (over both sides of a cut, see :func:`cut_kinds`) at
+    least the extra cost of a shot after a mid-circuit measurement; spread over every slot.
     """
     shots = shots_for_precision(kappa * l1_norm(observables), target.stderr)
     slots = sum(max(p.workers, 1) for p in pilots) or 1
     costs = [
-        p.scale * (p.simulator.c2 * shots * subsystems + p.simulator.c4 * shots * branching)
+        p.scale
+        * ((p.simulator.c2 + p.simulator.c5) * shots * subsystems + p.simulator.c4 * shots * branching)
         for p in pilots
         if p.simulator is not None and p.qpu is None
     ]
