@@ -3,6 +3,7 @@ that cannot be built, pilots that go away and come back, walltimes, results that
 
 from __future__ import annotations
 
+import logging
 import time
 
 import psutil
@@ -108,7 +109,8 @@ def test_consecutive_backend_errors_degrade_the_pilot_for_a_backoff(load_dfk):
     assert qex.pilots["q"].restarts == 0
 
 
-def test_a_poison_task_fails_alone_and_takes_no_pilot_down(load_dfk):
+def test_a_poison_task_fails_alone_and_takes_no_pilot_down(load_dfk, caplog):
+    caplog.set_level(logging.WARNING, logger="parsl_quantum.executors.executor")
     qex = start(load_dfk, cpu("a", workers=1), cpu("b", workers=1), policy="round_robin")
     doomed = poison()
     others = [square(x) for x in range(10)]
@@ -119,7 +121,12 @@ def test_a_poison_task_fails_alone_and_takes_no_pilot_down(load_dfk):
     assert [f.result(timeout=120) for f in others] == [x * x for x in range(10)]
     for name in ("a", "b"):
         status = wait_state(qex, name, "active")
-        assert status.restarts == 0
+        # the worker's death is a task fault, not the pilot's. Parsl's pool replaces the worker; only if
+        # the dying worker left one of its pool's queue locks held (it dies mid-write, or idle in
+        # task_queue.get) is the replacement stuck, and then, and only then, the pilot restarts
+        outages = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"pilot {name}: ")]
+        assert (status.restarts > 0) == bool(outages)
+        assert all("workers are stuck" in m for m in outages), outages
     assert square(7).result(timeout=60) == 49
 
 
