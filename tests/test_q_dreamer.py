@@ -136,7 +136,8 @@ def test_gate_cut_enumeration_finds_what_the_addons_search_finds():
     assert ours.cuts == addon.cuts and ours.sampling_overhead == pytest.approx(addon.sampling_overhead)
     three = find_gate_cuts(ghz(12, measure=False), ["Z" * 12], 3, 11)
     assert sorted(three.widths.values()) == [3, 3, 3, 3] and three.sampling_overhead == pytest.approx(9**3)
-    # a three-qubit gate holds its qubits together: the cut goes elsewhere, or nowhere
+    # a Toffoli (six CX between its three qubits once decomposed) is more than one cut can take apart:
+    # the cut goes elsewhere, or nowhere
     joined = QuantumCircuit(4)
     joined.ccx(0, 1, 2)
     joined.cx(2, 3)

@@ -7,8 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from parsl_quantum.providers.circuits import drop_unobserved_gates, terminal_measurements_last
-from parsl_quantum.providers.deferred_measurement import defer_to_end, mid_circuit_operations
+from parsl_quantum.providers.circuits import (
+    DYNAMIC_OPERATIONS,
+    drop_unobserved_gates,
+    terminal_measurements_last,
+)
+from parsl_quantum.providers.deferred_measurement import defer_to_end
 from parsl_quantum.providers.device import Device, DeviceCapabilities
 from parsl_quantum.providers.errors import GPUUnavailableError
 from parsl_quantum.providers.hardware import detect_gpus, job_memory_bytes, max_statevector_qubits
@@ -38,15 +42,12 @@ def gpu_unavailable_reason() -> str | None:
     return "qiskit-aer was built without CUDA support (install the 'gpu' extra, which brings qiskit-aer-gpu)"
 
 
-_CLASSICAL_CONTROL = frozenset({"if_else", "while_loop", "for_loop", "switch_case", "box", "store"})
+_CLASSICAL_CONTROL = DYNAMIC_OPERATIONS - {"measure", "reset"}
 
 
-def _measurements_last(circuit: QuantumCircuit) -> bool:
-    """Whether every measurement of ``circuit`` is in its final run of measurements (and barriers), and
-    nothing resets or reads a bit: nothing to defer (a quick check)."""
-    ops = circuit.count_ops()
-    if set(ops) & _CLASSICAL_CONTROL:
-        return True  # classical control: never deferred
+def _measurements_last(circuit: QuantumCircuit, ops: dict[str, int]) -> bool:
+    """Whether every measurement of ``circuit`` (whose ``count_ops()`` is ``ops``) is in its final run of
+    measurements and barriers, and nothing resets: nothing to defer (a quick check)."""
     if ops.get("reset"):
         return False
     measurements = int(ops.get("measure", 0))
@@ -160,17 +161,17 @@ class AerDevice(Device):
     def _deferred(self, circuit: QuantumCircuit, shots: int) -> QuantumCircuit | None:
         """``circuit`` with its mid-circuit measurements deferred, or ``None`` (see
         :meth:`deferred_ancillas`)."""
-        if not self.max_deferred or _measurements_last(circuit):
+        if not self.max_deferred:
+            return None
+        ops = circuit.count_ops()
+        if set(ops) & _CLASSICAL_CONTROL or _measurements_last(circuit, ops):
             return None
         pruned = drop_unobserved_gates(circuit)
-        needed = mid_circuit_operations(pruned)
-        if not needed:
-            return pruned
+        deferred = defer_to_end(pruned)
+        needed = deferred.num_qubits - pruned.num_qubits
         if needed > self.max_deferred or 2**needed > shots:
             return None
-        if circuit.num_qubits + needed > self.capabilities.max_qubits:
-            return None
-        return defer_to_end(pruned)
+        return deferred if circuit.num_qubits + needed <= self.capabilities.max_qubits else None
 
     def _sample(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:
         deferred = [self._deferred(qc, shots) or qc for qc in circuits]

@@ -174,18 +174,6 @@ def _append_body(
         out.append(gate, [*controls, *targets])
 
 
-def mid_circuit_operations(circuit: QuantumCircuit) -> int:
-    """Measurements that something acts on afterwards (a later gate on their qubit, a later write to
-    their bit) and resets: what :func:`defer_to_end` gives an ancilla each."""
-    from parsl_quantum.providers.circuits import measurement_scan
-
-    terminal = measurement_scan(circuit, later_writes_count=True)
-    return sum(
-        (inst.operation.name == "measure" and not last) or inst.operation.name == "reset"
-        for inst, last in zip(circuit.data, terminal, strict=True)
-    )
-
-
 def defer_to_end(circuit: QuantumCircuit) -> QuantumCircuit:
     """A circuit with the same outcome distribution as ``circuit`` whose measurements all come last.
 
@@ -194,7 +182,8 @@ def defer_to_end(circuit: QuantumCircuit) -> QuantumCircuit:
     measurements move to the end too, every measurement keeping its place in the order of writes (so
     the last write to a bit still wins). A simulator then evolves one state and samples it, where it would
     otherwise branch on each outcome or run shot by shot. The price is one qubit per mid-circuit
-    measurement or reset (:func:`mid_circuit_operations`).
+    measurement (one something acts on afterwards: a later gate on its qubit, a later write to its bit)
+    or reset.
 
     Parameters
     ----------
@@ -212,7 +201,11 @@ def defer_to_end(circuit: QuantumCircuit) -> QuantumCircuit:
     from parsl_quantum.providers.circuits import measurement_scan
 
     terminal = measurement_scan(circuit, later_writes_count=True)
-    ancillas = QuantumRegister(mid_circuit_operations(circuit), ANCILLA_REGISTER)
+    needed = sum(
+        (inst.operation.name == "measure" and not last) or inst.operation.name == "reset"
+        for inst, last in zip(circuit.data, terminal, strict=True)
+    )
+    ancillas = QuantumRegister(needed, ANCILLA_REGISTER)
     out = circuit.copy_empty_like()
     if len(ancillas):
         out.add_register(ancillas)

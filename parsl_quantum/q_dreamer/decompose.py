@@ -221,6 +221,7 @@ def find_gate_cuts(circuit: Any, observables: Sequence[Any], cuts: int, upper: i
     bisects over widths). Pairs joined by gates the addon cannot cut, or by gates of three or more qubits,
     always stay together.
     """
+    from collections import Counter
     from itertools import combinations
 
     from qiskit_addon_cutting import cut_gates
@@ -254,11 +255,8 @@ def find_gate_cuts(circuit: Any, observables: Sequence[Any], cuts: int, upper: i
             roots = _components(n, kept)
             if any(roots[a] == roots[b] for a, b in removed):
                 continue  # a cut inside a piece separates nothing
-            sizes: dict[int, int] = {}
-            for r_ in roots:
-                sizes[r_] = sizes.get(r_, 0) + 1
             overhead = math.prod(k * k for pair in removed for _, k in gates[pair])
-            key = (max(sizes.values()), overhead, weight)
+            key = (max(Counter(roots).values()), overhead, weight)
             if key[0] <= upper and (best is None or key < best):
                 best, chosen = key, removed
     if best is None:

@@ -122,11 +122,6 @@ def process_fragment(
     return [process_counts(c, g, batches, rng) for c, g in zip(counts, groups, strict=True)]
 
 
-def _quasi(counts: Mapping[int, int]) -> dict[int, float]:
-    total = sum(counts.values())
-    return {k: n / total for k, n in counts.items()} if total else {}
-
-
 def pauli_values(
     quasi_dists: Mapping[Hashable, Sequence[Mapping[int, float]]],
     coefficients: Sequence[tuple[float, Any]],
