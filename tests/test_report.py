@@ -24,7 +24,9 @@ from parsl_quantum.executors import QuantumPilotExecutor
 from parsl_quantum.providers import PilotDescription, get_device
 from parsl_quantum.q_dreamer import QDreamer
 from parsl_quantum.report import RunNotFoundError, load_run, write_report
-from parsl_quantum.report.figure import OUTCOME_COLOURS, PILOT_COLOURS
+from parsl_quantum.report.figure import OUTCOME_COLOURS, PILOT_COLOURS, ROLE_COLOURS
+from parsl_quantum.report.roles import OVERHEAD_ROLES
+from parsl_quantum.report.summary import summarise
 from tests.executor_helpers import broken, ghz_counts, nap, spec
 
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
@@ -228,6 +230,61 @@ def test_predictions_pair_each_plan_with_its_measurement(finished_run):
     assert "measured / predicted" in page and finished_run.ran[0][0].label in page
 
 
+def test_the_overhead_names_are_the_functions_that_run_it():
+    """The report knows calibration, probe and warm-up tasks by the names the executor records: their
+    functions' names, as Q-Dreamer and the demo define them."""
+    from parsl_quantum.demo import warm_up
+    from parsl_quantum.q_dreamer.calibrate import noop, time_circuits, worker_host
+    from parsl_quantum.q_dreamer.probe import time_probe
+
+    functions = {"calibration": [noop, worker_host, time_circuits], "probe": [time_probe]}
+    functions["warm-up"] = [warm_up.func]
+    assert OVERHEAD_ROLES == {f.__name__: role for role, fs in functions.items() for f in fs}
+
+
+def test_the_headline_counts_the_users_tasks_apart_from_calibration(finished_run):
+    """Q-Dreamer calibrated the planner's pilot with tasks of its own: the report labels them, draws them
+    in their own colour and counts only the user's tasks in its headline and pilot table."""
+    run = finished_run.report.run
+    calibration = [t for t in run.tasks if t.name in ("noop", "worker_host", "time_circuits")]
+    assert len(calibration) >= 3 and all(t.role == "calibration" for t in calibration)
+    plan_tasks = {t["executor_task_id"] for p in run.plan_runs for t in p.tasks}
+    planner = [t for t in run.user_tasks if t.executor == "planner"]
+    assert {t.task_id for t in planner} == plan_tasks and plan_tasks  # the plan's fragments are the user's
+    assert len(run.user_tasks) == 32 + len(planner)  # 24 GHZ, 6 naps, the failing and unschedulable tasks
+    assert {t.role for t in run.overhead_tasks} <= {"calibration", "probe"}
+
+    summary = summarise(run.tasks)
+    assert summary.tasks == len(run.user_tasks) and summary.unsuccessful == 2
+    assert summary.overhead["calibration"] == len(calibration)
+    ran = [t for t in run.user_tasks if t.ran]
+    assert summary.median_run_s == pytest.approx(float(np.median([t.run_time for t in ran])))
+    noops = [t.run_time for t in calibration if t.name == "noop"]
+    assert summary.median_run_s > 10 * max(noops)  # the user's work, not the calibration's no-ops
+    first = min(t.submit for t in run.user_tasks)
+    assert summary.wall_s == pytest.approx(max(t.done for t in run.user_tasks) - first)
+
+    page = finished_run.report.html.read_text()
+    headline = dict(re.findall(r"<tr><td class=text>([^<]+)</td><td class=value>([^<]+)</td>", page))
+    assert headline["user tasks"] == str(summary.tasks)
+    assert headline["not counted above"].startswith(f"{len(calibration)} calibration tasks")
+    rows = {cells[0]: cells for cells in table_rows(page, "pilot")}
+    assert rows["planner/sim"][2] == str(len(planner))  # user tasks
+    assert rows["planner/sim"][8] == str(len(run.overhead_tasks))  # overhead tasks
+    overhead = table_rows(page, "role")
+    assert [r[:4] for r in overhead] == [
+        ["calibration", "noop, time_circuits, worker_host", "planner/sim", str(len(calibration))]
+    ]
+    assert has_colour(pixels(finished_run.report.images["gantt"]), ROLE_COLOURS["calibration"], at_least=50)
+    assert "summed over" in page and "task-s" not in page
+
+
+def table_rows(page: str, first_header: str) -> list[list[str]]:
+    """The body rows of the page's table whose first header is ``first_header``, as cell texts."""
+    table = re.search(rf"<table><tr><th>{first_header}</th>.*?</table>", page, flags=re.S)[0]
+    return [re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in table.split("</tr>")[1:] if "<td" in row]
+
+
 def test_the_page_is_self_contained(finished_run):
     report = finished_run.report
     page = report.html.read_text()
@@ -293,6 +350,7 @@ def test_the_page_renders_in_headless_chromium(finished_run, chromium, tmp_path)
     # The charts' own colours on screen: the inlined PNGs were decoded and drawn, not only the text.
     assert has_colour(image, OUTCOME_COLOURS["success"], at_least=200)
     assert has_colour(image, PILOT_COLOURS[0], at_least=50)
+    assert has_colour(image, ROLE_COLOURS["calibration"], at_least=50)  # the calibration, apart
 
 
 def python(code: str) -> subprocess.CompletedProcess:

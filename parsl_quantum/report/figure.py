@@ -17,7 +17,18 @@ OUTCOME_COLOURS = {
     "cancelled": "#757575",
     "pending": "#90a4ae",
 }
-"""Colour of each task outcome in every chart and on the page."""
+"""Colour of each outcome of the user's tasks in every chart and on the page."""
+
+ROLE_COLOURS = {
+    "calibration": "#ffb300",
+    "probe": "#4fc3f7",
+    "warm-up": "#a1887f",
+}
+"""Colour of each kind of overhead task (:mod:`parsl_quantum.report.roles`) that succeeded; an overhead
+task that did not succeed takes its outcome's colour."""
+
+OVERHEAD_COLOUR = "#424242"
+"""Hatching of the overhead tasks, all roles together, among a pilot's running tasks."""
 
 PILOT_COLOURS = ("#1565c0", "#ad1457", "#00838f", "#9e9d24", "#4e342e", "#5e35b1", "#d84315", "#37474f")
 """Colours of pilots, in the order of :attr:`Run.pilots` (cycled)."""

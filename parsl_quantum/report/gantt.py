@@ -1,12 +1,15 @@
-"""The Gantt chart: every task on the lane of the pilot and worker that ran it, coloured by outcome."""
+"""The Gantt chart: every task on the lane of the pilot and worker that ran it, coloured by outcome, and
+the overhead (calibration, probes, warm-up) in colours of its own."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
-from parsl_quantum.report.figure import OUTCOME_COLOURS, new_figure, save
+from parsl_quantum.report.figure import OUTCOME_COLOURS, ROLE_COLOURS, new_figure, save
+from parsl_quantum.report.roles import OVERHEAD, USER
 from parsl_quantum.report.run import OUTCOMES, Run, TaskRow, pilot_name
+from parsl_quantum.report.summary import headcount
 
 NOT_RUN = "not run"
 """Lane of a pilot's tasks that no worker started (unschedulable, cancelled, failed before starting)."""
@@ -56,11 +59,19 @@ def interval(run: Run, task: TaskRow) -> tuple[float, float]:
     return begin - run.origin, max(end - begin, 0.0)
 
 
+def task_colour(task: TaskRow) -> str:
+    """A task's colour: its outcome's, or its role's for an overhead task that succeeded."""
+    if task.role != USER and task.outcome == "success":
+        return ROLE_COLOURS[task.role]
+    return OUTCOME_COLOURS.get(task.outcome, OUTCOME_COLOURS["pending"])
+
+
 def gantt_chart(run: Run, path: Path) -> Path:
     """Draw the Gantt chart of ``run`` to the PNG ``path``.
 
     Each lane is one worker of one pilot (``host:pid`` where the executor recorded it, else the host);
-    each bar one task from its start to its end on the worker, coloured by outcome. Tasks that no worker
+    each bar one task from its start to its end on the worker, coloured by outcome; calibration, probe
+    and warm-up tasks that succeeded are coloured by role (:data:`ROLE_COLOURS`). Tasks that no worker
     started are drawn hatched, from submission to completion, on their pilot's "not run" lane.
     """
     from matplotlib.patches import Patch
@@ -72,15 +83,15 @@ def gantt_chart(run: Run, path: Path) -> Path:
     bars: dict[tuple[int, str, bool], list[tuple[float, float]]] = {}
     for task in run.tasks:
         begin, width = interval(run, task)
-        bars.setdefault((placed[id(task)], task.outcome, task.ran), []).append(
+        bars.setdefault((placed[id(task)], task_colour(task), task.ran), []).append(
             (begin, max(width, span / 300))
         )
-    for (row, outcome, ran), spans in bars.items():
+    for (row, colour, ran), spans in bars.items():
         ax.broken_barh(
             spans,
             (row - 0.38, 0.76),
-            facecolors=OUTCOME_COLOURS.get(outcome, OUTCOME_COLOURS["pending"]),
-            edgecolors="white" if ran else OUTCOME_COLOURS.get(outcome, "black"),
+            facecolors=colour,
+            edgecolors="white" if ran else colour,
             linewidth=0.3,
             hatch=None if ran else "///",
             alpha=1.0 if ran else 0.45,
@@ -94,20 +105,25 @@ def gantt_chart(run: Run, path: Path) -> Path:
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, span * 1.01)
     ax.set_xlabel("seconds since the first task was submitted")
-    ax.set_title(f"Tasks over pilots and workers ({len(run.tasks)} tasks)")
+    ax.set_title(f"Tasks over pilots and workers ({headcount(run.tasks)})")
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
-    counts = Counter(t.outcome for t in run.tasks)
+    counts = Counter(t.outcome for t in run.user_tasks)
     shown = [*OUTCOMES, *sorted(set(counts) - set(OUTCOMES))]
+    handles = [
+        Patch(color=OUTCOME_COLOURS.get(o, OUTCOME_COLOURS["pending"]), label=f"{o} ({counts[o]})")
+        for o in shown
+    ]
+    roles = Counter(t.role for t in run.overhead_tasks)
+    if roles:  # one legend (constrained layout makes room for one), the overhead under a heading
+        handles.append(Patch(color="none", label="overhead tasks:"))
+        handles += [Patch(color=ROLE_COLOURS[r], label=f"{r} ({roles[r]})") for r in OVERHEAD if roles[r]]
     ax.legend(
-        handles=[
-            Patch(color=OUTCOME_COLOURS.get(o, OUTCOME_COLOURS["pending"]), label=f"{o} ({counts[o]})")
-            for o in shown
-        ],
+        handles=handles,
         loc="upper left",
         bbox_to_anchor=(1.005, 1.0),
         fontsize=8,
-        title="outcome",
+        title="user tasks:",
         title_fontsize=8,
     )
     return save(figure, path)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from parsl_quantum.executors.metrics import TaskRecord, read_metrics
+from parsl_quantum.report.roles import USER, task_role
 
 OUTCOMES = ("success", "error", "failed", "unschedulable", "cancelled")
 """Final outcomes of a task, as the executor records them."""
@@ -40,6 +41,12 @@ class TaskRow(TaskRecord):
     def ran(self) -> bool:
         """Whether a worker started and ended the task."""
         return self.run_time is not None
+
+    @property
+    def role(self) -> str:
+        """``"user"`` for the user's own work, else the overhead it is (``"calibration"``, ``"probe"``,
+        ``"warm-up"``): see :mod:`parsl_quantum.report.roles`."""
+        return task_role(self.name)
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,8 @@ class Run:
     run_dir
         The run directory read (an absolute path).
     tasks
-        Task records of every quantum executor, in submission order.
+        Task records of every quantum executor, in submission order: the user's tasks and the overhead
+        (:attr:`TaskRow.role`).
     plans
         Plan lines of ``plans.jsonl``, in order.
     plan_runs
@@ -94,6 +102,17 @@ class Run:
     def origin(self) -> float:
         """The first submission: time zero of the charts."""
         return min((t.submit for t in self.tasks), default=0.0)
+
+    @property
+    def user_tasks(self) -> list[TaskRow]:
+        """The user's own tasks, in submission order: what the headline, the pilot table's task counts and
+        the queue waits describe."""
+        return [t for t in self.tasks if t.role == USER]
+
+    @property
+    def overhead_tasks(self) -> list[TaskRow]:
+        """Calibration, probe and warm-up tasks, in submission order: drawn apart."""
+        return [t for t in self.tasks if t.role != USER]
 
     @property
     def pilots(self) -> list[str]:

@@ -38,8 +38,8 @@ class Report:
     html
         The self-contained HTML page (an absolute path).
     images
-        Each chart's PNG (an absolute path), by name: ``gantt``, ``utilisation``, ``queue_waits`` and,
-        where a Q-Dreamer plan ran, ``predictions``.
+        Each chart's PNG (an absolute path), by name: ``gantt``, ``utilisation``, ``queue_waits`` (where a
+        user task was bound) and, where a Q-Dreamer plan ran, ``predictions``.
     run
         The run it reports on.
     """
@@ -88,7 +88,7 @@ def write_report(run_dir: str | Path, out: str | Path) -> Report:
         images["gantt"] = gantt_chart(run, out / "gantt.png")
         if any(t.ran for t in run.tasks):
             images["utilisation"] = utilisation_chart(run, out / "utilisation.png")
-        if any(t.queue_wait is not None for t in run.tasks):
+        if any(t.queue_wait is not None for t in run.user_tasks):
             images["queue_waits"] = queue_wait_chart(run, out / "queue_waits.png")
     predictions = prediction_chart(run, out / "predictions.png")
     if predictions is not None:
