@@ -19,7 +19,7 @@ from parsl_quantum.motifs import EnsembleError, quantum_app
 from parsl_quantum.motifs.circuit_cutting import circuit_cutting
 from parsl_quantum.motifs.variational import CheckpointMismatchError
 from parsl_quantum.providers import get_device
-from parsl_quantum.q_dreamer.shots import allocate_shots, shots_for_precision
+from parsl_quantum.q_dreamer.precision import allocate_shots, cut_shots
 from tests import motif_apps as m
 from tests.refs import exact_expectation, ghz
 
@@ -248,12 +248,13 @@ def test_pipeline_stages_run_where_they_belong_and_overlap(dfk):
 
 
 def test_shots_spread_in_proportion_to_coefficients():
+    from qiskit.quantum_info import SparsePauliOp
     from qiskit_addon_cutting.qpd import WeightType
 
     coefficients = [(0.5, WeightType.EXACT), (-0.25, WeightType.EXACT), (0.25, WeightType.EXACT)]
     assert allocate_shots(coefficients, 1000) == [500, 250, 250]
     assert allocate_shots(coefficients, 20) == [16, 16, 16]  # every term gets enough to be estimated
-    assert shots_for_precision(kappa=3.0, precision=0.01) == 90000
+    assert cut_shots(3.0, [SparsePauliOp("Z")], 0.01) == 90000
 
 
 def ghz_chain(n: int):

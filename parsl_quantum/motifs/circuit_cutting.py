@@ -8,6 +8,10 @@ them (on a classical executor, or on the DataFlowKernel's internal thread execut
 host, never on a pilot's result thread) combines them. The call returns an ``AppFuture`` of the
 expectation values; ``fn.run(...)`` returns one of the full :class:`Reconstruction`, standard errors
 included.
+
+Shots are sized as Q-Dreamer sizes them (:mod:`~parsl_quantum.q_dreamer.precision`), with or without a
+planner: ``precision`` is the standard error each value must reach; ``shots`` says it another way, as
+the standard error of running the circuit whole with that many shots per measurement basis.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from parsl.dataflow.futures import AppFuture
 from parsl_quantum.executors.internal import INTERNAL_EXECUTOR
 from parsl_quantum.motifs.requirements import TaskRequirements
 from parsl_quantum.q_dreamer.decompose import decompose
+from parsl_quantum.q_dreamer.precision import allocate_shots, check_target, cut_shots, target_of
 from parsl_quantum.q_dreamer.reconstruct import Reconstruction
 from parsl_quantum.q_dreamer.rewrite import submit_cut
-from parsl_quantum.q_dreamer.shots import allocate_shots, shots_for_precision
 
 
 class CircuitCuttingApp:
@@ -50,6 +54,7 @@ class CircuitCuttingApp:
             )
         if shots is None and precision is None:
             raise TypeError(f"circuit_cutting '{func.__name__}': give shots or a precision target")
+        check_target(precision, shots)
         functools.update_wrapper(self, func)
         self.func = func
         self.executors = list(executors)
@@ -83,7 +88,8 @@ class CircuitCuttingApp:
                     classical_executors=self.classical_executors, **self.requirements
                 )
             problem = decompose(circuit, observables, self.subcircuit_size, seed=self.seed)
-            total = self.shots or shots_for_precision(problem.kappa, self.precision)
+            target = target_of(problem.observables, self.precision, self.shots)
+            total = cut_shots(problem.kappa, problem.observables, target.stderr)
             return submit_cut(
                 problem,
                 allocate_shots(problem.coefficients, total),
@@ -133,6 +139,9 @@ def circuit_cutting(
     quantum tasks on the pilots; the reconstruction runs on ``classical_executors`` (or the submitting
     host). The call returns an ``AppFuture`` of the expectation values.
 
+    Give one of ``shots`` and ``precision``: both name a target standard error, and the shots that reach
+    it are sized by :mod:`~parsl_quantum.q_dreamer.precision`.
+
     Parameters
     ----------
     function
@@ -142,11 +151,14 @@ def circuit_cutting(
     subcircuit_size
         Widest subcircuit allowed; ignored when a ``planner`` chooses.
     shots
-        Without a planner: shots per subsystem, spread over subexperiments in proportion to their
-        coefficients' magnitudes. With one: the standard error of running whole with this many shots
-        per basis is the target every candidate is sized to.
+        The target as a number of shots: each value must reach the standard error that running the
+        circuit whole, uncut, with this many shots per measurement basis would have. A cut spends as
+        many shots as that takes (``kappa**2`` times ``shots`` per subsystem for one Pauli term), spread
+        over the subexperiments in proportion to their coefficients' magnitudes. The same with or without
+        a planner, and as in :meth:`QDreamer.plan <parsl_quantum.q_dreamer.QDreamer.plan>`.
     precision
-        Standard error to reach instead of a number of shots.
+        Instead of ``shots``: the standard error each value must reach (finite, above 0), its
+        observable's weights included (``4 Z0 + 3 Z1`` errs more than ``Z0`` for the same shots).
     classical_executors
         Executors for the reconstruction task.
     planner
@@ -155,6 +167,14 @@ def circuit_cutting(
         Seed of the cut search and of the error estimate.
     kinds, pilot, priority, min_fidelity
         Requirements of the fragment tasks.
+
+    Raises
+    ------
+    TypeError
+        Without ``shots`` or ``precision``, or without ``subcircuit_size`` or ``planner``.
+    ValueError
+        For both ``shots`` and ``precision``, a non-finite or non-positive ``precision``, or a ``shots``
+        that is not a positive integer.
     """
     requirements = {"kinds": kinds, "pilot": pilot, "priority": priority, "min_fidelity": min_fidelity}
 

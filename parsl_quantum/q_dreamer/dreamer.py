@@ -37,19 +37,11 @@ from typing import Any
 
 from parsl_quantum.q_dreamer.calibrate import Profile, calibrate_executor
 from parsl_quantum.q_dreamer.models import PilotModel
-from parsl_quantum.q_dreamer.optimize import (
-    CutSearch,
-    Limits,
-    Prediction,
-    Rejected,
-    Target,
-    enumerate_plans,
-    target_of,
-)
+from parsl_quantum.q_dreamer.optimize import CutSearch, Limits, Prediction, Rejected, enumerate_plans
 from parsl_quantum.q_dreamer.plan import CuttingPlan
 from parsl_quantum.q_dreamer.plan_log import PlanLog, PlanRun
+from parsl_quantum.q_dreamer.precision import Target, check_target, target_of
 from parsl_quantum.q_dreamer.probe import Prober
-from parsl_quantum.q_dreamer.shots import check_target
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +241,9 @@ class QDreamer:
         """The way of running ``circuit`` that finishes first, planning included, with the others weighed.
 
         Every candidate is sized to the same target standard error: ``precision``, or the standard error
-        of running the circuit whole with ``shots`` shots per measurement basis (default 4096).
+        of running the circuit whole with ``shots`` shots per measurement basis (default 4096). The
+        ``circuit_cutting`` motif reads both the same way, with or without a planner; the maths is
+        :mod:`~parsl_quantum.q_dreamer.precision`'s.
 
         Parameters
         ----------
@@ -260,10 +254,12 @@ class QDreamer:
         executor
             The :class:`QuantumPilotExecutor` that will run it.
         precision
-            Standard error to reach (finite, above 0).
+            Standard error each value must reach, its observable's weights included (finite, above 0).
         shots
-            Instead: shots per measurement basis running whole, whose standard error is the target (a
-            positive integer).
+            Instead: the target as a number of shots, the standard error of running the circuit whole,
+            uncut, with this many shots per measurement basis (a positive integer). The whole candidate
+            spends exactly this; a cut one as many shots per subsystem as reach the same standard error
+            (its :attr:`CuttingPlan.shots`).
         kinds
             Pilot kinds the tasks may use.
         seed

@@ -1,12 +1,12 @@
 """The cutting optimizer: every way of running a circuit at the same precision, what it costs, the best.
 
-Every candidate is sized to reach the same target standard error (:class:`Target`): running whole with
-enough shots per measurement basis, or cutting with enough shots per subsystem (a cut estimate's error
-grows with the cuts' ``kappa``, so a cut needs ``kappa**2`` times the shots for the same error). The
-objective is planning time plus predicted makespan: planning that costs more than it saves is not worth
-doing. Planning is spent while candidates are weighed, so it decides what is weighed (lower bounds prune
-candidates, probes run only where they could change the choice); once weighed, the candidate that
-finishes first is chosen.
+Every candidate is sized to reach the same target standard error
+(:class:`~parsl_quantum.q_dreamer.precision.Target`): running whole with enough shots per measurement
+basis, or cutting with enough shots per subsystem (a cut estimate's error grows with the cuts' ``kappa``,
+so a cut needs ``kappa**2`` times the shots for the same error). The objective is planning time plus
+predicted makespan: planning that costs more than it saves is not worth doing. Planning is spent while
+candidates are weighed, so it decides what is weighed (lower bounds prune candidates, probes run only
+where they could change the choice); once weighed, the candidate that finishes first is chosen.
 
 Candidates are running the circuit whole, and cutting it with one cut, two, ... up to ``max_cuts``, each
 at the narrowest width the cut search reaches with that many cuts. A candidate is dropped before any work
@@ -28,9 +28,7 @@ For each candidate the prediction follows what would run:
 Circuit times come from the pilots' calibrated models, anchored by a probe of the circuit at hand
 (:mod:`~parsl_quantum.q_dreamer.probe`) where the profile has no measurement of its structure yet.
 
-Errors: sampling a Pauli sum with ``s`` shots per basis has a standard error of at most
-``sqrt(sum over bases of (sum of |c| in the basis)^2 / s)``; a cut estimate with ``N`` shots per subsystem
-at most ``kappa * sum(|c|) / sqrt(N)`` (see :mod:`~parsl_quantum.q_dreamer.shots`).
+Errors and the shots that reach them, whole and cut, are :mod:`~parsl_quantum.q_dreamer.precision`'s.
 """
 
 from __future__ import annotations
@@ -59,13 +57,12 @@ from parsl_quantum.q_dreamer.models import (
     schedule,
     seen_outcomes,
 )
+from parsl_quantum.q_dreamer.precision import Target, allocate_shots, cut_shots, cut_stderr, whole_stderr
 from parsl_quantum.q_dreamer.probe import LIMITS, PROBE_BUDGET_S, PROBE_SHOTS, Prober
 from parsl_quantum.q_dreamer.reconstruct import batches_for, outcome_groups
 from parsl_quantum.q_dreamer.rewrite import fragments
-from parsl_quantum.q_dreamer.shots import allocate_shots, shots_for_precision
 from parsl_quantum.q_dreamer.template import CutTemplate
 
-DEFAULT_SHOTS = 4096
 SEARCH_EFFORT = 200
 """Backjumps allowed to the cut search per width: linear circuits reached their minimum within it
 (26 and 28 qubits, 1 to 3 cuts); a 16-qubit QAOA graph at a width it cannot split took 6 s at the
@@ -79,22 +76,6 @@ SEARCH_SECONDS_PER_GATE = 0.02
 """What one width of the addon's cut search costs per two-qubit gate of the circuit, about (measured on
 this project's 2-core machine: 0.41 s for 30 gates, 0.75 s for 37, 1.2 s for 42). It is only run where
 gate cuts alone cannot reach a width and the gain it could bring is larger than its predicted cost."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """What every candidate must reach.
-
-    Attributes
-    ----------
-    stderr
-        The standard error every candidate is sized for.
-    whole_shots
-        Shots per measurement basis running whole (what reaches ``stderr``, or what was asked for).
-    """
-
-    stderr: float
-    whole_shots: int
 
 
 @dataclass(frozen=True)
@@ -220,44 +201,6 @@ class Prediction:
         return "whole" if not self.cut else f"cut to {self.subcircuit_size} qubits"
 
 
-def _terms(observable: Any) -> list[tuple[str, float]]:
-    """The non-identity Pauli terms of an observable with their coefficients' magnitudes."""
-    pairs = zip(observable.paulis.to_labels(), observable.coeffs, strict=True)
-    return [(label, float(abs(c))) for label, c in pairs if set(label) != {"I"}]
-
-
-def l1_norm(observables: Sequence[Any]) -> float:
-    """The largest sum of |coefficients| of non-identity terms over ``observables`` (1 if none)."""
-    return max(sum(c for _, c in _terms(op)) for op in observables) or 1.0
-
-
-def whole_stderr(observables: Sequence[Any], shots: int) -> float:
-    """Bound on the standard error of sampling each observable with ``shots`` shots per basis."""
-    worst = 0.0
-    for op in observables:
-        total = 0.0
-        for group in group_paulis([op]):
-            members = set(group.paulis)
-            total += sum(c for label, c in _terms(op) if label in members) ** 2
-        worst = max(worst, math.sqrt(total / shots))
-    return worst
-
-
-def whole_shots(observables: Sequence[Any], precision: float) -> int:
-    """Shots per basis for a standard error of at most ``precision`` running whole."""
-    return max(1, math.ceil((whole_stderr(observables, 1) / precision) ** 2))
-
-
-def target_of(observables: Sequence[Any], precision: float | None, shots: int | None) -> Target:
-    """The target standard error: ``precision``; or what running whole reaches with ``shots`` shots per
-    basis (default :data:`DEFAULT_SHOTS`)."""
-    if precision is not None:
-        return Target(float(precision), whole_shots(observables, precision))
-    shots = shots or DEFAULT_SHOTS
-    stderr = whole_stderr(observables, shots)
-    return Target(stderr if stderr > 0 else 1.0 / math.sqrt(shots), shots)
-
-
 def predict_whole(
     circuit: Any,
     observables: Sequence[Any],
@@ -315,7 +258,7 @@ def cut_lower_bound(
     sampled), and a share ``branching`` of them (over both sides of a cut, see :func:`cut_kinds`) at
     least the extra cost of a shot after a mid-circuit measurement; spread over every slot.
     """
-    shots = shots_for_precision(kappa * l1_norm(observables), target.stderr)
+    shots = cut_shots(kappa, observables, target.stderr)
     slots = sum(max(p.workers, 1) for p in pilots) or 1
     costs = [
         p.scale
@@ -430,7 +373,7 @@ def predict_cut(
         cut=True,
         subcircuit_size=problem.subcircuit_size,
         makespan=prepare + circuits + finish,
-        stderr=problem.kappa * l1_norm(problem.observables) / math.sqrt(total_shots),
+        stderr=cut_stderr(problem.kappa, problem.observables, total_shots),
         shots=total_shots,
         allocation=allocation,
         expected=expected,
@@ -634,7 +577,7 @@ def enumerate_plans(
             if structure is None or structure.widest >= narrowest:
                 continue
             upper, narrowest = structure.widest - 1, structure.widest
-            total = shots_for_precision(structure.kappa * l1_norm(observables), target.stderr)
+            total = cut_shots(structure.kappa, observables, target.stderr)
             label = f"cut to {structure.subcircuit_size} qubits"
             if total > limits.shots:
                 rejected.append(Rejected(label, total, f"more than {limits.shots} shots"))

@@ -121,7 +121,7 @@ def submit_cut(
     problem
         The cutting decomposition.
     shots
-        Shots per subexperiment index (see :func:`~parsl_quantum.q_dreamer.shots.allocate_shots`).
+        Shots per subexperiment index (see :func:`~parsl_quantum.q_dreamer.precision.allocate_shots`).
     executors
         Quantum executors for the fragment tasks.
     classical_executors
