@@ -3,7 +3,6 @@ that cannot be built, pilots that go away and come back, walltimes, results that
 
 from __future__ import annotations
 
-import logging
 import time
 
 import psutil
@@ -51,14 +50,15 @@ def test_a_killed_worker_costs_its_task_one_attempt_not_the_pilot(load_dfk):
     victim = pool_workers(pool)[0]
     victim.kill()
     assert [f.result(timeout=120)[0] for f in futures] == ["aer"] * 8
-    status = qex.pilots["a"]
-    assert status.state == "active" and status.restarts == 0 and status.reason is None
-    assert "task fault" in status.last_fault and "WorkerLost" in status.last_fault
-    retried = [r for r in qex.metrics() if r.attempts > 1]
-    assert len(retried) == 1 and retried[0].outcome == "success"
+    status = wait_state(qex, "a", "active")
+    # the dead worker's task: one task fault (Parsl's WorkerLost); its pool, which a dead worker may have
+    # left unable to run anything, is replaced in its block: the pilot is neither blamed nor restarted
+    assert status.faults == {"task fault": 1} and status.restarts == 0 and status.reason is None
+    assert status.pool_restarts == 1 and "replaced in its block" in status.last_fault
+    assert all(r.outcome == "success" for r in qex.metrics())
 
 
-def test_a_killed_worker_pool_is_replaced_and_nothing_is_lost(load_dfk):
+def test_a_killed_worker_pool_is_replaced_in_its_block_and_nothing_is_lost(load_dfk):
     qex = start(load_dfk, cpu("a", workers=1, prefetch=0))
     futures = [nap(0.5) for _ in range(10)]
     time.sleep(1.0)
@@ -67,14 +67,14 @@ def test_a_killed_worker_pool_is_replaced_and_nothing_is_lost(load_dfk):
     pool.kill()
     assert [f.result(timeout=180)[0] for f in futures] == ["aer"] * 10
     status = wait_state(qex, "a", "active")
-    assert status.restarts == 1 and "block" in status.last_fault
+    assert status.pool_restarts == 1 and status.restarts == 0 and "replaced in its block" in status.last_fault
     time.sleep(1.0)
     assert not [h for h in helpers if h.is_running() and h.status() != psutil.STATUS_ZOMBIE]
 
 
 def test_a_pool_that_heartbeats_with_no_live_worker_is_replaced(load_dfk):
     """Killing a pool's multiprocessing server leaves a manager that still heartbeats but whose workers
-    die on their next task and are not restarted; the guard ends the block, the pilot recovers."""
+    die on their next task and are not restarted; the guard replaces the pool in its block."""
     qex = start(load_dfk, cpu("a", workers=1, prefetch=0), cpu("b", workers=1, prefetch=0))
     (pool,) = pool_processes(qex, "a")
     spawned = [c for c in pool.children() if "spawn_main" in " ".join(c.cmdline())]
@@ -83,7 +83,7 @@ def test_a_pool_that_heartbeats_with_no_live_worker_is_replaced(load_dfk):
     futures = [square(x, **spec(pilot="a")) for x in range(4)]
     assert [f.result(timeout=240) for f in futures] == [0, 1, 4, 9]
     status = qex.pilots["a"]
-    assert status.restarts >= 1
+    assert status.pool_restarts >= 1 and status.restarts == 0
 
 
 def test_a_transient_backend_error_costs_one_retry_not_the_pilot(load_dfk, tmp_path):
@@ -109,8 +109,7 @@ def test_consecutive_backend_errors_degrade_the_pilot_for_a_backoff(load_dfk):
     assert qex.pilots["q"].restarts == 0
 
 
-def test_a_poison_task_fails_alone_and_takes_no_pilot_down(load_dfk, caplog):
-    caplog.set_level(logging.WARNING, logger="parsl_quantum.executors.executor")
+def test_a_poison_task_fails_alone_and_takes_no_pilot_down(load_dfk):
     qex = start(load_dfk, cpu("a", workers=1), cpu("b", workers=1), policy="round_robin")
     doomed = poison()
     others = [square(x) for x in range(10)]
@@ -119,14 +118,15 @@ def test_a_poison_task_fails_alone_and_takes_no_pilot_down(load_dfk, caplog):
     message = str(info.value)
     assert "poison" in message and "task fault" in message and "WorkerLost" in message
     assert [f.result(timeout=120) for f in others] == [x * x for x in range(10)]
-    for name in ("a", "b"):
-        status = wait_state(qex, name, "active")
-        # the worker's death is a task fault, not the pilot's. Parsl's pool replaces the worker; only if
-        # the dying worker left one of its pool's queue locks held (it dies mid-write, or idle in
-        # task_queue.get) is the replacement stuck, and then, and only then, the pilot restarts
-        outages = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"pilot {name}: ")]
-        assert (status.restarts > 0) == bool(outages)
-        assert all("workers are stuck" in m for m in outages), outages
+    # each death is a task fault, never the pilot's: the pool of the dead worker is replaced in its block
+    # (a worker that dies may leave one of its pool's queue locks held), and no pilot restarts
+    deadline = time.time() + 60
+    while sum(s.pool_restarts for s in qex.pilots.values()) < 3 and time.time() < deadline:
+        time.sleep(0.1)
+    status = {name: wait_state(qex, name, "active") for name in ("a", "b")}
+    assert sum(s.faults.get("task fault", 0) for s in status.values()) == 3, status
+    assert sum(s.pool_restarts for s in status.values()) == 3, status
+    assert all(s.restarts == 0 and "pilot fault" not in s.faults for s in status.values())
     assert square(7).result(timeout=60) == 49
 
 

@@ -144,21 +144,24 @@ POOL = textwrap.dedent(
 )
 
 
-def run_guard(tmp_path, *pool_args, grace="2"):
+def run_guard(tmp_path, *pool_args, grace="2", max_restarts="5"):
     script = tmp_path / "pool.py"
     script.write_text(POOL)
-    cmd = [sys.executable, "-m", "parsl_quantum.executors.pool_guard", "--grace", grace, "--"]
+    cmd = [sys.executable, "-m", "parsl_quantum.executors.pool_guard", "--grace", grace]
+    cmd += ["--max-restarts", max_restarts, "--"]
     pids = tmp_path / "pids"
     args = [sys.executable, str(script), *pool_args, str(pids)]
     proc = subprocess.Popen(cmd + args, stderr=subprocess.PIPE, text=True)
     return proc, pids
 
 
-def test_pool_guard_ends_a_pool_whose_workers_are_gone(tmp_path):
-    proc, _ = run_guard(tmp_path, "3", "kill-workers", "0")
+def test_pool_guard_replaces_a_pool_whose_worker_died_in_place_then_gives_up(tmp_path):
+    proc, _ = run_guard(tmp_path, "3", "kill-workers", "0", max_restarts="1")
     _, err = proc.communicate(timeout=120)
+    # each generation's workers die: the pool is replaced once in its block, then the block ends
+    assert err.count("died; replacing the pool") == 2
+    assert "replaced 1 time within 60 s; ending the block" in err
     assert proc.returncode == 75
-    assert "no live worker for 2 s" in err
 
 
 def test_pool_guard_passes_the_status_on_and_kills_leftover_helpers(tmp_path):
@@ -173,11 +176,11 @@ def test_pool_guard_passes_the_status_on_and_kills_leftover_helpers(tmp_path):
     assert not [p for p in helpers if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
 
 
-def test_a_pilot_silent_far_beyond_its_tasks_runtimes_is_overdue():
-    from parsl_quantum.executors.health import overdue
+def test_replaced_managers_are_the_older_generations_of_each_guard():
+    from parsl_quantum.executors.pool_guard import manager_generation, replaced_managers
 
-    assert overdue([0.01, 0.02], since=0.0, now=31.0) == 30.0  # floor
-    assert overdue([0.01, 2.0], since=0.0, now=31.0) is None  # 20 x 2 s = 40 s not yet passed
-    assert overdue([0.01, 2.0], since=0.0, now=41.0) == 40.0
-    assert overdue([0.01, None], since=0.0, now=1e6) is None  # a kind of task never seen: never judged
-    assert overdue([], since=0.0, now=1e6) is None
+    assert manager_generation("pq1a2b.3") == ("pq1a2b", 3)
+    assert manager_generation("3f2a9c1d0e4b") is None  # Parsl's own ids: never judged
+    managers = ["pqaa.0", "pqaa.1", "pqbb.0", "pqaa.2", "3f2a9c1d0e4b"]
+    assert replaced_managers(managers) == {"pqaa.0", "pqaa.1"}
+    assert replaced_managers(["pqaa.4"]) == set()

@@ -48,6 +48,11 @@ class DeviceBuildError(BackendError):
     """A worker could not build its pilot's device: the pilot, not the task, is at fault."""
 
 
+class DeviceConfigError(DeviceBuildError):
+    """A worker could not build its pilot's device because the pilot's backend or options are invalid:
+    no restart can help, so the pilot fails at once."""
+
+
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 """Exceptions a task raises when the network to a backend failed (backend errors, not the task's fault)."""
 

@@ -62,19 +62,3 @@ def stalled(
     return (
         in_flight > 0 and workers == 0 and no_worker_since is not None and now - no_worker_since > threshold_s
     )
-
-
-def overdue(
-    predicted_s: list[float | None], since: float, now: float, floor_s: float = 30.0, factor: float = 20.0
-) -> float | None:
-    """The limit a pilot's silence passed, or ``None``: tasks in flight whose predicted runtimes are all
-    known, and no result from the pilot for ``factor`` times the longest of them (at least ``floor_s``).
-
-    This catches workers that are alive but can run nothing (a worker killed while it held its pool's
-    task-queue lock leaves the others blocked forever) and tasks a pool lost without a word. Tasks of a
-    kind never seen on the pilot are never judged overdue.
-    """
-    if not predicted_s or any(p is None for p in predicted_s):
-        return None
-    limit = max(floor_s, factor * max(p for p in predicted_s if p is not None))
-    return limit if now - since > limit else None

@@ -118,10 +118,13 @@ class PilotHTEX(HighThroughputExecutor):
         except Exception:
             logger.exception("%s: could not list worker pools to hold", self.label)
             return
+        self.hold_managers({m["manager"] for m in managers if blocks is None or m["block_id"] in blocks})
+
+    def hold_managers(self, managers: set[str]) -> None:
+        """Tell the interchange to send nothing more to these worker pools."""
         for manager in managers:
-            if blocks is None or manager["block_id"] in blocks:
-                with contextlib.suppress(Exception):
-                    self._hold_manager(manager["manager"])
+            with contextlib.suppress(Exception):
+                self._hold_manager(manager)
 
     def cancel_all_blocks(self) -> None:
         """Cancel every block that has not ended, and kill what is left of blocks that did."""

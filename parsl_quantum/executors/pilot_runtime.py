@@ -20,11 +20,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from parsl.jobs.states import JobStatus
 from parsl.providers import LocalProvider
 
 from parsl_quantum.executors.faults import CircuitBreaker, RestartBudget
 from parsl_quantum.executors.pilot_htex import PilotHTEX, htex_launch_options
 from parsl_quantum.executors.pilot_states import PilotState, transition
+from parsl_quantum.executors.pool_guard import replaced_managers
 from parsl_quantum.executors.task import QuantumTask
 from parsl_quantum.executors.worker import describe_device
 from parsl_quantum.providers.pilot import PilotDescription
@@ -36,8 +38,10 @@ MAX_PREFETCH = 8
 """Most tasks per worker an adaptive prefetch hands a pilot beyond the ones running."""
 PREFETCH_HORIZON_S = 0.02
 """Seconds of work an adaptive prefetch keeps queued per worker."""
-HEARTBEAT_PERIOD_S = 2
+HEARTBEAT_PERIOD_S = 1
+"""Seconds between a worker pool's heartbeats, and between its watchdog's checks of its workers."""
 HEARTBEAT_THRESHOLD_S = 15
+"""Seconds of missed heartbeats after which the interchange declares a worker pool lost."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ class PilotStatus:
         Why it is failed, recovering or degraded (the last fault), when it is.
     restarts
         New blocks it acquired after pilot faults.
+    pool_restarts
+        Worker pools replaced in their block after one of their processes died (not a pilot fault: the
+        block and its allocation are kept).
     last_fault
         The last fault seen on it, of any class, with its time, or ``None``.
     faults
@@ -93,6 +100,7 @@ class PilotStatus:
     hosts: tuple[str, ...] = ()
     reason: str | None = None
     restarts: int = 0
+    pool_restarts: int = 0
     last_fault: str | None = None
     faults: dict[str, int] = field(default_factory=dict)
     planned_workers: int = 0
@@ -165,11 +173,14 @@ class Pilot:
         self.reclassified_for: dict[str, Any] | None = None
         self.handled_blocks: set[str] = set()
         self.no_worker_since: float | None = None
-        self.last_progress = 0.0
+        self.pool_restarts = 0
+        self.replaced_managers: set[str] = set()
         self.info: dict[str, Any] = {}
         self.hosts: set[str] = set()
         self._probe_generation = 0
         self._submit_lock = threading.Lock()  # the HTEX's task socket is not thread-safe
+        self._stop_lock = threading.Lock()
+        self._stopped = False
         self.htex = PilotHTEX(demand=demand, label=f"{executor_label}-{self.name}", **self._htex_options())
 
     def _htex_options(self) -> dict[str, Any]:
@@ -233,8 +244,9 @@ class Pilot:
         """Whether the workers reported what they offer since the pilot last (re)acquired blocks."""
         return "qubits" in self.info
 
-    def probe(self, on_fault: Callable[[Pilot, str], None]) -> None:
-        """Ask the pilot's workers what they offer; a failure is reported as a pilot fault."""
+    def probe(self, on_fault: Callable[[Pilot, str, BaseException], None]) -> None:
+        """Ask the pilot's workers what they offer; a failure is reported to ``on_fault(pilot, reason,
+        exception)``."""
         self._probe_generation += 1
         generation = self._probe_generation
         self.info = {}
@@ -247,7 +259,7 @@ class Pilot:
             try:
                 info = fut.result()
             except Exception as exc:
-                on_fault(self, f"workers could not describe the device: {type(exc).__name__}: {exc}")
+                on_fault(self, f"workers could not describe the device: {type(exc).__name__}: {exc}", exc)
                 return
             self.hosts.add(info.get("host", "?"))
             self.info = info
@@ -329,17 +341,42 @@ class Pilot:
         held = len(self.in_flight)
         return held < self.capacity or self.limit - held >= max(1, self.capacity * self.prefetch_now() // 2)
 
-    def refresh_capacity(self, now: float) -> None:
-        """Count live workers (a call to the pilot's interchange)."""
+    def refresh_capacity(self, now: float) -> set[str]:
+        """Count live workers (a call to the pilot's interchange); returns the worker pools that their
+        block's guard replaced since the last call, which are put on hold (they take no new task)."""
         if self.state in (PilotState.STOPPED, PilotState.FAILED):
             self.capacity = 0
-            return
+            return set()
         managers = self.htex.connected_managers()
-        self.capacity = sum(m["worker_count"] for m in managers if m["active"] and not m["draining"])
+        replaced = replaced_managers([m["manager"] for m in managers]) - self.replaced_managers
+        if replaced:
+            self.replaced_managers |= replaced
+            self.htex.hold_managers(replaced)
+        self.capacity = sum(
+            m["worker_count"]
+            for m in managers
+            if m["active"] and not m["draining"] and m["manager"] not in self.replaced_managers
+        )
         if self.capacity:
             self.no_worker_since = None
         elif self.no_worker_since is None:
             self.no_worker_since = now
+        return replaced
+
+    def poll_blocks(self) -> dict[str, JobStatus]:
+        """The statuses of the pilot's blocks (refreshed from its provider at the provider's pace)."""
+        self.htex.poll_facade()
+        return dict(self.htex.status_facade)
+
+    @property
+    def cancelled_blocks(self) -> set[str]:
+        """Blocks released on purpose (scale-in, recovery, shutdown)."""
+        return self.htex.cancelled_blocks
+
+    def abandon_blocks(self, blocks: list[str]) -> None:
+        """Send nothing more to the pools of ``blocks`` (they ended) and kill what they left behind."""
+        self.htex.hold(blocks)
+        self.htex.kill_leftovers(blocks)
 
     def submit(self, task: QuantumTask) -> Future:
         """Send a bound task to the pilot's workers."""
@@ -366,7 +403,11 @@ class Pilot:
         return counts
 
     def stop(self) -> None:
-        """Release every block, stop the interchange, and kill what killed pools left behind."""
+        """Release every block, stop the interchange, and kill what killed pools left behind (once)."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
         try:
             self.htex.cancel_all_blocks()
         except Exception:
@@ -398,6 +439,7 @@ class Pilot:
             hosts=tuple(sorted(self.hosts)),
             reason=self.reason,
             restarts=self.restarts,
+            pool_restarts=self.pool_restarts,
             last_fault=self.last_fault,
             faults=dict(self.faults),
             planned_workers=self.description.workers * self.blocks_wanted(),

@@ -4,6 +4,7 @@
 
     STARTING -> ACTIVE <-> DEGRADED
     any live state -> RECOVERING -> ACTIVE, or FAILED once its restarts are spent
+    any live state -> FAILED (its device cannot be built, its supervision broke, restarts spent)
     ACTIVE/DEGRADED/STARTING -> DRAINING -> STOPPED
     any live state -> STOPPED (shutdown, removal)
 
@@ -39,10 +40,16 @@ LEGAL_TRANSITIONS: dict[PilotState, frozenset[PilotState]] = {
         {PilotState.ACTIVE, PilotState.RECOVERING, PilotState.DRAINING, PilotState.STOPPED, PilotState.FAILED}
     ),
     PilotState.ACTIVE: frozenset(
-        {PilotState.DEGRADED, PilotState.RECOVERING, PilotState.DRAINING, PilotState.STOPPED}
+        {
+            PilotState.DEGRADED,
+            PilotState.RECOVERING,
+            PilotState.DRAINING,
+            PilotState.STOPPED,
+            PilotState.FAILED,
+        }
     ),
     PilotState.DEGRADED: frozenset(
-        {PilotState.ACTIVE, PilotState.RECOVERING, PilotState.DRAINING, PilotState.STOPPED}
+        {PilotState.ACTIVE, PilotState.RECOVERING, PilotState.DRAINING, PilotState.STOPPED, PilotState.FAILED}
     ),
     PilotState.RECOVERING: frozenset(
         {PilotState.ACTIVE, PilotState.FAILED, PilotState.DRAINING, PilotState.STOPPED}

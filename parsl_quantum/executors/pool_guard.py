@@ -1,30 +1,72 @@
-"""Block-side guard of a pilot's worker pool: a block whose pool cannot run tasks ends, so it is seen.
+"""Block-side guard of a pilot's worker pool: a pool that lost a process is replaced at once, in its block.
 
 A pilot's block runs ``python -m parsl_quantum.executors.pool_guard --grace S -- <Parsl's worker pool
-command>``. The guard starts Parsl's ``process_worker_pool`` as its child and watches it:
+command>``. The guard starts Parsl's ``process_worker_pool`` as its child, under a manager id of its own
+(``<guard id>.<generation>``), and watches its processes. Liveness is judged by evidence, never by time:
 
-- when the pool, after its workers started, has had no live worker process for ``S`` seconds (they died and
-  were not restarted, e.g. after its multiprocessing helper was killed, while its heartbeats still reach the
-  interchange), or when no worker ever started within a start-up allowance, the guard ends the pool;
-- when the pool ends, for any reason (a signal included), the guard kills every helper process the pool
-  left behind (its multiprocessing server, workers) and exits with the pool's status.
+- **A worker process, or the pool's multiprocessing server, died** (killed, segfault, OOM). Parsl's pool
+  reports the task a dead worker ran as ``WorkerLost`` and starts a new worker, but a worker that died holding
+  one of the pool's queue locks (an idle worker waits for work inside ``task_queue.get``, holding its lock)
+  leaves the pool unable to run anything while its manager still heartbeats. So the guard lets the pool's
+  watchdog report the dead worker's task, then kills the pool and starts a new one in the same block, with the
+  next generation of its manager id. The executor sees the new manager replace the old one and requeues the
+  old one's tasks free of charge.
+- **The pool was killed** (by a signal): the same in-place replacement.
+- **The pool has had no live worker for** ``S`` **seconds** while it runs: the same.
+- **The pool cannot be kept alive**: more than ``--max-restarts`` replacements within ``--window`` seconds,
+  no worker within the start-up allowance, or a pool that exits with an error of its own. The guard ends
+  the block with a non-zero status and a message on its stderr; the executor sees a lost block, a pilot
+  fault.
 
-Either way the block ends with a non-zero status and a message on its stderr, which the pilot's executor
-sees at its next status poll as a pilot fault, instead of tasks waiting forever on a pool that cannot run
-them. The guard sends no traffic and starts no worker of its own: the workers are Parsl's.
+Replacing the pool, not the block, keeps a batch allocation: on Slurm a new block can wait hours in the
+queue. When the pool ends, for any reason, the guard kills every helper process it left behind (its
+multiprocessing server, workers). The guard sends no traffic and starts no worker of its own: the workers
+are Parsl's.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import deque
+from dataclasses import dataclass, field
 
-POLL_S = 0.5
+POLL_S = 0.2
+FERRY_S = 0.3
+"""Seconds left to the pool to pass the dead worker's ``WorkerLost`` on before it is replaced."""
+GIVE_UP_STATUS = 75
+
+MANAGER_ID = re.compile(r"^(pq[0-9a-f]+)\.(\d+)$")
+"""Manager ids the guard gives its pools: ``<guard id>.<generation>``."""
+
+
+def manager_generation(manager_id: str) -> tuple[str, int] | None:
+    """``(guard id, generation)`` of a manager id a guard gave, or ``None`` for any other id."""
+    match = MANAGER_ID.match(manager_id)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+def replaced_managers(manager_ids: list[str]) -> set[str]:
+    """The managers that a later generation of their own guard replaced (their pool was killed)."""
+    newest: dict[str, int] = {}
+    for manager in manager_ids:
+        parsed = manager_generation(manager)
+        if parsed is not None:
+            newest[parsed[0]] = max(newest.get(parsed[0], -1), parsed[1])
+    replaced = set()
+    for manager in manager_ids:
+        parsed = manager_generation(manager)
+        if parsed is not None and parsed[1] < newest[parsed[0]]:
+            replaced.add(manager)
+    return replaced
 
 
 def _spawned(children: list) -> list:
@@ -38,8 +80,8 @@ def _spawned(children: list) -> list:
     return found
 
 
-def live_workers(pool) -> int:  # noqa: ANN001 - a psutil.Process
-    """Live worker processes of a Parsl worker pool.
+def worker_pids(pool) -> set[int]:  # noqa: ANN001 - a psutil.Process
+    """Pids of the live worker processes of a Parsl worker pool.
 
     The pool's direct spawn children are its workers plus one multiprocessing manager server (started
     first, before any worker); zombies do not count.
@@ -49,93 +91,210 @@ def live_workers(pool) -> int:  # noqa: ANN001 - a psutil.Process
     try:
         spawned = [p for p in _spawned(pool.children()) if p.status() != psutil.STATUS_ZOMBIE]
     except psutil.Error:
-        return 0
+        return set()
     if not spawned:
-        return 0
+        return set()
     server = min(spawned, key=lambda p: p.create_time())
-    return len([p for p in spawned if p.pid != server.pid])
+    return {p.pid for p in spawned if p.pid != server.pid}
 
 
-def _kill_all(procs: dict) -> None:
+def live_workers(pool) -> int:  # noqa: ANN001 - a psutil.Process
+    """Number of live worker processes of a Parsl worker pool."""
+    return len(worker_pids(pool))
+
+
+def pool_process_pids(pool) -> set[int]:  # noqa: ANN001 - a psutil.Process
+    """Pids of the pool's live helper processes: its workers and its multiprocessing server."""
     import psutil
 
-    for proc in procs.values():
+    try:
+        return {p.pid for p in _spawned(pool.children()) if p.status() != psutil.STATUS_ZOMBIE}
+    except psutil.Error:
+        return set()
+
+
+def _heartbeat_period(command: list[str]) -> float:
+    for arg in command:
+        if arg.startswith("--hb_period="):
+            with contextlib.suppress(ValueError):
+                return float(arg.split("=", 1)[1])
+    return 2.0
+
+
+@dataclass
+class Restarts:
+    """In-place replacements of the pool: at most ``limit`` within ``window_s`` seconds."""
+
+    limit: int
+    window_s: float
+    times: deque[float] = field(default_factory=deque)
+
+    def allow(self, now: float) -> bool:
+        """Whether one more replacement is allowed now (and count it if so)."""
+        while self.times and now - self.times[0] > self.window_s:
+            self.times.popleft()
+        if len(self.times) >= self.limit:
+            return False
+        self.times.append(now)
+        return True
+
+
+class Guard:
+    """One block's guard: runs generations of the worker pool command and watches each."""
+
+    def __init__(self, command: list[str], grace_s: float, startup_s: float, restarts: Restarts) -> None:
+        self.command = command
+        self.grace_s = grace_s
+        self.startup_s = startup_s
+        self.restarts = restarts
+        self.guard_id = f"pq{os.getpid():x}{secrets.token_hex(2)}"
+        self.generation = 0
+        self.watchdog_s = _heartbeat_period(command) + 0.5
+        self.signalled = 0
+        self.seen: dict[int, object] = {}
+
+    def _say(self, text: str) -> None:
+        print(f"parsl-quantum pool guard on {socket.gethostname()}: {text}", file=sys.stderr, flush=True)
+
+    def _start_pool(self) -> subprocess.Popen:
+        uid = f"{self.guard_id}.{self.generation}"
+        return subprocess.Popen([*self.command, f"--uid={uid}"])
+
+    def _end_pool(self, pool: subprocess.Popen) -> None:
+        import psutil
+
         with contextlib.suppress(psutil.Error):
-            proc.kill()
-
-
-def guard(command: list[str], grace_s: float, startup_s: float = 300.0) -> int:
-    """Run ``command`` (a worker pool) and watch it; returns the exit status for the block.
-
-    ``grace_s`` is how long a pool whose workers had started may go without a live worker; ``startup_s``
-    how long the first worker may take to start (imports on a loaded node can take a while).
-    """
-    import psutil
-
-    pool = subprocess.Popen(command)
-    watched = psutil.Process(pool.pid)
-    seen: dict[int, psutil.Process] = {}
-    stop = {"signal": 0}
-
-    def on_signal(signum: int, _frame: object) -> None:
-        stop["signal"] = signum
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    started = time.monotonic()
-    last_alive: float | None = None
-    status = 0
-    while True:
-        code = pool.poll()
-        if code is not None:
-            status = code if code >= 0 else 128 - code
-            if code:
-                print(f"parsl-quantum pool guard: worker pool ended with status {code}", file=sys.stderr)
-            break
-        if stop["signal"]:
-            pool.terminate()
-            try:
-                pool.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pool.kill()
-            status = 128 + stop["signal"]
-            break
-        with contextlib.suppress(psutil.Error):
-            for child in watched.children(recursive=True):
-                seen.setdefault(child.pid, child)
-        now = time.monotonic()
-        if live_workers(watched) > 0:
-            last_alive = now
-        elif (last_alive is not None and now - last_alive > grace_s) or (
-            last_alive is None and now - started > startup_s
-        ):
-            what = f"for {grace_s:.0f} s" if last_alive is not None else f"within {startup_s:.0f} s of start"
-            print(
-                f"parsl-quantum pool guard: the worker pool on {socket.gethostname()} has had no live worker "
-                f"{what}; ending the block",
-                file=sys.stderr,
-                flush=True,
-            )
+            for child in psutil.Process(pool.pid).children(recursive=True):
+                self.seen.setdefault(child.pid, child)
+        with contextlib.suppress(OSError):
             pool.kill()
-            pool.wait()
-            status = 75
-            break
-        time.sleep(POLL_S)
-    _kill_all(seen)
-    return status
+        pool.wait()
+        self._kill_seen()
+
+    def _kill_seen(self) -> None:
+        import psutil
+
+        for proc in self.seen.values():
+            with contextlib.suppress(psutil.Error):
+                proc.kill()  # type: ignore[attr-defined]
+        self.seen.clear()
+
+    def _await_watchdog(self, watched, dead: set[int]) -> None:  # noqa: ANN001
+        """Give the pool's watchdog time to report the dead worker's task and start a replacement."""
+        deadline = time.monotonic() + self.watchdog_s
+        before = worker_pids(watched)
+        while time.monotonic() < deadline and not self.signalled:
+            now = worker_pids(watched)
+            if now - before - dead:  # a new worker: the watchdog ran, and reported the dead one's task
+                break
+            time.sleep(0.05)
+        time.sleep(FERRY_S)
+
+    def watch(self, pool: subprocess.Popen) -> tuple[str, int]:
+        """Watch one generation; returns ``(what happened, status)``: ``"replace"``, ``"end"``."""
+        import psutil
+
+        watched = psutil.Process(pool.pid)
+        started = time.monotonic()
+        last_alive: float | None = None
+        known: set[int] = set()
+        while True:
+            code = pool.poll()
+            if self.signalled:
+                pool.terminate()
+                try:
+                    pool.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pool.kill()
+                return "end", 128 + self.signalled
+            if code is not None:
+                if code < 0:
+                    self._say(f"worker pool {self.guard_id}.{self.generation} was killed by signal {-code}")
+                    return "replace", 128 - code
+                if code:
+                    self._say(f"worker pool ended with status {code}")
+                return "end", code
+            with contextlib.suppress(psutil.Error):
+                for child in watched.children(recursive=True):
+                    self.seen.setdefault(child.pid, child)
+            now = time.monotonic()
+            processes = pool_process_pids(watched)
+            dead = known - processes
+            if dead and not self.signalled:
+                self._say(f"pool process {', '.join(map(str, sorted(dead)))} died; replacing the pool")
+                self._await_watchdog(watched, dead)
+                return "replace", 0
+            known |= processes
+            if worker_pids(watched):
+                last_alive = now
+            elif last_alive is not None and now - last_alive > self.grace_s:
+                self._say(f"the worker pool has had no live worker for {self.grace_s:.0f} s")
+                return "replace", 0
+            elif last_alive is None and now - started > self.startup_s:
+                self._say(f"no worker started within {self.startup_s:.0f} s; ending the block")
+                return "end", GIVE_UP_STATUS
+            time.sleep(POLL_S)
+
+    def run(self) -> int:
+        """Run pools until one ends for good; returns the block's exit status."""
+
+        def on_signal(signum: int, _frame: object) -> None:
+            self.signalled = signum
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        while True:
+            pool = self._start_pool()
+            outcome, status = self.watch(pool)
+            self._end_pool(pool)
+            if outcome == "end" or self.signalled:
+                return 128 + self.signalled if self.signalled else status
+            if not self.restarts.allow(time.monotonic()):
+                self._say(
+                    f"the worker pool was replaced {self.restarts.limit} "
+                    f"time{'s' if self.restarts.limit != 1 else ''} within "
+                    f"{self.restarts.window_s:g} s; ending the block"
+                )
+                return GIVE_UP_STATUS
+            self.generation += 1
+
+
+def guard(
+    command: list[str],
+    grace_s: float,
+    startup_s: float = 300.0,
+    max_restarts: int = 5,
+    window_s: float = 60.0,
+) -> int:
+    """Run ``command`` (a worker pool) under a guard; returns the exit status for the block.
+
+    Parameters
+    ----------
+    command
+        Parsl's worker pool command line.
+    grace_s
+        How long a pool whose workers had started may go without a live worker before it is replaced.
+    startup_s
+        How long the first worker may take to start (imports on a loaded node can take a while).
+    max_restarts, window_s
+        In-place replacements allowed within the window before the block ends.
+    """
+    return Guard(command, grace_s, startup_s, Restarts(max_restarts, window_s)).run()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``--grace SECONDS -- COMMAND...``."""
+    """Command line: ``--grace SECONDS [--startup S] [--max-restarts N] [--window S] -- COMMAND...``."""
     parser = argparse.ArgumentParser(prog="parsl_quantum.executors.pool_guard", description=__doc__)
     parser.add_argument("--grace", type=float, default=15.0, help="seconds without a live worker allowed")
     parser.add_argument("--startup", type=float, default=300.0, help="seconds allowed for the first worker")
+    parser.add_argument("--max-restarts", type=int, default=5, help="pool replacements allowed in --window")
+    parser.add_argument("--window", type=float, default=60.0, help="seconds over which replacements count")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the worker pool command, after --")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no worker pool command given")
-    return guard(command, args.grace, args.startup)
+    return guard(command, args.grace, args.startup, args.max_restarts, args.window)
 
 
 if __name__ == "__main__":

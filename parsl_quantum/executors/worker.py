@@ -19,9 +19,17 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from parsl_quantum.executors.faults import DeviceBuildError
+from parsl_quantum.executors.faults import DeviceBuildError, DeviceConfigError
 
-__all__ = ["DeviceBuildError", "TaskWalltimeError", "describe_device", "execute_on_device", "ship", "unship"]
+__all__ = [
+    "DeviceBuildError",
+    "DeviceConfigError",
+    "TaskWalltimeError",
+    "describe_device",
+    "execute_on_device",
+    "ship",
+    "unship",
+]
 
 
 class TaskWalltimeError(RuntimeError):
@@ -64,7 +72,10 @@ def _device(backend: str, options: dict[str, Any]) -> Any:
     try:
         return get_device(backend, **options)
     except Exception as exc:
-        raise DeviceBuildError(
+        # a backend or option the registry rejects (a ValueError, or a TypeError from a wrong keyword)
+        # fails the same way on every worker and every restart
+        error = DeviceConfigError if isinstance(exc, (ValueError, TypeError)) else DeviceBuildError
+        raise error(
             f"worker on {socket.gethostname()} could not build device '{backend}': "
             f"{type(exc).__name__}: {exc}"
         ) from exc

@@ -14,7 +14,7 @@ from parsl_quantum.providers.circuits import (
 )
 from parsl_quantum.providers.deferred_measurement import defer_to_end
 from parsl_quantum.providers.device import Device, DeviceCapabilities
-from parsl_quantum.providers.errors import GPUUnavailableError
+from parsl_quantum.providers.errors import DeviceInputError, GPUUnavailableError
 from parsl_quantum.providers.hardware import detect_gpus, job_memory_bytes, max_statevector_qubits
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class AerDevice(Device):
     """
 
     def __init__(self, backend: str = "aer", method: str = "statevector", **options: Any) -> None:
-        from qiskit_aer import AerSimulator
+        from qiskit_aer import AerError, AerSimulator
 
         on_gpu = backend == "aer_gpu"
         if on_gpu:
@@ -97,10 +97,14 @@ class AerDevice(Device):
         # count: 4096 statevectors for a 16-qubit circuit). Measured on a 16-qubit circuit with one
         # mid-circuit measurement, 4096 shots: 9.0 s shot by shot, 0.1 s branched and sampled; no cost
         # on circuits measured only at the end.
+        given = sorted(options)
         options.setdefault("shot_branching_enable", True)
         options.setdefault("shot_branching_sampling_enable", True)
         self._options = {"method": method, **options}
-        self._simulator = AerSimulator(**self._options)
+        try:
+            self._simulator = AerSimulator(**self._options)
+        except AerError as exc:  # an option Aer does not know: the caller's mistake, named
+            raise DeviceInputError(f"aer: {exc}; options given: {given}") from exc
         bytes_per_amp = 8 if options.get("precision") == "single" else 16
         if method in _DENSE_METHODS:
             memory = detect_gpus().memory_bytes if on_gpu else job_memory_bytes()
