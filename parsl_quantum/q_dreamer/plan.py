@@ -31,7 +31,9 @@ def values_of(result: Reconstruction) -> np.ndarray:
 class CuttingPlan:
     """One way of running a circuit and its observables, with Q-Dreamer's predictions.
 
-    Every plan Q-Dreamer weighs reaches the same target standard error; they differ in shots and time.
+    Every plan Q-Dreamer weighs reaches the same target standard error (``target_stderr``: the
+    ``precision`` asked for, or what running whole with the ``shots`` asked for per measurement basis
+    reaches); they differ in the shots they spend and in time.
 
     Attributes
     ----------
@@ -42,7 +44,8 @@ class CuttingPlan:
     num_cuts, num_subexperiments
         Cuts, and circuits to sample (1 when not cut).
     shots
-        Shots per measurement basis (whole) or per subsystem (cut), for the target standard error.
+        Shots this plan spends for the target standard error: per measurement basis (whole; the
+        ``shots=`` asked for, if it was) or per subsystem (cut; more, to reach the same standard error).
     predicted_makespan_s
         Seconds from submission to the values.
     predicted_speedup
