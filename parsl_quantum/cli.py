@@ -1,12 +1,39 @@
-"""The ``parsl-quantum`` command: demos, mini-apps, the planner, calibration and run reports."""
+"""The ``parsl-quantum`` command: demos, mini-apps, the planner, calibration and run reports.
+
+Every argument is checked before a pilot starts or calibration begins: numbers, files, backends and run
+directories first (before any heavy import, so a mistake costs a fraction of a second), then what needs a
+parser (a circuit file, a profile, a ``--config``). A bad one ends the command with status 2 and a message
+that names it, as argparse reports its own errors.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import re
 import runpy
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from parsl_quantum.report.wording import plural
+
+
+class ArgumentCheckError(ValueError):
+    """An argument that failed a check made before any work started.
+
+    Parameters
+    ----------
+    argument
+        The argument's ``dest`` (``"precision"``, ``"circuit"``...), as argparse names it.
+    message
+        What is wrong with it.
+    """
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(message)
+        self.argument = argument
 
 
 def devices_demo(backends: Sequence[str], qubits: int = 5, shots: int = 2000) -> None:
@@ -43,14 +70,32 @@ def devices_demo(backends: Sequence[str], qubits: int = 5, shots: int = 2000) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``parsl-quantum`` console script."""
-    parser = argparse.ArgumentParser(prog="parsl-quantum", description=__doc__)
+    parser = argparse.ArgumentParser(prog="parsl-quantum", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the main demo: a hybrid workflow over simulator and QPU pilots")
-    demo.add_argument("--tasks", type=int, default=32, help="circuits in the parameter sweep")
-    devices = sub.add_parser("devices", help="a GHZ circuit on each backend, side by side")
-    devices.add_argument("backends", nargs="*", default=["aer", "lightning.qubit", "fake_torino"])
-    devices.add_argument("--qubits", type=int, default=5)
-    devices.add_argument("--shots", type=int, default=2000)
+    demo = sub.add_parser(
+        "demo",
+        help="run the main demo: a parameter sweep late-bound over a CPU simulator pilot and a QPU "
+        "emulator pilot, then write the run's report",
+    )
+    demo.add_argument(
+        "--tasks",
+        type=int,
+        default=32,
+        help="circuits in the parameter sweep (default 32); 4 tasks that need a noiseless device and "
+        "one warm-up task per worker run besides them",
+    )
+    devices = sub.add_parser(
+        "devices",
+        help="sample a GHZ circuit on each backend and print each device's kind, width and fidelity",
+    )
+    devices.add_argument(
+        "backends",
+        nargs="*",
+        default=["aer", "lightning.qubit", "fake_torino"],
+        help="backend names (default: aer lightning.qubit fake_torino)",
+    )
+    devices.add_argument("--qubits", type=int, default=5, help="width of the GHZ circuit (default 5)")
+    devices.add_argument("--shots", type=int, default=2000, help="shots on each backend (default 2000)")
     plan = sub.add_parser("plan", help="Q-Dreamer's plan for a circuit (OpenQASM file) and its alternatives")
     plan.add_argument("circuit", help="an OpenQASM 2 or 3 file")
     plan.add_argument("--config", help=CONFIG_HELP + "; default: local CPU simulator pilot (--workers)")
@@ -59,9 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     group = plan.add_mutually_exclusive_group()
     group.add_argument(
-        "--shots", type=int, help="shots per basis (whole) or per subsystem (cut); default 4096"
+        "--shots",
+        type=int,
+        help="target: the standard error of running the circuit whole with this many shots per "
+        "measurement basis; a cut plan spends as many shots as reach it (default 4096)",
     )
-    group.add_argument("--precision", type=float, help="standard error to reach instead")
+    group.add_argument(
+        "--precision", type=float, help="instead of --shots: the standard error each value must reach"
+    )
     plan.add_argument("--profile", help="a calibration profile (JSON); calibrated now when absent")
     plan.add_argument("--save-profile", help="write the calibration used to this file")
     plan.add_argument("--workers", type=int, default=2, help="CPU simulator workers (without --config)")
@@ -76,9 +126,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("workflow", help="a mini-app name (e.g. qaoa_maxcut) or a path to a script")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the workflow")
     calibrate = sub.add_parser(
-        "calibrate", help="calibrate Q-Dreamer's models against the pilots of a configuration"
+        "calibrate",
+        help="time micro-benchmarks on the pilots of a configuration and write Q-Dreamer's fitted models",
     )
-    calibrate.add_argument("--config", help=CONFIG_HELP + "; default: the embedded local configuration")
+    calibrate.add_argument(
+        "--config",
+        help=CONFIG_HELP
+        + "; default: the embedded local configuration (CPU simulator and QPU emulator pilots)",
+    )
     calibrate.add_argument("-o", "--output", required=True, help="the profile to write (JSON)")
     report = sub.add_parser(
         "report", help="charts and one self-contained HTML page of what happened in a run"
@@ -88,6 +143,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "-o", "--output", default="report", help="directory for the PNGs and report.html (default: ./report)"
     )
     args = parser.parse_args(argv)
+    command = sub.choices[args.command]  # the command's own parser, whose usage an error shows
+    try:
+        check_arguments(args)
+        return run_command(args)
+    except ArgumentCheckError as exc:  # raised only before any work starts
+        command.error(f"argument {argument_name(command, exc.argument)}: {exc}")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the checked command ``args.command``; its exit status."""
     if args.command == "devices":
         devices_demo(args.backends, args.qubits, args.shots)
     elif args.command == "demo":
@@ -105,13 +170,112 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def argument_name(parser: argparse.ArgumentParser, dest: str) -> str:
+    """An argument as argparse names it in errors: ``--precision``, ``-o/--output``, ``circuit``."""
+    for action in parser._actions:
+        if action.dest == dest:
+            return "/".join(action.option_strings) or action.metavar or dest
+    return dest
+
+
+POSITIVE = {"demo": ("tasks",), "devices": ("qubits", "shots"), "plan": ("shots", "precision", "workers")}
+"""The numeric arguments of each command, all of which must be positive and finite."""
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """The checks that need no parser and no heavy import: numbers, files, directories, names.
+
+    Raises
+    ------
+    ArgumentCheckError
+        Naming the first argument that fails.
+    """
+    for dest in POSITIVE.get(args.command, ()):
+        value = getattr(args, dest)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ArgumentCheckError(dest, f"must be a positive finite number, not {value:g}")
+    if args.command == "plan":
+        require_file("circuit", args.circuit)
+        if args.profile is not None:
+            require_file("profile", args.profile)
+        if args.save_profile is not None:
+            require_writable("save_profile", args.save_profile)
+        for observable in args.observable or ():
+            if not re.fullmatch(r"[IXYZ]+", observable):
+                raise ArgumentCheckError(
+                    "observable", f"'{observable}' is not a Pauli string (letters I, X, Y and Z, one a qubit)"
+                )
+    if args.command == "calibrate":
+        require_writable("output", args.output)
+    if args.command in ("plan", "calibrate") and args.config is not None:
+        split_config_spec(args.config)
+    if args.command == "report":
+        from parsl_quantum.report import RunNotFoundError
+        from parsl_quantum.report.run import find_run_dir
+
+        try:
+            find_run_dir(args.run_dir)
+        except RunNotFoundError as exc:
+            raise ArgumentCheckError("run_dir", str(exc)) from exc
+        if os.path.exists(args.output) and not os.path.isdir(args.output):
+            raise ArgumentCheckError("output", f"{args.output} is a file, not a directory")
+    if args.command == "run" and not os.path.exists(args.workflow) and mini_app_of(args.workflow) is None:
+        raise ArgumentCheckError(
+            "workflow", f"'{args.workflow}' is neither a file nor a mini-app ({', '.join(mini_apps())})"
+        )
+    if args.command == "devices":
+        from parsl_quantum.providers import UnknownBackendError, backend_kind
+
+        for backend in args.backends:
+            try:
+                backend_kind(backend)
+            except UnknownBackendError as exc:
+                raise ArgumentCheckError("backends", str(exc)) from exc
+
+
+def require_file(dest: str, path: str) -> None:
+    """Raise :class:`ArgumentCheckError` unless ``path`` is a file."""
+    if not os.path.isfile(path):
+        raise ArgumentCheckError(dest, f"no file {path}")
+
+
+def require_writable(dest: str, path: str) -> None:
+    """Raise :class:`ArgumentCheckError` unless ``path`` could be written as a file: its directory exists
+    and it is not a directory itself."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ArgumentCheckError(dest, f"cannot write {path}: no directory {directory}")
+    if os.path.isdir(path):
+        raise ArgumentCheckError(dest, f"cannot write {path}: it is a directory")
+
+
 CONFIG_HELP = (
     "module:function (or path/to/file.py:function) returning a Parsl Config with a QuantumPilotExecutor"
 )
 
 
-class ConfigError(ValueError):
+class ConfigError(ArgumentCheckError):
     """A ``--config`` that names no function, or whose function returns no quantum pilot executor."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("config", message)
+
+
+def split_config_spec(spec: str) -> tuple[str, str, bool]:
+    """``(module or file, function, whether it is a file)`` of a ``--config`` value, without importing.
+
+    Raises
+    ------
+    ConfigError
+        If ``spec`` is not ``module:function`` or ``path/to/file.py:function``, or the file is missing.
+    """
+    module_name, _, function = spec.rpartition(":")
+    if not module_name or not function:
+        raise ConfigError(f"expected module:function or path/to/file.py:function, not '{spec}'")
+    is_file = module_name.endswith(".py") or os.sep in module_name
+    if is_file and not os.path.isfile(module_name):
+        raise ConfigError(f"no file {module_name}")
+    return module_name, function, is_file
 
 
 def load_config(spec: str) -> Any:
@@ -126,18 +290,15 @@ def load_config(spec: str) -> Any:
     """
     import importlib
     import importlib.util
-    import os
 
     from parsl.config import Config
 
-    module_name, _, function = spec.rpartition(":")
-    if not module_name or not function:
-        raise ConfigError(f"--config '{spec}': expected module:function or path/to/file.py:function")
+    module_name, function, is_file = split_config_spec(spec)
     try:
-        if module_name.endswith(".py") or os.sep in module_name:
+        if is_file:
             loader_spec = importlib.util.spec_from_file_location("parsl_quantum_user_config", module_name)
-            if loader_spec is None or loader_spec.loader is None or not os.path.exists(module_name):
-                raise ConfigError(f"--config '{spec}': no file {module_name}")
+            if loader_spec is None or loader_spec.loader is None:
+                raise ConfigError(f"cannot load {module_name} as a module")
             module = importlib.util.module_from_spec(loader_spec)
             loader_spec.loader.exec_module(module)
         else:
@@ -145,13 +306,13 @@ def load_config(spec: str) -> Any:
                 sys.path.insert(0, os.getcwd())
             module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"--config '{spec}': cannot import {module_name}: {exc}") from exc
+        raise ConfigError(f"cannot import {module_name}: {exc}") from exc
     make = getattr(module, function, None)
     if not callable(make):
-        raise ConfigError(f"--config '{spec}': {module_name} has no function {function}")
+        raise ConfigError(f"{module_name} has no function {function}")
     config = make()
     if not isinstance(config, Config):
-        raise ConfigError(f"--config '{spec}': {function}() returned {type(config).__name__}, not a Config")
+        raise ConfigError(f"{function}() returned {type(config).__name__}, not a Config")
     quantum_executor(config, spec)
     return config
 
@@ -169,7 +330,7 @@ def quantum_executor(config: Any, spec: str = "the configuration") -> Any:
     for executor in config.executors:
         if isinstance(executor, QuantumPilotExecutor):
             return executor
-    raise ConfigError(f"{spec}: the Config has no QuantumPilotExecutor among its executors")
+    raise ConfigError(f"the Config of {spec} has no QuantumPilotExecutor among its executors")
 
 
 def calibrate_pilots(config_spec: str | None, output: str) -> int:
@@ -178,35 +339,30 @@ def calibrate_pilots(config_spec: str | None, output: str) -> int:
     from parsl_quantum.q_dreamer import QDreamer
     from parsl_quantum.workflows.common import loaded
 
-    try:
-        config = load_config(config_spec) if config_spec else local_config(classical_workers=0)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+    config = load_config(config_spec) if config_spec else local_config(classical_workers=0)
     executor = quantum_executor(config)
     with loaded(config):
         executor.wait_for_pilots()
-        names = ", ".join(d.name for d in executor.pilot_descriptions)
-        print(
-            f"calibrating pilots {names} of executor '{executor.label}' (about a minute)...", file=sys.stderr
-        )
+        names = [d.name for d in executor.pilot_descriptions]
+        pilots = f"{'pilot' if len(names) == 1 else 'pilots'} {', '.join(names)}"
+        print(f"calibrating {pilots} of executor '{executor.label}' (about a minute)...", file=sys.stderr)
         profile = QDreamer().calibrate(executor)
     profile.save(output)
     for name, model in sorted(profile.pilots.items()):
-        samples = len(profile.samples.get(name, []))
-        print(f"  pilot {name}: {model.kind}, up to {model.max_qubits} qubits, {samples} samples")
+        samples = plural(len(profile.samples.get(name, [])), "sample")
+        print(f"  pilot {name}: {model.kind}, up to {plural(model.max_qubits, 'qubit')}, {samples}")
     print(f"profile written to {output}")
     return 0
 
 
 def write_report(run_dir: str, output: str) -> int:
     """Write the report of the run at ``run_dir`` into ``output`` and print its files."""
-    from parsl_quantum.report import ReportDependencyError, RunNotFoundError
+    from parsl_quantum.report import ReportDependencyError
     from parsl_quantum.report import write_report as write
 
     try:
         report = write(run_dir, output)
-    except (RunNotFoundError, ReportDependencyError) as exc:
+    except ReportDependencyError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     print(report)
@@ -220,28 +376,25 @@ def plan_circuit(args: argparse.Namespace) -> int:
     import parsl
 
     from parsl_quantum.configs import local_config, local_pilots
-    from parsl_quantum.providers.circuits import CircuitParseError, to_circuit
-    from parsl_quantum.q_dreamer import PlanningError, Profile, QDreamer
+    from parsl_quantum.q_dreamer import PlanningError, QDreamer
 
-    try:
-        with open(args.circuit) as f:
-            circuit = to_circuit(f.read())
-    except (OSError, CircuitParseError) as exc:
-        print(f"cannot read circuit {args.circuit}: {exc}", file=sys.stderr)
-        return 2
+    circuit = read_circuit(args.circuit)
     observables = args.observable or ["Z" * circuit.num_qubits]
-    try:
-        config = (
-            load_config(args.config)
-            if args.config
-            else local_config(pilots=local_pilots(cpu_workers=args.workers, qpu=None), classical_workers=0)
-        )
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+    for observable in observables:
+        if len(observable) != circuit.num_qubits:
+            raise ArgumentCheckError(
+                "observable",
+                f"'{observable}' has {plural(len(observable), 'letter')}; "
+                f"the circuit has {plural(circuit.num_qubits, 'qubit')}",
+            )
+    dreamer = QDreamer(read_profile(args.profile) if args.profile else None)
+    config = (
+        load_config(args.config)
+        if args.config
+        else local_config(pilots=local_pilots(cpu_workers=args.workers, qpu=None), classical_workers=0)
+    )
     executor = quantum_executor(config)
-    dreamer = QDreamer(Profile.load(args.profile) if args.profile else None)
-    dfk = parsl.load(config)
+    dfk = parsl.load(config)  # every argument has been checked: the pilots start
     try:
         executor.wait_for_pilots()
         if dreamer.profile is None:
@@ -254,12 +407,13 @@ def plan_circuit(args: argparse.Namespace) -> int:
         except PlanningError as exc:
             print(str(exc), file=sys.stderr)
             return 1
-        except ValueError as exc:  # a precision or shots that cannot be a target
-            print(f"parsl-quantum plan: {exc}", file=sys.stderr)
+        except ValueError as exc:  # a target the planner refuses, which the checks above let through
+            print(f"parsl-quantum plan: error: {exc}", file=sys.stderr)
             return 2
         print(
-            f"circuit {circuit.name}: {circuit.num_qubits} qubits, {len(observables)} observable(s); "
-            f"{len(plan.alternatives) + 1} configurations weighed in {plan.planning_s:.2f} s"
+            f"circuit {circuit.name}: {plural(circuit.num_qubits, 'qubit')}, "
+            f"{plural(len(observables), 'observable')}; "
+            f"{plural(len(plan.alternatives) + 1, 'configuration')} weighed in {plan.planning_s:.2f} s"
         )
         print(plan.table())
         if args.run:
@@ -277,27 +431,61 @@ def plan_circuit(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_circuit(path: str) -> Any:
+    """The circuit of an OpenQASM file, named after the file (``ghz.qasm``: ``ghz``).
+
+    Raises
+    ------
+    ArgumentCheckError
+        If the file cannot be read or does not parse.
+    """
+    from pathlib import Path
+
+    from parsl_quantum.providers import DeviceInputError
+    from parsl_quantum.providers.circuits import to_circuit
+
+    try:
+        with open(path) as f:
+            circuit = to_circuit(f.read())
+    except (OSError, UnicodeDecodeError, DeviceInputError) as exc:
+        raise ArgumentCheckError("circuit", f"cannot read a circuit from {path}: {exc}") from exc
+    circuit.name = Path(path).stem
+    return circuit
+
+
+def read_profile(path: str) -> Any:
+    """The calibration profile saved at ``path``.
+
+    Raises
+    ------
+    ArgumentCheckError
+        If it cannot be read or is not a profile of this version.
+    """
+    from parsl_quantum.q_dreamer import Profile
+
+    try:
+        return Profile.load(path)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ArgumentCheckError("profile", f"cannot read a calibration profile from {path}: {exc}") from exc
+
+
 def run_workflow(workflow: str, args: Sequence[str]) -> int:
     """Run a mini-app by name (``qaoa_maxcut``: its ``main``; 1 when its verdict is FAIL) or any workflow
-    script by path."""
-    import importlib.util
-    import os
-
-    name = os.path.basename(workflow).removesuffix(".py")
-    if (
-        not os.path.exists(workflow)
-        and importlib.util.find_spec(f"parsl_quantum.workflows.{name}") is not None
-    ):
+    script by path (a file of that name comes first)."""
+    name = mini_app_of(workflow)
+    if not os.path.exists(workflow) and name is not None:
         from parsl_quantum.workflows.common import exit_code, run
 
         return exit_code(run(f"parsl_quantum.workflows.{name}", list(args)))
-    if not os.path.exists(workflow):
-        known = ", ".join(mini_apps())
-        print(f"no workflow '{workflow}': not a file, and not a mini-app ({known})", file=sys.stderr)
-        return 2
     sys.argv = [workflow, *args]
     runpy.run_path(workflow, run_name="__main__")
     return 0
+
+
+def mini_app_of(workflow: str) -> str | None:
+    """The mini-app that ``workflow`` names (``qaoa_maxcut`` or ``qaoa_maxcut.py``), or ``None``."""
+    name = os.path.basename(workflow).removesuffix(".py")
+    return name if name in mini_apps() else None
 
 
 def mini_apps() -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,80 @@ def cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProc
     )
 
 
+def timed(command: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``command`` in ``cwd``; its output and its wall-clock seconds."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    return done, time.perf_counter() - start
+
+
+BAD_ARGUMENTS = [
+    (["demo", "--tasks", "0"], "--tasks"),
+    (["devices", "--shots", "-5"], "--shots"),
+    (["devices", "--qubits", "0"], "--qubits"),
+    (["plan", "circuit.qasm", "--precision", "-1"], "--precision"),
+    (["plan", "circuit.qasm", "--precision", "nan"], "--precision"),
+    (["plan", "circuit.qasm", "--shots", "0"], "--shots"),
+    (["plan", "circuit.qasm", "--workers", "0"], "--workers"),
+    (["plan", "missing.qasm"], "circuit"),
+    (["plan", "circuit.qasm", "--profile", "missing.json"], "--profile"),
+    (["plan", "circuit.qasm", "--save-profile", "no/such/dir/profile.json"], "--save-profile"),
+    (["plan", "circuit.qasm", "--observable", "ZZQZZ"], "--observable"),
+    (["plan", "circuit.qasm", "--config", "missing.py:narrow"], "--config"),
+    (["calibrate", "-o", "no/such/dir/profile.json"], "-o/--output"),
+    (["calibrate", "--config", "userconf", "-o", "profile.json"], "--config"),
+    (["report", "no_such_run"], "run_dir"),
+    (["report", "runs", "-o", "circuit.qasm"], "-o/--output"),
+    (["run", "no_such_app"], "workflow"),
+]
+"""Each command with arguments that fail the checks made before any heavy import, and the argument that
+the error must name."""
+
+
+def test_bad_arguments_are_refused_within_a_second_naming_the_argument(tmp_path):
+    """Every command checks its arguments first: status 2, argparse's message naming the argument, no pilot
+    started (no run directory), and within 1 s of the process' own work (its wall time less a bare
+    interpreter's start-up)."""
+    (tmp_path / "circuit.qasm").write_text(CIRCUIT)
+    (tmp_path / "userconf.py").write_text(USER_CONFIG)
+    (tmp_path / "runs" / "000" / "quantum").mkdir(parents=True)
+    (tmp_path / "runs" / "000" / "quantum" / "tasks.sqlite").touch()
+    start_up = min(timed([sys.executable, "-c", "pass"], tmp_path)[1] for _ in range(3))
+    timings, wrong = [], []
+    for args, argument in BAD_ARGUMENTS:
+        done, seconds = timed([str(SCRIPT), *args], tmp_path)
+        timings.append(f"{seconds - start_up:6.3f} s  {' '.join(args)}")
+        expected = f"parsl-quantum {args[0]}: error: argument {argument}: "
+        if done.returncode != 2 or expected not in done.stderr or seconds - start_up > 1.0:
+            wrong.append((args, done.returncode, round(seconds - start_up, 3), done.stderr[-500:]))
+    print(f"start-up {start_up:.3f} s; beyond it:\n" + "\n".join(timings))
+    assert not wrong, wrong
+    assert not (tmp_path / "runinfo").exists() and not (tmp_path / "profile.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "argument", "message"),
+    [
+        (["plan", "garbage.qasm"], "circuit", "cannot read a circuit from garbage.qasm"),
+        (["plan", "circuit.qasm", "--observable", "ZZ"], "--observable", "'ZZ' has 2 letters"),
+        (["plan", "circuit.qasm", "--profile", "circuit.qasm"], "--profile", "cannot read a calibration"),
+        (["plan", "circuit.qasm", "--config", "userconf:classical_only"], "--config", "no QuantumPilot"),
+        (["devices", "aer", "no_such_backend"], "backends", "unknown backend 'no_such_backend'"),
+    ],
+)
+def test_arguments_that_need_parsing_are_refused_before_any_pilot_starts(tmp_path, args, argument, message):
+    (tmp_path / "circuit.qasm").write_text(CIRCUIT)
+    (tmp_path / "garbage.qasm").write_text("OPENQASM 2.0;\nqreg q[2];\nfoo q[0];\n")
+    (tmp_path / "userconf.py").write_text(USER_CONFIG)
+    done, seconds = timed([str(SCRIPT), *args], tmp_path)
+    print(f"{seconds:.2f} s: {' '.join(args)}")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"parsl-quantum {args[0]}: error: argument {argument}: " in done.stderr and message in done.stderr
+    assert not (tmp_path / "runinfo").exists() and not (tmp_path / "runinfo_user").exists()
+    assert "calibrating" not in done.stderr and not done.stdout
+
+
 def test_the_console_script_is_installed():
     assert SCRIPT.is_file() and os.access(SCRIPT, os.X_OK), SCRIPT
 
@@ -106,10 +182,10 @@ def test_calibrate_writes_a_profile_of_the_default_pilots(tmp_path):
 
 def test_plan_against_the_users_own_pilots(tmp_path):
     (tmp_path / "userconf.py").write_text(USER_CONFIG)
-    (tmp_path / "circuit.qasm").write_text(CIRCUIT)
+    (tmp_path / "chain5.qasm").write_text(CIRCUIT)
     done = cli(
         "plan",
-        "circuit.qasm",
+        "chain5.qasm",
         "--config",
         "userconf:narrow",
         "--save-profile",
@@ -126,6 +202,14 @@ def test_plan_against_the_users_own_pilots(tmp_path):
     exact = get_device("aer").estimate(CIRCUIT, "ZZZZZ")
     assert abs(value - exact) < 5 * stderr, (value, stderr, exact)
     assert (tmp_path / "runinfo_user").is_dir()  # the user's configuration ran
+    # The circuit is named after its file, in the output and in Q-Dreamer's record; counts read right.
+    weighed = re.search(
+        r"^circuit chain5: 5 qubits, 1 observable; (\d+) (configurations?) weighed", done.stdout, re.M
+    )
+    assert weighed, done.stdout
+    assert weighed[2] == ("configuration" if weighed[1] == "1" else "configurations")
+    plans = next((tmp_path / "runinfo_user").glob("*/q_dreamer/plans.jsonl")).read_text().splitlines()
+    assert [json.loads(line)["circuit"] for line in plans if '"kind": "plan"' in line] == ["chain5"]
 
 
 def report_paths(output: str) -> dict[str, Path]:
@@ -145,6 +229,13 @@ def test_demo_ends_with_its_report_and_report_rewrites_it(tmp_path):
     page = paths["page"].read_text()
     assert page.count('src="data:image/png;base64,') == 3 and "No Q-Dreamer plan ran" in page
     assert f"open {paths['page']}" in tail
+    # The demo's summary is the report's headline: the same figures, the warm-up set apart in both.
+    printed = done.stdout.split("time breakdown of the user's tasks", 1)[1].split("\n\n", 1)[0]
+    summary = dict(re.findall(r"^  (\S.*?\S) {2,}(\S.*?)  ", printed, flags=re.M))
+    headline = dict(re.findall(r"<tr><td class=text>([^<]+)</td><td class=value>([^<]+)</td>", page))
+    assert summary == headline and len(headline) == 6, (summary, headline)
+    assert headline["user tasks"] == "12"  # 8 in the sweep, 4 that need a noiseless device
+    assert headline["not counted above"] == "3 warm-up tasks"  # one per worker: cpu 2, qpu 1
 
     again = cli("report", "runinfo", "-o", "again", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
