@@ -117,3 +117,18 @@ def decode_square(x, *, device):
     counts = device.sample(qc, shots=300)
     read = int(max(counts, key=counts.get).replace(" ", ""), 2)
     return read * read
+
+
+def sweep_step(seconds, *, device):
+    """One call of a sweep whose calls take very different times: sleeps ``seconds``."""
+    time.sleep(seconds)
+    return seconds
+
+
+def crunch(cpu_seconds, *, device):
+    """CPU-bound work: spins until this process has used ``cpu_seconds`` of CPU time."""
+    start = time.process_time()
+    spins = 0
+    while time.process_time() - start < cpu_seconds:
+        spins += sum(i * i for i in range(1000)) > 0
+    return spins > 0 or cpu_seconds == 0

@@ -86,3 +86,7 @@ def flaky_qpu(name="qpu", workers=1, **kw):
     return PilotDescription(
         name=name, kind="qpu", backend="fake_manila", workers=workers, options=options, **kw
     )
+
+
+sweep_step = python_app(apps.sweep_step, executors=["quantum"])
+crunch = python_app(apps.crunch, executors=["quantum"])

@@ -31,7 +31,7 @@ ON_QPU = 6  # tasks bound to the QPU first: its backend fails every third job in
 
 
 def test_chaos(load_dfk, caplog):
-    caplog.set_level(logging.WARNING, logger="parsl_quantum.executors.executor")
+    caplog.set_level(logging.WARNING, logger="parsl_quantum.executors")
     qex = QuantumPilotExecutor(
         label="quantum",
         pilots=[cpu("cpu1", workers=1), cpu("cpu2", workers=1), flaky_qpu("qpu")],
@@ -91,16 +91,13 @@ def test_chaos(load_dfk, caplog):
     for name in ("cpu1", "cpu2", "qpu"):
         wait_state(qex, name, "active", timeout=120)
     status = qex.pilots
-    assert status["cpu2"].restarts >= 1
-    # cpu1 lost one worker, which its pool replaces: a task fault, no restart. Unless the worker died
-    # waiting for work: Parsl's idle worker waits holding its pool's task-queue lock, so its replacement
-    # can never get a task. Then, and only then, the pilot is stuck and restarts.
-    cpu1_outages = [r.getMessage() for r in caplog.records if r.getMessage().startswith("pilot cpu1: ")]
-    assert (status["cpu1"].restarts > 0) == bool(cpu1_outages)
-    assert all("workers are stuck" in m for m in cpu1_outages), cpu1_outages
+    # a killed worker or pool is replaced in its block: no pilot is blamed or restarted for it
+    assert status["cpu1"].pool_restarts >= 1 and status["cpu2"].pool_restarts >= 1
+    assert all(s.restarts == 0 for s in status.values()), status
+    assert not [r.getMessage() for r in caplog.records if "IllegalTransition" in r.getMessage()]
     assert status["qpu"].faults.get("backend error", 0) >= 1  # the flaky backend failed some jobs
-    assert status["cpu1"].faults.get("task fault", 0) >= 1  # the killed worker
-    assert status["cpu2"].faults.get("pilot fault", 0) >= 1  # the killed pool
+    # the poison task's deaths are task faults; so is the killed worker's task if it was busy
+    assert sum(s.faults.get("task fault", 0) for s in status.values()) >= 3
     # and after shutdown no process is left behind, the helpers of the killed pool included
     ours = [p for p in worker_processes("quantum-") if qex.run_dir in " ".join(p.cmdline())]
     dfk.cleanup()

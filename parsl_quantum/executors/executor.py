@@ -31,7 +31,7 @@ from parsl.utils import RepresentationMixin
 from parsl_quantum.executors.errors import ExecutorShutdownError, PilotError
 from parsl_quantum.executors.metrics import MetricsStore, TaskRecord
 from parsl_quantum.executors.pilot_runtime import Pilot, PilotStatus
-from parsl_quantum.executors.pilot_states import TERMINAL_STATES, PilotState
+from parsl_quantum.executors.pilot_states import TERMINAL_STATES
 from parsl_quantum.executors.policies import POLICIES, make_policy
 from parsl_quantum.executors.requirements import Requirements
 from parsl_quantum.executors.runtime_estimates import Prior, RuntimeEstimator, signature_of
@@ -226,42 +226,19 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
         pilot.start(self.run_dir, self.run_id, self.monitoring_messages, self.log_config)
         self._supervisor.scaling.add_executors([pilot.htex])
         pilot.probe(self._supervisor.probe_failed)
-        with self._state.lock:
-            self._state.pilots[pilot.name] = pilot
-            self._state.removed.clear()  # a pilot added after a removal: waiting tasks may go to it
-            stranded = self._scheduler.reclassify_locked(time.time())
-        self._scheduler.fail_unschedulable(stranded)
+        self._supervisor.adopt(pilot)
         logger.info("pilot %s started (%s on %s)", pilot.name, pilot.kind, pilot.backend)
         return pilot
 
     def shutdown(self) -> None:
         """Fail tasks still waiting or running, release every pilot's blocks and stop the poller."""
-        state = self._state
-        state.stop.set()
-        for thread in list(self._supervisor.threads):
-            thread.join(timeout=30)
-        with state.lock:
-            pilots = list(state.pilots.values())
-            leftovers = list(state.tasks.values())
-            state.tasks.clear()
-            for pilot in pilots:
-                pilot.in_flight.clear()
-                if pilot.state not in TERMINAL_STATES:
-                    pilot.move_to(PilotState.STOPPED, "executor shut down")
-        for task in leftovers:
-            self._scheduler.complete(
-                task,
-                exception=ExecutorShutdownError(
-                    self.label, f"task {task.task_id} ({task.record.name}) was unfinished at shutdown"
-                ),
-                outcome="cancelled",
-            )
+        pilots = self._supervisor.shutdown()
         stoppers = [threading.Thread(target=p.stop, name=f"stop-{p.name}") for p in pilots]
         for thread in stoppers:
             thread.start()
         for thread in stoppers:
             thread.join(timeout=60)
-        state.metrics.flush()
+        self._state.metrics.flush()
         super().shutdown()
 
     # -- submission ----------------------------------------------------------------------------------
@@ -358,27 +335,8 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
         PilotError
             If there is no live pilot of that name.
         """
-        now = time.time()
-        state, scheduler = self._state, self._scheduler
-        with state.lock:
-            pilot = state.pilots.get(name)
-            if pilot is None or pilot.state in TERMINAL_STATES or pilot.state is PilotState.DRAINING:
-                raise PilotError(self.label, f"no live pilot named '{name}'")
-            self._descriptions = [d for d in self._descriptions if d.name != name]
-            state.removed.add(name)
-            pilot.move_to(PilotState.DRAINING, "removed")
-            if not drain:
-                for task in list(pilot.in_flight.values()):
-                    scheduler.requeue_locked(task, now)
-                pilot.in_flight.clear()
-            idle = not pilot.in_flight
-            if idle:
-                pilot.move_to(PilotState.STOPPED, "removed")
-            stranded = scheduler.reclassify_locked(now)
-        scheduler.fail_unschedulable(stranded)
-        if idle:
-            self._supervisor.stop_async(pilot)
-        scheduler.dispatch()
+        self._supervisor.remove(name, drain)
+        self._descriptions = [d for d in self._descriptions if d.name != name]
 
     def wait_for_pilots(self, names: Sequence[str] | None = None, timeout: float = 120.0) -> float:
         """Block until the named pilots (default: every live one) are active with workers; returns the

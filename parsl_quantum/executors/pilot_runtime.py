@@ -347,11 +347,11 @@ class Pilot:
         if self.state in (PilotState.STOPPED, PilotState.FAILED):
             self.capacity = 0
             return set()
-        managers = self.htex.connected_managers()
+        managers = self.managers()
         replaced = replaced_managers([m["manager"] for m in managers]) - self.replaced_managers
         if replaced:
             self.replaced_managers |= replaced
-            self.htex.hold_managers(replaced)
+            self.hold_managers(replaced)
         self.capacity = sum(
             m["worker_count"]
             for m in managers
@@ -362,6 +362,15 @@ class Pilot:
         elif self.no_worker_since is None:
             self.no_worker_since = now
         return replaced
+
+    # -- what the supervisor asks of the pilot's HTEX --------------------------------------------------
+    def managers(self) -> list[dict[str, Any]]:
+        """The worker pools connected to the pilot's interchange (Parsl's ``connected_managers``)."""
+        return self.htex.connected_managers()
+
+    def hold_managers(self, managers: set[str]) -> None:
+        """Send nothing more to these worker pools."""
+        self.htex.hold_managers(managers)
 
     def poll_blocks(self) -> dict[str, JobStatus]:
         """The statuses of the pilot's blocks (refreshed from its provider at the provider's pace)."""

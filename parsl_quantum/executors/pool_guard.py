@@ -152,6 +152,7 @@ class Guard:
         self.watchdog_s = _heartbeat_period(command) + 0.5
         self.signalled = 0
         self.seen: dict[int, object] = {}
+        self.dead: set[int] = set()
 
     def _say(self, text: str) -> None:
         print(f"parsl-quantum pool guard on {socket.gethostname()}: {text}", file=sys.stderr, flush=True)
@@ -191,9 +192,11 @@ class Guard:
         time.sleep(FERRY_S)
 
     def watch(self, pool: subprocess.Popen) -> tuple[str, int]:
-        """Watch one generation; returns ``(what happened, status)``: ``"replace"``, ``"end"``."""
+        """Watch one generation; returns ``(what happened, status)``: ``"replace"``, ``"end"``. For a
+        replacement after processes died, :attr:`dead` holds their pids."""
         import psutil
 
+        self.dead = set()
         watched = psutil.Process(pool.pid)
         started = time.monotonic()
         last_alive: float | None = None
@@ -222,7 +225,7 @@ class Guard:
             dead = known - processes
             if dead and not self.signalled:
                 self._say(f"pool process {', '.join(map(str, sorted(dead)))} died; replacing the pool")
-                self._await_watchdog(watched, dead)
+                self.dead = dead
                 return "replace", 0
             known |= processes
             if worker_pids(watched):
@@ -243,27 +246,37 @@ class Guard:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        pool = self._start_pool()
         while True:
-            pool = self._start_pool()
             outcome, status = self.watch(pool)
-            self._end_pool(pool)
             if outcome == "end" or self.signalled:
+                self._end_pool(pool)
                 return 128 + self.signalled if self.signalled else status
             if not self.restarts.allow(time.monotonic()):
+                self._end_pool(pool)
                 self._say(
                     f"the worker pool was replaced {self.restarts.limit} "
                     f"time{'s' if self.restarts.limit != 1 else ''} within "
                     f"{self.restarts.window_s:g} s; ending the block"
                 )
                 return GIVE_UP_STATUS
+            # the new pool boots while the old one's watchdog reports the dead worker's task
             self.generation += 1
+            replacement = self._start_pool()
+            if self.dead and pool.poll() is None:
+                with contextlib.suppress(Exception):
+                    import psutil
+
+                    self._await_watchdog(psutil.Process(pool.pid), self.dead)
+            self._end_pool(pool)
+            pool = replacement
 
 
 def guard(
     command: list[str],
     grace_s: float,
     startup_s: float = 300.0,
-    max_restarts: int = 5,
+    max_restarts: int = 10,
     window_s: float = 60.0,
 ) -> int:
     """Run ``command`` (a worker pool) under a guard; returns the exit status for the block.
@@ -287,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parsl_quantum.executors.pool_guard", description=__doc__)
     parser.add_argument("--grace", type=float, default=15.0, help="seconds without a live worker allowed")
     parser.add_argument("--startup", type=float, default=300.0, help="seconds allowed for the first worker")
-    parser.add_argument("--max-restarts", type=int, default=5, help="pool replacements allowed in --window")
+    parser.add_argument("--max-restarts", type=int, default=10, help="pool replacements allowed in --window")
     parser.add_argument("--window", type=float, default=60.0, help="seconds over which replacements count")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the worker pool command, after --")
     args = parser.parse_args(argv)

@@ -203,9 +203,15 @@ class Scheduler:
     def on_done(self, task: QuantumTask, pilot: Pilot, generation: int, inner: Future) -> None:
         """Result of one attempt (called on the pilot HTEX's result thread)."""
         with self.state.lock:
-            if task.generation != generation or task.task_id not in self.state.tasks:
-                return  # an attempt that was already given up
+            if task.task_id not in self.state.tasks:
+                return  # the task is finished
+            stale = task.generation != generation
         exc = inner.exception()
+        if stale:
+            # an attempt given up already (its pool was replaced): only a worker it killed still counts
+            if exc is not None and classify_exception(exc) is Fault.TASK:
+                self.on_fault(pilot, task, generation, Fault.TASK, f"{type(exc).__name__}: {exc}")
+            return
         if exc is not None:
             fault = classify_exception(exc)
             if fault is Fault.USER:

@@ -23,7 +23,12 @@ import time
 
 from parsl.jobs.strategy import Strategy
 
-from parsl_quantum.executors.errors import TaskFailoverExhaustedError, UnschedulableTaskError
+from parsl_quantum.executors.errors import (
+    ExecutorShutdownError,
+    PilotError,
+    TaskFailoverExhaustedError,
+    UnschedulableTaskError,
+)
 from parsl_quantum.executors.faults import DeviceConfigError, Fault
 from parsl_quantum.executors.health import describe_block_end, expired_sessions, has_live_block, lost_blocks
 from parsl_quantum.executors.health import stalled as no_live_worker
@@ -76,6 +81,14 @@ class Supervisor:
             pilot.last_fault = f"{time.strftime('%H:%M:%S')} {fault.value}: {cause}"
             pilot.faults[fault.value] = pilot.faults.get(fault.value, 0) + 1
             current = task is not None and task.generation == generation and task.task_id in state.tasks
+            if task is not None and not current and fault is Fault.TASK and task.task_id in state.tasks:
+                # a worker the task killed, reported after its attempt was requeued: it still counts
+                task.failures.append(f"attempt on pilot '{pilot.name}': {fault.value}: {cause}")
+                task.counted += 1
+                if task.counted >= state.max_attempts and task.pilot is None:
+                    state.queue.remove(task)
+                    state.tasks.pop(task.task_id, None)
+                    exhausted.append(task)
             if current:
                 pilot.in_flight.pop(task.task_id, None)
                 task.failures.append(
@@ -197,6 +210,74 @@ class Supervisor:
         )
         self.scheduler.dispatch()
 
+    # -- pilots joining and leaving ---------------------------------------------------------------------
+    def adopt(self, pilot: Pilot) -> None:
+        """Start watching a pilot that was just started; waiting tasks may go to it once it is up."""
+        with self.state.lock:
+            self.state.pilots[pilot.name] = pilot
+            self.state.removed.clear()  # a pilot added after a removal: waiting tasks may go to it
+            stranded = self.scheduler.reclassify_locked(time.time())
+        self.scheduler.fail_unschedulable(stranded)
+
+    def remove(self, name: str, drain: bool) -> None:
+        """Remove a live pilot: it finishes what it holds (``drain``) or returns it to the queue, takes
+        nothing new, and stops once idle. Tasks only it could serve wait for a pilot added in its place.
+
+        Raises
+        ------
+        PilotError
+            If there is no live pilot of that name.
+        """
+        now = time.time()
+        state, scheduler = self.state, self.scheduler
+        with state.lock:
+            pilot = state.pilots.get(name)
+            if pilot is None or pilot.state in TERMINAL_STATES or pilot.state is PilotState.DRAINING:
+                raise PilotError(state.label, f"no live pilot named '{name}'")
+            state.removed.add(name)
+            pilot.move_to(PilotState.DRAINING, "removed")
+            if not drain:
+                for task in list(pilot.in_flight.values()):
+                    scheduler.requeue_locked(task, now)
+                pilot.in_flight.clear()
+            idle = not pilot.in_flight
+            if idle:
+                pilot.move_to(PilotState.STOPPED, "removed")
+            stranded = scheduler.reclassify_locked(now)
+        scheduler.fail_unschedulable(stranded)
+        if idle:
+            self.stop_async(pilot)
+        scheduler.dispatch()
+
+    def shutdown(self) -> list[Pilot]:
+        """Stop watching: fail every unfinished task with :class:`ExecutorShutdownError` and mark every
+        pilot stopped; returns the pilots, for the caller to release."""
+        state = self.state
+        state.stop.set()
+        for thread in list(self.threads):
+            if thread is not threading.current_thread():
+                thread.join(timeout=30)
+        with state.lock:
+            pilots = list(state.pilots.values())
+            leftovers = list(state.tasks.values())
+            state.tasks.clear()
+            for task in leftovers:
+                if task.pilot is None:
+                    state.queue.remove(task)
+            for pilot in pilots:
+                pilot.in_flight.clear()
+                if pilot.state not in TERMINAL_STATES:
+                    pilot.move_to(PilotState.STOPPED, "executor shut down")
+        for task in leftovers:
+            self.scheduler.complete(
+                task,
+                exception=ExecutorShutdownError(
+                    state.label, f"task {task.task_id} ({task.record.name}) was unfinished at shutdown"
+                ),
+                outcome="cancelled",
+            )
+        return pilots
+
     def stop_async(self, pilot: Pilot) -> None:
         """Stop a pilot on a thread of its own: stopping an HTEX joins its result thread, which may be the
         caller."""
@@ -219,17 +300,8 @@ class Supervisor:
             now = time.time()
             strategize = now - last_strategy >= self.strategy_period
             for pilot in list(self.state.pilots.values()):
-                if pilot.state in TERMINAL_STATES:
-                    continue
-                try:
-                    self.poll_pilot(pilot, now, strategize)
-                except Exception as exc:
-                    if self.state.stop.is_set():
-                        return
-                    logger.exception("poller: pilot %s", pilot.name)
-                    self.fail_pilot(
-                        pilot, f"its supervisor met an unexpected error: {type(exc).__name__}: {exc}"
-                    )
+                if not self.watch(pilot, now, strategize):
+                    return
             try:
                 self.expire_waiting(now)
                 if strategize:
@@ -238,6 +310,21 @@ class Supervisor:
             except Exception:
                 logger.exception("poller")
             self.scheduler.dispatch()
+
+    def watch(self, pilot: Pilot, now: float, strategize: bool) -> bool:
+        """One look at one live pilot (:meth:`poll_pilot`). An unexpected error is logged once and fails
+        the pilot with the error as its reason, so the others are still watched. Returns ``False`` once
+        the executor is stopping."""
+        if pilot.state in TERMINAL_STATES:
+            return True
+        try:
+            self.poll_pilot(pilot, now, strategize)
+        except Exception as exc:
+            if self.state.stop.is_set():
+                return False
+            logger.exception("poller: pilot %s", pilot.name)
+            self.fail_pilot(pilot, f"its supervisor met an unexpected error: {type(exc).__name__}: {exc}")
+        return True
 
     def poll_pilot(self, pilot: Pilot, now: float, strategize: bool) -> None:
         """One look at one pilot: recovery, workers, blocks, scaling, state."""
