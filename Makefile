@@ -70,3 +70,69 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(PARSL_VENV) runinfo .pytest_cache
+
+# Documentation (docs/): Sphinx with numpydoc and myst-nb. Every {code-cell} example runs at each build,
+# so a page cannot show code that fails; any warning fails the build. HTML in docs/_build/html/.
+DOCS_STAMP := $(VENV)/.parsl-quantum-docs-installed
+
+.PHONY: docs wheel-check
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[docs]'
+	@touch $@
+
+docs: $(DOCS_STAMP)
+	@start=$$(date +%s); \
+	$(VENV)/bin/sphinx-build -W --keep-going -E -q -b html docs docs/_build/html && \
+	echo "docs built in $$(( $$(date +%s) - start )) s: docs/_build/html/index.html"
+
+# A wheel that installs: build the wheel and the sdist, check that every file of the package is in the
+# wheel, install the wheel into a fresh venv outside the source tree (pip's cache is reused) and run the
+# README's first workflow there, from a directory outside the source tree.
+DIST_STAMP := $(VENV)/.parsl-quantum-dist-installed
+
+$(DIST_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[dist]'
+	@touch $@
+
+define WHEEL_FILES_PY
+import pathlib, sys, zipfile
+wheels = sorted(pathlib.Path("dist").glob("parsl_quantum-*.whl"))
+sdists = sorted(pathlib.Path("dist").glob("parsl_quantum-*.tar.gz"))
+if len(wheels) != 1 or len(sdists) != 1:
+    sys.exit(f"expected one wheel and one sdist in dist/, found {wheels + sdists}")
+inside = set(zipfile.ZipFile(wheels[0]).namelist())
+package = [p.as_posix() for p in pathlib.Path("parsl_quantum").rglob("*")
+           if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+missing = sorted(set(package) - inside)
+if missing:
+    sys.exit(f"{wheels[0].name} lacks files of the package (add them to package_data): {missing}")
+print(f"{wheels[0].name}: all {len(package)} files of parsl_quantum/; {sdists[0].name}")
+endef
+export WHEEL_FILES_PY
+
+define FIRST_WORKFLOW_PY
+import re, sys
+text = open("README.md").read()
+block = re.search(r"^## A first workflow\n.*?^```python\n(.*?)^```", text, re.S | re.M)
+if block is None:
+    sys.exit("README.md has no Python block under '## A first workflow'")
+open(sys.argv[1], "w").write(block.group(1))
+endef
+export FIRST_WORKFLOW_PY
+
+wheel-check: $(DIST_STAMP)
+	@start=$$(date +%s); set -e; \
+	rm -rf dist; \
+	$(PY) -m build -q --outdir dist .; \
+	$(PY) -c "$$WHEEL_FILES_PY"; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install -q dist/parsl_quantum-*.whl; \
+	$(PY) -c "$$FIRST_WORKFLOW_PY" "$$tmp/first.py"; \
+	cd "$$tmp"; \
+	env -u PYTHONPATH "$$tmp/venv/bin/python" -c \
+	  'import parsl_quantum, sys; p = parsl_quantum.__file__; sys.exit(0 if p.startswith(sys.prefix) else "parsl_quantum imported from " + p)'; \
+	env -u PYTHONPATH "$$tmp/venv/bin/parsl-quantum" --help >/dev/null; \
+	env -u PYTHONPATH "$$tmp/venv/bin/python" first.py; \
+	echo "wheel-check passed in $$(( $$(date +%s) - start )) s"
