@@ -15,6 +15,7 @@ from parsl_quantum.executors.metrics import TaskRecord
 from parsl_quantum.executors.requirements import Requirements
 from parsl_quantum.executors.runtime_estimates import signature_of
 from parsl_quantum.executors.task import QuantumTask
+from parsl_quantum.executors.task_queue import TaskQueue
 from parsl_quantum.q_dreamer.models import PilotModel, SimulatorModel
 
 
@@ -29,7 +30,8 @@ def make_task(
     qubits: int = 0,
     shots: int | None = None,
 ) -> QuantumTask:
-    """A waiting task as the executor holds it (``seq`` defaults to ``task_id``)."""
+    """A waiting task as the executor holds it (``seq`` defaults to ``task_id``; ``eligible`` and
+    ``avoid`` are pilot names, so ``"ab"`` means pilots ``a`` and ``b``)."""
     requirements = Requirements(qubits=qubits, shots=shots, priority=priority)
     return QuantumTask(
         task_id=task_id,
@@ -42,6 +44,14 @@ def make_task(
         eligible=frozenset(eligible),
         avoid=set(avoid),
     )
+
+
+def queue_of(*tasks: QuantumTask) -> TaskQueue:
+    """A queue holding ``tasks``, pushed in the order given."""
+    queue = TaskQueue()
+    for task in tasks:
+        queue.push(task)
+    return queue
 
 
 @dataclass

@@ -16,8 +16,7 @@ from parsl_quantum.executors.policies import (
     make_policy,
 )
 from parsl_quantum.executors.runtime_estimates import RuntimeEstimator, signature_of
-from parsl_quantum.executors.task_queue import TaskQueue
-from tests.unit.helpers import PilotView, make_task
+from tests.unit.helpers import PilotView, make_task, queue_of
 
 INFO = signature_of("f", 0, None)
 
@@ -34,13 +33,6 @@ class Recording(PlacementPolicy):
     def choose(self, info, loads):
         self.offered.append(sorted(load.name for load in loads))
         return self.inner.choose(info, loads) if self.inner else None
-
-
-def queue_of(*tasks) -> TaskQueue:
-    queue = TaskQueue()
-    for task in tasks:
-        queue.push(task)
-    return queue
 
 
 def bound(bindings) -> list[tuple[int, str]]:

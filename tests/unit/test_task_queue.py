@@ -7,20 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parsl_quantum.executors.task_queue import TaskQueue
-from tests.unit.helpers import make_task
+from tests.unit.helpers import make_task, queue_of
 
 PILOTS = ("a", "b", "c")
 
 
 def ids(tasks) -> list[int]:
     return [t.task_id for t in tasks]
-
-
-def queue_of(*tasks) -> TaskQueue:
-    queue = TaskQueue()
-    for task in tasks:
-        queue.push(task)
-    return queue
 
 
 def test_higher_priority_first_then_submission_order():
