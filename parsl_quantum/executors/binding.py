@@ -35,8 +35,8 @@ def choose_bindings(
 ) -> list[tuple[QuantumTask, str]]:
     """One dispatch pass: ``(task, pilot name)`` for each waiting task to bind now, in priority order.
 
-    The queue is not changed; the pass looks ahead a bounded number of tasks (twice the free slots), so a
-    long run of tasks that only busy pilots can serve costs little to skip.
+    The queue is not changed; the pass looks ahead a bounded number of tasks (twice the slots of the pilots
+    that take work, plus 8), so a long run of tasks that only busy pilots can serve costs little to skip.
     """
     loads = pilot_loads(pilots)
     free = [name for name, load in loads.items() if load.free > 0]

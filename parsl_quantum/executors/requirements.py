@@ -87,7 +87,11 @@ class Requirements:
             values["qubits"] = qubits
         if "kinds" in spec:
             kinds = spec["kinds"]
-            kinds = frozenset([kinds] if isinstance(kinds, str) else kinds)
+            names = [kinds] if isinstance(kinds, str) else kinds
+            if isinstance(names, (list, tuple, set, frozenset)) and all(isinstance(k, str) for k in names):
+                kinds = frozenset(names)
+            else:
+                kinds = frozenset()
             if not kinds or not kinds <= set(KINDS):
                 raise _invalid(
                     "kinds", f"'kinds' must be a non-empty subset of {KINDS}, got {spec['kinds']!r}"
@@ -109,7 +113,11 @@ class Requirements:
             values["priority"] = priority
         if "min_fidelity" in spec:
             fidelity = spec["min_fidelity"]
-            if not isinstance(fidelity, (int, float)) or not 0.0 <= fidelity <= 1.0:
+            if (
+                isinstance(fidelity, bool)
+                or not isinstance(fidelity, (int, float))
+                or not 0.0 <= fidelity <= 1.0
+            ):
                 raise _invalid("min_fidelity", f"'min_fidelity' must be in [0, 1], got {fidelity!r}")
             values["min_fidelity"] = float(fidelity)
         if "walltime" in spec and spec["walltime"] is not None:

@@ -80,13 +80,6 @@ def test_a_bad_value_names_its_key(key, value, message):
     assert info.value.message.startswith(message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: Requirements.from_spec calls frozenset() on 'kinds' before checking it, so a value that "
-    "is not an iterable of names raises a bare TypeError instead of InvalidResourceSpecification naming "
-    "'kinds'",
-)
 @pytest.mark.parametrize("value", [3, None, ["cpu", ["qpu"]]])
 def test_kinds_that_are_not_names_name_the_key(value):
     with pytest.raises(InvalidResourceSpecification) as info:
@@ -94,11 +87,6 @@ def test_kinds_that_are_not_names_name_the_key(value):
     assert info.value.invalid_keys == {"kinds"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Requirements.from_spec accepts min_fidelity=True as 1.0 (bool is an int), where every "
-    "other numeric key rejects booleans",
-)
 def test_a_boolean_fidelity_is_rejected_like_every_other_boolean():
     with pytest.raises(InvalidResourceSpecification):
         Requirements.from_spec({"min_fidelity": True})
