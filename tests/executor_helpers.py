@@ -49,15 +49,18 @@ plain_kwargs = python_app(apps.plain_kwargs, executors=["quantum"])
 
 
 def pool_processes(qex, pilot):
-    """The worker-pool processes (not their guards) of pilot ``pilot`` of executor ``qex``."""
+    """The worker-pool processes (not their guards, nor a guard's standby) of pilot ``pilot`` of ``qex``."""
+    from parsl_quantum.executors.pool_guard import STANDBY_MARK
     from tests.conftest import worker_processes
 
     found = []
     for proc in worker_processes(f"{qex.label}-{pilot}"):
         cmd = " ".join(proc.cmdline())
         if "process_worker_pool" in cmd and "pool_guard" not in cmd and qex.run_dir in cmd:
+            if STANDBY_MARK in cmd and not proc.children():
+                continue  # a standby interpreter for the next pool, not a pool yet
             found.append(proc)
-    return found
+    return sorted(found, key=lambda p: p.create_time())  # while a pool is replaced, the newest last
 
 
 def pool_workers(pool):

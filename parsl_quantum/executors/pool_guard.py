@@ -113,6 +113,26 @@ def pool_process_pids(pool) -> set[int]:  # noqa: ANN001 - a psutil.Process
         return set()
 
 
+STANDBY_MARK = "pq-standby"
+"""Word on the command line of a standby pool interpreter (it is not a pool until it is started)."""
+
+_STANDBY = """
+import runpy, sys
+module, args = sys.argv[2], sys.argv[3:]
+__import__(module)  # the pool's imports, paid while the current pool runs
+if sys.stdin.readline().strip() == "go":
+    sys.argv = [module, *args]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+
+def _as_module(command: list[str]) -> tuple[str, str, list[str]] | None:
+    """``(python, module, args)`` of a ``python -m module args...`` command, else ``None``."""
+    if len(command) >= 3 and command[1] == "-m":
+        return command[0], command[2], command[3:]
+    return None
+
+
 def _heartbeat_period(command: list[str]) -> float:
     for arg in command:
         if arg.startswith("--hb_period="):
@@ -153,13 +173,42 @@ class Guard:
         self.signalled = 0
         self.seen: dict[int, object] = {}
         self.dead: set[int] = set()
+        self.standby: subprocess.Popen | None = None
 
     def _say(self, text: str) -> None:
         print(f"parsl-quantum pool guard on {socket.gethostname()}: {text}", file=sys.stderr, flush=True)
 
+    def _pool_command(self, generation: int) -> list[str]:
+        return [*self.command, f"--uid={self.guard_id}.{generation}"]
+
+    def _prepare_standby(self) -> None:
+        """Start the next generation's interpreter now, with the pool's modules imported, so that a
+        replacement does not pay for them (a second or more on a busy node)."""
+        module = _as_module(self._pool_command(self.generation + 1))
+        if module is None or self.standby is not None:
+            return
+        python, name, args = module
+        self.standby = subprocess.Popen(
+            [python, "-c", _STANDBY, STANDBY_MARK, name, *args], stdin=subprocess.PIPE, text=True
+        )
+
     def _start_pool(self) -> subprocess.Popen:
-        uid = f"{self.guard_id}.{self.generation}"
-        return subprocess.Popen([*self.command, f"--uid={uid}"])
+        standby, self.standby = self.standby, None
+        if standby is not None and standby.poll() is None:
+            try:
+                standby.stdin.write("go\n")  # type: ignore[union-attr]
+                standby.stdin.close()  # type: ignore[union-attr]
+                return standby
+            except OSError:
+                standby.kill()
+        return subprocess.Popen(self._pool_command(self.generation))
+
+    def _drop_standby(self) -> None:
+        if self.standby is not None:
+            with contextlib.suppress(OSError):
+                self.standby.kill()
+            self.standby.wait()
+            self.standby = None
 
     def _end_pool(self, pool: subprocess.Popen) -> None:
         import psutil
@@ -230,6 +279,7 @@ class Guard:
             known |= processes
             if worker_pids(watched):
                 last_alive = now
+                self._prepare_standby()
             elif last_alive is not None and now - last_alive > self.grace_s:
                 self._say(f"the worker pool has had no live worker for {self.grace_s:.0f} s")
                 return "replace", 0
@@ -246,6 +296,12 @@ class Guard:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        try:
+            return self._run()
+        finally:
+            self._drop_standby()
+
+    def _run(self) -> int:
         pool = self._start_pool()
         while True:
             outcome, status = self.watch(pool)
