@@ -2,18 +2,23 @@
 
 On every pilot of an executor, as ordinary tasks pinned to it:
 
-- a few no-op tasks, one at a time: the per-task overhead (latency beyond the work);
+- batches of no-op tasks (one task, two and eight per worker) submitted at once through the real
+  executor, timed from the submitting side: what a plan pays whatever its tasks do (the time to send a
+  task, the time a task holds a slot beyond its work, the round trip of its result), and a dependent
+  no-op task on the submitting host after a batch (the launch of the reconstruction task);
 - one task that times sampling circuits of growing width, with and without mid-circuit measurements,
   at two shot counts, on the pilot's own device (so the fit sees the pilot's threads and memory).
 
 The simulator model's coefficients are fitted with non-negative least squares on relative errors, so that
-a 2 ms and a 2 s circuit weigh the same. The reconstruction model is timed on this host. The whole run
-stays under a minute on a two-core machine; the result is a :class:`Profile`, saved as JSON.
+a 2 ms and a 2 s circuit weigh the same. The reconstruction model is timed on this host, and so is
+turning counts into expectation values (what a task running a circuit whole does beyond sampling it).
+The whole run stays under a minute on a two-core machine; the result is a :class:`Profile`, saved as JSON.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,7 +34,7 @@ from parsl_quantum.q_dreamer.models import (
     SimulatorModel,
 )
 
-PROFILE_VERSION = 4
+PROFILE_VERSION = 5
 
 
 @dataclass
@@ -169,8 +174,97 @@ def _deferred_ancillas(device: Any, circuit: Any, shots: int) -> int:
     return int(deferred(circuit, shots)) if deferred is not None else 0
 
 
-def noop(*, device: Any) -> None:
-    """A task that does nothing (its time is all overhead)."""
+def noop(*results: Any, device: Any = None) -> None:
+    """A task that does nothing (its time is all overhead): on a pilot, or on the submitting host after
+    the tasks whose ``results`` it takes (as the reconstruction task does)."""
+
+
+DISPATCH_BATCHES = (0, 2, 8)
+"""No-op tasks per worker in each timed batch (0: a single task)."""
+
+
+def time_dispatch(
+    noop_app: Any, after_app: Any, spec: dict[str, Any], workers: int, repeats: int = 5
+) -> tuple[float, float, float, float]:
+    """``(latency, task_overhead, dispatch, launch)`` of a pilot, from batches of no-op tasks.
+
+    A batch of ``k`` tasks over ``w`` workers is back after about ``latency + ceil(k / w) * overhead``
+    (the model's schedule for tasks of no work, as long as sending a task is quicker than a slot's
+    overhead): fitted by non-negative least squares to the fastest of ``repeats`` timings of each batch
+    of :data:`DISPATCH_BATCHES` (a busy host only ever slows a timing down). ``dispatch`` is the fastest
+    time to send one task; ``launch`` how much longer the fastest batch of ``2 w`` tasks takes when
+    followed by a task on the submitting host that depends on all of them."""
+    from scipy.optimize import nnls
+
+    workers = max(workers, 1)
+    fastest: dict[int, float] = {}
+    sends = []
+    for per_worker in DISPATCH_BATCHES:
+        k = max(1, per_worker * workers)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            futures = [noop_app(parsl_resource_specification=spec) for _ in range(k)]
+            sends.append((time.perf_counter() - start) / k)
+            for future in futures:
+                future.result()
+            fastest[k] = min(fastest.get(k, math.inf), time.perf_counter() - start)
+    rows = np.array([[1.0, math.ceil(k / workers)] for k in fastest])
+    (latency, overhead), _ = nnls(rows, np.array(list(fastest.values())))
+    k = 2 * workers
+    dependent = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        after_app(*[noop_app(parsl_resource_specification=spec) for _ in range(k)]).result()
+        dependent = min(dependent, time.perf_counter() - start)
+    return float(latency), float(overhead), float(min(sends)), max(0.0, dependent - fastest[k])
+
+
+ESTIMATION_SPECS = ((4, 1), (4, 8), (14, 1), (14, 8))
+"""``(measured bits, Pauli terms)`` of the counts whose estimation is timed: few and many distinct
+outcomes (16, and 4,096 in 4,096 shots), one and eight terms of one measurement basis."""
+
+
+def time_estimation(rng: np.random.Generator, shots: int = 4096) -> list[dict[str, float]]:
+    """Seconds :func:`~parsl_quantum.circuits.estimation.estimate_by_sampling` takes beyond its sampler (a
+    stand-in that returns synthetic counts), per :data:`ESTIMATION_SPECS`: ``outcomes``, ``terms`` and
+    ``seconds`` (the fastest of three of each)."""
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import SparsePauliOp
+
+    from parsl_quantum.circuits.estimation import estimate_by_sampling
+
+    out = []
+    for bits, terms in ESTIMATION_SPECS:
+        keys = rng.integers(0, 2**bits, shots)
+        counts: dict[str, int] = {}
+        for k in keys:
+            label = f"{int(k):0{bits}b}"
+            counts[label] = counts.get(label, 0) + 1
+        distinct = [("Z", [i], 1.0) for i in range(bits)] + [
+            ("ZZ", [i, (i + 1) % bits], 1.0) for i in range(bits)
+        ]
+        paulis = distinct[:terms] if terms > 1 else [("Z" * bits, list(range(bits)), 1.0)]
+        observable = SparsePauliOp.from_sparse_list(paulis, bits)
+        circuit = QuantumCircuit(bits)
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            estimate_by_sampling(
+                lambda circuits, n, counts=counts: [counts] * len(circuits), [circuit], [[observable]], shots
+            )
+            best = min(best, time.perf_counter() - start)
+        out.append({"outcomes": len(counts), "terms": terms, "seconds": best})
+    return out
+
+
+def fit_estimation(samples: list[dict[str, float]]) -> tuple[float, float]:
+    """``(per basis, per term and outcome)`` of :meth:`~parsl_quantum.q_dreamer.models.ReconstructionModel.
+    estimation` fitted to :func:`time_estimation`'s samples (non-negative least squares)."""
+    from scipy.optimize import nnls
+
+    rows = np.array([[1.0, s["outcomes"] * s["terms"]] for s in samples])
+    (per_basis, per_term_outcome), _ = nnls(rows, np.array([s["seconds"] for s in samples]))
+    return float(per_basis), float(per_term_outcome)
 
 
 def worker_host(*, device: Any) -> tuple[str, int, tuple[float, float, float, float] | None]:
@@ -257,6 +351,7 @@ def measure_reconstruction() -> ReconstructionModel:
     """Time outcome processing, reconstruction and packing of synthetic cut problems on this host, and fit
     their model.
 
+    Estimation from counts (a whole run's part on its worker) is timed by :func:`time_estimation`.
     Processing (the workers' part) is timed on outcome counts of three shapes, which separate its cost
     per subexperiment, per distinct outcome and per shot. The reconstruction task is timed on five
     problems, which separate its fixed cost, its cost per subexperiment and per outcome class: one cut
@@ -267,7 +362,7 @@ def measure_reconstruction() -> ReconstructionModel:
     from qiskit.quantum_info import SparsePauliOp
     from scipy.optimize import nnls
 
-    from parsl_quantum.providers.circuits import PackedCircuits
+    from parsl_quantum.circuits.normalize import PackedCircuits
     from parsl_quantum.q_dreamer.decompose import decompose
     from parsl_quantum.q_dreamer.reconstruct import (
         BATCHES,
@@ -309,6 +404,7 @@ def measure_reconstruction() -> ReconstructionModel:
         host_targets.append(seconds)
     (fixed, per_circuit, per_class), _ = nnls(np.array(host_rows), np.array(host_targets))
     per_subexperiment, per_outcome, per_shot = time_processing(rng)
+    per_basis, per_term_outcome = fit_estimation(time_estimation(rng))
     circuits = [qc for runs in two_cuts.subexperiments.values() for qc in runs]
     start = time.perf_counter()
     PackedCircuits(circuits)
@@ -321,6 +417,8 @@ def measure_reconstruction() -> ReconstructionModel:
         process_per_circuit=float(per_subexperiment),
         process_per_outcome=float(per_outcome),
         process_per_shot=float(per_shot),
+        estimate_per_basis=per_basis,
+        estimate_per_term_outcome=per_term_outcome,
     )
 
 
@@ -351,7 +449,7 @@ def time_processing(rng: np.random.Generator) -> tuple[float, float, float]:
     return float(per_subexperiment), float(per_outcome), float(per_shot)
 
 
-def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) -> Profile:
+def calibrate_executor(executor: Any, repeats: int = 5, max_width: int = 22) -> Profile:
     """Run the micro-benchmarks on every active pilot of ``executor`` and fit a :class:`Profile`.
 
     Everything is measured by tasks on the pilots' own workers. A pilot whose circuits run as QPU jobs
@@ -363,18 +461,22 @@ def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) 
     ----------
     executor
         The :class:`QuantumPilotExecutor`.
-    noop_tasks
-        Tasks timed for each pilot's per-task overhead.
+    repeats
+        Timings of each batch of no-op tasks (see :func:`time_dispatch`).
     max_width
         Widest benchmark circuit (22 qubits takes seconds per run; circuits wider than those timed are
         predicted by the fitted model and corrected by probes).
     """
     from parsl import python_app
 
+    from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR
+
     executor.wait_for_pilots()
     timing_app = python_app(time_circuits, executors=[executor.label])
     noop_app = python_app(noop, executors=[executor.label])
+    after_app = python_app(noop, executors=[INTERNAL_EXECUTOR])
     host_app = python_app(worker_host, executors=[executor.label])
+    launches = []
     pilots: dict[str, PilotModel] = {}
     samples: dict[str, list[dict[str, float]]] = {}
     status = executor.pilots
@@ -383,12 +485,11 @@ def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) 
         if pilot.state not in ("active", "starting"):
             continue
         spec = {"pilot": name}
-        overheads = []
-        for _ in range(noop_tasks):
-            before = time.time()
-            noop_app(parsl_resource_specification=spec).result()
-            record = next(r for r in reversed(executor.metrics()) if r.pilot == name and r.submit >= before)
-            overheads.append((record.done - record.submit) - (record.end - record.start))
+        noop_app(parsl_resource_specification=spec).result()  # the workers have started
+        latency, overhead, dispatch, launch = time_dispatch(
+            noop_app, after_app, spec, max(pilot.workers, 1), repeats
+        )
+        launches.append(launch)
         max_qubits = pilot.qubits or 20
         host, cores, qpu_timing = host_app(parsl_resource_specification=spec).result()
         model = PilotModel(
@@ -396,7 +497,9 @@ def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) 
             kind=pilot.kind,
             backend=pilot.backend,
             workers=max(pilot.workers, 1),
-            task_overhead=float(np.median(overheads)),
+            task_overhead=overhead,
+            latency=latency,
+            dispatch=dispatch,
             max_qubits=max_qubits,
             host=host,
             host_cores=cores,
@@ -425,7 +528,9 @@ def calibrate_executor(executor: Any, noop_tasks: int = 6, max_width: int = 22) 
         model.simulator = fit_simulator(measured, memory)
         model.calibrated_qubits = max(int(s["qubits"]) for s in measured)
         pilots[name] = model
-    return Profile(pilots=pilots, reconstruction=measure_reconstruction(), samples=samples)
+    reconstruction = measure_reconstruction()
+    reconstruction.launch = float(np.median(launches)) if launches else 0.0
+    return Profile(pilots=pilots, reconstruction=reconstruction, samples=samples)
 
 
 def _worker_memory(job_memory: int | None, workers: int, max_qubits: int) -> float:

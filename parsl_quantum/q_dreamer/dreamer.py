@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from parsl_quantum.q_dreamer.calibrate import Profile, calibrate_executor
-from parsl_quantum.q_dreamer.models import PilotModel
+from parsl_quantum.q_dreamer.models import PilotModel, backlog
 from parsl_quantum.q_dreamer.optimize import CutSearch, Limits, Prediction, Rejected, enumerate_plans
 from parsl_quantum.q_dreamer.plan import CuttingPlan
 from parsl_quantum.q_dreamer.plan_log import PlanLog, PlanRun
@@ -50,6 +50,29 @@ MIN_REFINING_S = 0.05
 """Predicted seconds below which a task's observed time does not refine the models."""
 SCALE_LIMITS = (0.5, 2.0)
 """The online correction stays within these factors: beyond them, calibrate again."""
+
+
+def work_ahead(executor: Any, models: Sequence[PilotModel]) -> dict[str, list[float]]:
+    """When each slot of each pilot in ``models`` is free of the work the executor already holds (see
+    :func:`~parsl_quantum.q_dreamer.models.backlog`).
+
+    A pilot's ``busy`` tasks (``QuantumPilotExecutor.pilots``) run on its workers, and those beyond its
+    workers wait there; the executor's waiting tasks (``outstanding()`` less every pilot's busy ones) are
+    shared among the pilots by their workers. Each lasts the executor's mean observed task on that pilot
+    (``executor.estimator``); where it has observed none, the work ahead is not counted."""
+    status = executor.pilots
+    estimator = getattr(executor, "estimator", None)
+    outstanding = executor.outstanding() if hasattr(executor, "outstanding") else 0
+    waiting = max(0, outstanding - sum(getattr(s, "busy", 0) for s in status.values()))
+    workers = sum(max(m.workers, 1) for m in models) or 1
+    ahead = {}
+    for model in models:
+        busy = getattr(status.get(model.name), "busy", 0)
+        running = min(busy, max(model.workers, 1))
+        queued = busy - running + waiting * max(model.workers, 1) / workers
+        mean = estimator.pilot_mean(model.name) if estimator is not None else None
+        ahead[model.name] = backlog(model.workers, running, queued, mean or 0.0)
+    return ahead
 
 
 class PlanningError(RuntimeError):
@@ -154,7 +177,7 @@ class QDreamer:
 
     def expect(self, expected: Sequence[tuple[tuple[str, int, int], dict[str, float]]]) -> None:
         """Record the runtimes predicted for tasks about to be submitted (for placement)."""
-        from parsl_quantum.executors.runtime_estimates import signature_of
+        from parsl_quantum.executors.durations import signature_of
 
         with self._lock:
             for (name, qubits, shots), per_pilot in expected:
@@ -278,7 +301,7 @@ class QDreamer:
         """
         start = time.perf_counter()
         check_target(precision, shots)
-        from parsl_quantum.providers.circuits import strip_measurements, to_circuit
+        from parsl_quantum.circuits.normalize import strip_measurements, to_circuit
         from parsl_quantum.q_dreamer.decompose import cuttable, pauli_terms
         from parsl_quantum.q_dreamer.template import fingerprint, has_classical_control, parameter_values
 
@@ -295,9 +318,10 @@ class QDreamer:
         target = target_of(ops, precision, shots)
         structure = fingerprint(qc)
         observable_key = tuple((tuple(op.paulis.to_labels()), tuple(op.coeffs.tolist())) for op in ops)
-        from parsl_quantum.executors.capacity import worker_slots
+        from parsl_quantum.executors.dfk_executors import worker_slots
 
         slots = worker_slots([executor.label])
+        ahead = work_ahead(executor, models)
         key = (
             structure,
             observable_key,
@@ -307,6 +331,7 @@ class QDreamer:
             tuple((m.name, m.workers) for m in models),
             slots,
             seed,
+            tuple((name, tuple(round(t, 3) for t in free)) for name, free in sorted(ahead.items())),
         )
         with self._lock:
             cached = self._plans.get(key)
@@ -340,6 +365,7 @@ class QDreamer:
                 max_subexperiments=self.max_subexperiments,
                 limits=self.limits,
                 prune=self.prune,
+                ahead=ahead,
             )
             if predictions:
                 with self._lock:

@@ -15,7 +15,7 @@ Simulator time
     :math:`c_3` is the cost of per-shot trajectories of noisy emulators. The coefficients are fitted per
     pilot by :mod:`~parsl_quantum.q_dreamer.calibrate`. A device that defers up to ``max_deferred``
     mid-circuit measurements onto ancillas (noiseless Aer does, see
-    :meth:`~parsl_quantum.providers.aer.AerDevice.deferred_ancillas`) runs such a circuit as one of
+    :meth:`~parsl_quantum.devices.aer.AerDevice.deferred_ancillas`) runs such a circuit as one of
     :math:`n + m` qubits measured at the end: no branches.
 
 Simulator memory
@@ -25,9 +25,20 @@ QPU time
     Queue wait, then per circuit :math:`s\,(t_{rep} + t_{circuit})` with the circuit's duration from its
     two-qubit depth, single-qubit depth and readout times (the backend's calibration data).
 
+Estimation
+    A task that runs a circuit whole turns its counts into expectation values on its worker:
+    :math:`e_0 + e_1\, O\, T` per measurement basis, for :math:`O` distinct outcomes and :math:`T`
+    Pauli terms measured in that basis (:meth:`ReconstructionModel.estimation`).
+
 Makespan
     Tasks scheduled as the executor's ``earliest_finish`` policy binds them: each, in order, on the pilot
-    slot where it would finish first, every task paying the pilot's per-task overhead.
+    slot where it would finish first. The :math:`i`-th task (from 0) leaves the submitting host
+    :math:`(i + 1)\,d` after the plan is submitted (``dispatch``), starts once it has left and a slot is
+    free, holds the slot for the pilot's per-task ``task_overhead`` :math:`o` and its work, and its result
+    is back ``latency`` :math:`\ell` later:
+    :math:`f_i = \max(\text{slot free}, (i + 1) d) + o + t_i`, makespan :math:`\max_i f_i + \ell`.
+    A pilot's slots are free when the tasks ahead of the plan are done (:func:`backlog`): those running
+    half done on average, those waiting each a full predicted task.
 """
 
 from __future__ import annotations
@@ -216,7 +227,12 @@ class PilotModel:
     workers
         Slots that run tasks at once.
     task_overhead
-        Seconds a task costs beyond its own work (submission, transfer, result).
+        Seconds a task holds a slot beyond its own work (its transfer and start on the worker).
+    latency
+        Seconds from a task's end on its slot until its result is back on the submitting host, plus the
+        first dispatch's fixed cost (measured by calibration on a batch of no-op tasks).
+    dispatch
+        Seconds the submitting host spends sending each task (tasks leave one after another).
     simulator
         Time model of its device as run here (simulators and QPU emulators).
     qpu
@@ -239,6 +255,8 @@ class PilotModel:
     backend: str
     workers: int
     task_overhead: float = 0.005
+    latency: float = 0.0
+    dispatch: float = 0.0
     simulator: SimulatorModel | None = None
     qpu: QPUModel | None = None
     max_qubits: int = 30
@@ -316,7 +334,30 @@ class Schedule:
     placement: list[str] = field(default_factory=list)
 
 
-def schedule(tasks: Sequence[dict[str, float]], pilots: Sequence[PilotModel]) -> Schedule:
+def backlog(workers: int, running: int, waiting: float, task_seconds: float) -> list[float]:
+    """Seconds until each of a pilot's ``workers`` slots is free for new work, soonest first.
+
+    ``running`` tasks hold as many slots, each half done on average (``task_seconds / 2`` left); then
+    ``waiting`` tasks ahead of the new ones (a fractional share of the executor's queue may be
+    expected) each go to the slot free first and hold it ``task_seconds`` (a fraction of a task, that
+    fraction of it)."""
+    slots = max(workers, 1)
+    running = min(max(running, 0), slots)
+    free = [0.5 * task_seconds if slot < running else 0.0 for slot in range(slots)]
+    heapq.heapify(free)
+    whole = int(max(waiting, 0.0))
+    for _ in range(whole):
+        heapq.heapreplace(free, free[0] + task_seconds)
+    if waiting > whole:
+        heapq.heapreplace(free, free[0] + (waiting - whole) * task_seconds)
+    return sorted(free)
+
+
+def schedule(
+    tasks: Sequence[dict[str, float]],
+    pilots: Sequence[PilotModel],
+    ahead: dict[str, list[float]] | None = None,
+) -> Schedule:
     """Place tasks, in order, each on the slot where it finishes first (the ``earliest_finish`` policy).
 
     Parameters
@@ -326,24 +367,33 @@ def schedule(tasks: Sequence[dict[str, float]], pilots: Sequence[PilotModel]) ->
         excluded.
     pilots
         The pilots and their slots.
+    ahead
+        Per pilot, when each of its slots is free of the work submitted before (see :func:`backlog`;
+        default: every slot free now).
     """
-    free: dict[str, list[float]] = {p.name: [0.0] * max(p.workers, 1) for p in pilots}
-    overhead = {p.name: p.task_overhead for p in pilots}
+    ahead = ahead or {}
+    free: dict[str, list[float]] = {}
+    for p in pilots:
+        slots = sorted(ahead.get(p.name, []))[: max(p.workers, 1)]
+        free[p.name] = slots + [0.0] * (max(p.workers, 1) - len(slots))
+        heapq.heapify(free[p.name])
+    models = {p.name: p for p in pilots}
     makespan = 0.0
     placement = []
-    for costs in tasks:
-        best_name, best_finish = None, math.inf
+    for number, costs in enumerate(tasks, start=1):
+        best_name, best_end, best_done = None, math.inf, math.inf
         for name, seconds in costs.items():
             if name not in free:
                 continue
-            finish = free[name][0] + overhead[name] + seconds
-            if finish < best_finish:
-                best_name, best_finish = name, finish
+            model = models[name]
+            end = max(free[name][0], number * model.dispatch) + model.task_overhead + seconds
+            if end + model.latency < best_done:  # its result back first
+                best_name, best_end, best_done = name, end, end + model.latency
         if best_name is None:
             raise ValueError("a task that no pilot can run")
-        heapq.heapreplace(free[best_name], best_finish)
+        heapq.heapreplace(free[best_name], best_end)
         placement.append(best_name)
-        makespan = max(makespan, best_finish)
+        makespan = max(makespan, best_done)
     return Schedule(makespan, placement)
 
 
@@ -359,8 +409,14 @@ class ReconstructionModel:
     Attributes
     ----------
     fixed, per_circuit, per_class
-        The reconstruction task: ``fixed + per_circuit * N + per_class * C * (1 + B)`` for ``N``
-        subexperiments with ``C`` outcome classes in all and ``B`` standard-error batches.
+        The reconstruction task: ``launch + fixed + per_circuit * N + per_class * C * (1 + B)`` for
+        ``N`` subexperiments with ``C`` outcome classes in all and ``B`` standard-error batches.
+    launch
+        Seconds from the last fragment's result to the reconstruction task's own result: launching a
+        Parsl task whose inputs are done, on the submitting host (measured by calibration).
+    estimate_per_basis, estimate_per_term_outcome
+        A task running a circuit whole turning its counts into expectation values: per measurement
+        basis, and per distinct outcome and Pauli term of that basis (:meth:`estimation`).
     pack_per_circuit
         Packing a subexperiment into QPY for its fragment task.
     process_per_circuit, process_per_outcome, process_per_shot
@@ -375,12 +431,21 @@ class ReconstructionModel:
     process_per_outcome: float = 2e-6
     process_per_shot: float = 2e-8
     process_per_circuit: float = 1e-3
+    launch: float = 0.0
+    estimate_per_basis: float = 0.0
+    estimate_per_term_outcome: float = 0.0
+
+    def estimation(self, outcomes: float, terms: int) -> float:
+        """Predicted seconds to turn the counts of one measurement basis, with ``outcomes`` distinct
+        outcomes, into the expectations of its ``terms`` Pauli terms."""
+        return self.estimate_per_basis + self.estimate_per_term_outcome * outcomes * terms
 
     def seconds(self, subexperiments: int, classes: float, batches: int) -> float:
         """Predicted seconds of the reconstruction task for ``subexperiments`` subexperiments with
         ``classes`` outcome classes in all (the same in full and in a batch, to first order) and
         ``batches`` standard-error batches."""
-        return self.fixed + self.per_circuit * subexperiments + self.per_class * classes * (1 + batches)
+        work = self.fixed + self.per_circuit * subexperiments + self.per_class * classes * (1 + batches)
+        return self.launch + work
 
     def processing(self, outcomes: float, shots: int) -> float:
         """Predicted seconds a worker takes to process a subexperiment's ``outcomes`` distinct outcomes

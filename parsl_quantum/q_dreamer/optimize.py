@@ -19,11 +19,15 @@ to ``w``) and across plans.
 
 For each candidate the prediction follows what would run:
 
-- whole: one task sampling the circuit in each measurement basis of the observables, on the pilot where
-  it finishes first;
+- whole: one task sampling the circuit in each measurement basis of the observables and turning the
+  counts into values, on the pilot where it finishes first;
 - cut: the subexperiments grouped into fragments exactly as :func:`~parsl_quantum.q_dreamer.rewrite.
   fragments` will group them (each fragment also processing its outcomes), scheduled on the pilots' slots
-  as ``earliest_finish`` binds them, plus packing and reconstruction on the submitting host.
+  as ``earliest_finish`` binds them, plus packing and the reconstruction task on the submitting host.
+
+Either way every task pays what calibration measured with no-op tasks through the executor (sending it,
+the slot it holds beyond its work, its result's way back; the reconstruction task its launch), and waits
+for the work already ahead on the pilots (:func:`~parsl_quantum.q_dreamer.models.backlog`).
 
 Circuit times come from the pilots' calibrated models, anchored by a probe of the circuit at hand
 (:mod:`~parsl_quantum.q_dreamer.probe`) where the profile has no measurement of its structure yet.
@@ -40,7 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from parsl_quantum.providers.estimation import group_paulis
+from parsl_quantum.circuits.estimation import group_paulis
 from parsl_quantum.q_dreamer.decompose import (
     CutProblem,
     CutStructure,
@@ -208,11 +212,18 @@ def predict_whole(
     target: Target,
     prober: Prober,
     factor: float | None = None,
+    ahead: dict[str, list[float]] | None = None,
+    reconstruction: ReconstructionModel | None = None,
 ) -> Prediction | None:
     """Running the circuit whole, or ``None`` if no pilot can hold it.
 
+    The task samples the circuit once per measurement basis of the observables and turns each basis's
+    counts into the expectations of its Pauli terms (``reconstruction``'s :meth:`~parsl_quantum.
+    q_dreamer.models.ReconstructionModel.estimation`, for as many distinct outcomes as its probe showed,
+    or else as :func:`~parsl_quantum.q_dreamer.models.distinct_outcomes` bounds; nothing without it).
     ``factor`` corrects the models instead of a probe (the profile's measurement of this structure is
-    still used where there is one): no probe runs."""
+    still used where there is one): no probe runs. ``ahead``: the work ahead on each pilot's slots (see
+    :func:`~parsl_quantum.q_dreamer.models.backlog`)."""
     start = time.perf_counter()
     n = circuit.num_qubits
     able = [p for p in pilots if p.can_run(n)]
@@ -224,13 +235,22 @@ def predict_whole(
     features = CircuitFeatures.of(measured)
     bases = max(1, len({g.basis for op in observables for g in group_paulis([op])}))
     slowdown = contention(able, 1)
+    outcomes = whole_outcomes(measured, shots, prober)
+    estimation = (
+        # the worker groups every observable's terms by basis at once
+        sum(reconstruction.estimation(outcomes, len(g.paulis)) for g in group_paulis(list(observables)))
+        if reconstruction
+        else 0.0
+    )
     costs = {
-        p.name: bases
-        * p.anchored_seconds(features, shots, prober.factor(p, measured, shots, factor))
+        p.name: (
+            bases * p.anchored_seconds(features, shots, prober.factor(p, measured, shots, factor))
+            + p.scale * estimation
+        )
         * slowdown[p.name]
         for p in able
     }
-    makespan = schedule([costs], able).makespan
+    makespan = schedule([costs], able, ahead).makespan
     return Prediction(
         cut=False,
         subcircuit_size=n,
@@ -241,6 +261,18 @@ def predict_whole(
         expected=[(("run_whole", n, shots), costs)],
         parts={"circuits": makespan},
     )
+
+
+def whole_outcomes(measured: Any, shots: int, prober: Prober) -> float:
+    """Distinct outcomes of ``shots`` shots of a circuit measured on every qubit: from what its probe
+    showed, scaled to ``shots`` as if its outcomes were equally likely; without a probe, the bound of
+    equally likely outcomes over every bit."""
+    seen = prober.outcomes_of(measured, shots)
+    space = 2.0**measured.num_qubits
+    if seen is None:
+        return distinct_outcomes(measured.num_qubits, shots)
+    probed = min(shots, PROBE_SHOTS)
+    return min(float(shots), seen_outcomes(max(1.0, support_of(seen, probed, space)), shots))
 
 
 def cut_lower_bound(
@@ -321,8 +353,12 @@ def predict_cut(
     reconstruction: ReconstructionModel,
     slots: int,
     prober: Prober,
+    ahead: dict[str, list[float]] | None = None,
 ) -> Prediction | None:
-    """Running ``problem``'s subexperiments as fragments, or ``None`` if no pilot holds a subcircuit."""
+    """Running ``problem``'s subexperiments as fragments, or ``None`` if no pilot holds a subcircuit.
+
+    ``ahead``: the work ahead on each pilot's slots (see :func:`~parsl_quantum.q_dreamer.models.backlog`).
+    """
     able = [p for p in pilots if p.can_run(problem.widest)]
     if not able:
         return None
@@ -368,7 +404,7 @@ def predict_cut(
     prepare = reconstruction.packing(len(work))
     batches = batches_for(min(n for *_, n in work))
     finish = reconstruction.seconds(len(work), classes, batches)
-    circuits = schedule(tasks, able).makespan
+    circuits = schedule(tasks, able, ahead).makespan
     return Prediction(
         cut=True,
         subcircuit_size=problem.subcircuit_size,
@@ -523,6 +559,7 @@ def enumerate_plans(
     max_subexperiments: int = 2000,
     limits: Limits | None = None,
     prune: bool = True,
+    ahead: dict[str, list[float]] | None = None,
 ) -> tuple[list[Prediction], list[Rejected], int]:
     """Every candidate worth weighing, best first; those the limits rule out; and how many were pruned by
     their lower bounds.
@@ -545,6 +582,9 @@ def enumerate_plans(
         What a candidate may have or need at most.
     prune
         Whether lower bounds may set candidates aside (``False`` weighs every one, for benchmarks).
+    ahead
+        Per pilot, when each of its slots is free of the work submitted before (see
+        :func:`~parsl_quantum.q_dreamer.models.backlog`; default: free now).
     """
     limits = limits or Limits()
     cuts_found: list[Prediction] = []
@@ -557,7 +597,8 @@ def enumerate_plans(
     whole_low, whole_high, whole_nominal = math.inf, math.inf, math.inf
     if whole_fits:
         low, high, nominal = (
-            predict_whole(circuit, observables, pilots, target, prober, f) for f in (*LIMITS, 1.0)
+            predict_whole(circuit, observables, pilots, target, prober, f, ahead, reconstruction)
+            for f in (*LIMITS, 1.0)
         )
         whole_low, whole_high = low.makespan, high.makespan  # type: ignore[union-attr]
         whole_nominal = nominal.makespan  # type: ignore[union-attr]
@@ -592,7 +633,7 @@ def enumerate_plans(
             if sum(len(v) for v in template.subexperiments.values()) > max_subexperiments:
                 break
             problem = template.bind(values)
-            prediction = predict_cut(problem, pilots, total, reconstruction, slots, prober)
+            prediction = predict_cut(problem, pilots, total, reconstruction, slots, prober, ahead)
             if prediction is None:
                 continue
             prediction.template, prediction.values, prediction._problem = template, list(values), problem
@@ -609,7 +650,9 @@ def enumerate_plans(
         at_stake = min(best_cut - whole_low, whole_high - best_cut)
         probe_cost = min(whole_nominal, PROBE_BUDGET_S) + min((p.task_overhead for p in pilots), default=0.0)
         worth = whole_low < best_cut < whole_high and probe_cost < PROBE_WORTH * at_stake or not prune
-        whole = predict_whole(circuit, observables, pilots, target, prober, None if worth else 1.0)
+        whole = predict_whole(
+            circuit, observables, pilots, target, prober, None if worth else 1.0, ahead, reconstruction
+        )
         if whole is not None:
             predictions.append(whole)
     return _ranked(predictions, rejected, limits), rejected, pruned
