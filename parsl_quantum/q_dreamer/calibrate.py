@@ -190,14 +190,15 @@ def time_dispatch(
 
     A batch of ``k`` tasks over ``w`` workers is back after about ``latency + ceil(k / w) * overhead``
     (the model's schedule for tasks of no work, as long as sending a task is quicker than a slot's
-    overhead): fitted by non-negative least squares to the fastest of ``repeats`` timings of each batch
-    of :data:`DISPATCH_BATCHES` (a busy host only ever slows a timing down). ``dispatch`` is the fastest
-    time to send one task; ``launch`` how much longer the fastest batch of ``2 w`` tasks takes when
-    followed by a task on the submitting host that depends on all of them."""
+    overhead): fitted by non-negative least squares to the median of ``repeats`` timings of each batch
+    of :data:`DISPATCH_BATCHES` (what a plan meets on the host as it is; one slow timing moves no
+    median). ``dispatch`` is the median time to send one task; ``launch`` how much longer the median
+    batch of ``2 w`` tasks takes when followed by a task on the submitting host that depends on all of
+    them."""
     from scipy.optimize import nnls
 
     workers = max(workers, 1)
-    fastest: dict[int, float] = {}
+    walls: dict[int, list[float]] = {}
     sends = []
     for per_worker in DISPATCH_BATCHES:
         k = max(1, per_worker * workers)
@@ -207,16 +208,18 @@ def time_dispatch(
             sends.append((time.perf_counter() - start) / k)
             for future in futures:
                 future.result()
-            fastest[k] = min(fastest.get(k, math.inf), time.perf_counter() - start)
-    rows = np.array([[1.0, math.ceil(k / workers)] for k in fastest])
-    (latency, overhead), _ = nnls(rows, np.array(list(fastest.values())))
+            walls.setdefault(k, []).append(time.perf_counter() - start)
+    typical = {k: float(np.median(timings)) for k, timings in walls.items()}
+    rows = np.array([[1.0, math.ceil(k / workers)] for k in typical])
+    (latency, overhead), _ = nnls(rows, np.array(list(typical.values())))
     k = 2 * workers
-    dependent = math.inf
+    dependent = []
     for _ in range(repeats):
         start = time.perf_counter()
         after_app(*[noop_app(parsl_resource_specification=spec) for _ in range(k)]).result()
-        dependent = min(dependent, time.perf_counter() - start)
-    return float(latency), float(overhead), float(min(sends)), max(0.0, dependent - fastest[k])
+        dependent.append(time.perf_counter() - start)
+    launch = max(0.0, float(np.median(dependent)) - typical[k])
+    return float(latency), float(overhead), float(np.median(sends)), launch
 
 
 ESTIMATION_SPECS = ((4, 1), (4, 8), (14, 1), (14, 8))
