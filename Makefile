@@ -10,7 +10,7 @@ SYSDEPS_STAMP := $(VENV)/.sysdeps-installed
 SYSDEPS := openmpi-bin libopenmpi-dev
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
-.PHONY: demo test bench lint sysdeps venv clean
+.PHONY: demo test test-unit test-integration bench lint sysdeps venv clean gpu-check
 
 $(SYSDEPS_STAMP):
 	@mkdir -p $(VENV)
@@ -39,8 +39,25 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/parsl-quantum demo
 
-test: $(STAMP)
-	$(PY) -m pytest && $(MAKE) parsl-suite
+# Two tiers: the unit tier (pure logic, no DataFlowKernel, no subprocess; well under a minute) first, then
+# the integration tier (real Parsl, real workers, real Slurm), then Parsl's own suite.
+test: test-unit test-integration
+	$(MAKE) parsl-suite
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+test-integration: $(STAMP)
+	$(PY) -m pytest --ignore=tests/unit
+
+# On a machine with an NVIDIA GPU: the GPU tests (lightning.gpu, Aer GPU, a GPU pilot through the executor,
+# the distributed state vector where lightning.gpu's MPI build is present) and a short GPU benchmark
+# (lightning.gpu against lightning.qubit, benchmarks/results/gpu.json). Without a usable GPU the tests skip
+# saying why and the benchmark exits 2.
+gpu-check: $(STAMP)
+	$(PY) -m pip install -q -e '.[gpu]'
+	$(PY) -m pytest tests/test_gpu.py -m gpu -rs
+	$(PY) -m benchmarks.bench_gpu
 
 # Parsl's own test suite with a QuantumPilotExecutor labelled htex_local, compared with Parsl's htex_local
 # (tests/parsl_suite/compare.py). Parsl's conftest needs pytest<8, so the suite has its own venv with the

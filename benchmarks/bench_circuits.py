@@ -17,8 +17,9 @@ import argparse
 from parsl import python_app
 
 from benchmarks.common import Loaded, median, timed, write_result
+from parsl_quantum.circuits import PackedCircuits
 from parsl_quantum.executors import QuantumPilotExecutor
-from parsl_quantum.providers import PackedCircuits, PilotDescription
+from parsl_quantum.providers import PilotDescription
 
 
 def random_circuits(count: int, qubits: int, depth: int, seed: int = 1234) -> list:

@@ -101,8 +101,8 @@ def addon_flow(
     from qiskit_aer import AerSimulator
     from qiskit_aer.primitives import SamplerV2
 
-    from parsl_quantum.providers.circuits import drop_unobserved_gates
-    from parsl_quantum.providers.deferred_measurement import defer_to_end
+    from parsl_quantum.circuits.deferred_measurement import defer_to_end
+    from parsl_quantum.circuits.normalize import drop_unobserved_gates
 
     steps: dict[str, float] = {}
     start = time.perf_counter()

@@ -21,7 +21,7 @@ from parsl.providers import LocalProvider
 from benchmarks.common import Loaded, median, timed, write_result
 from parsl_quantum.executors import QuantumPilotExecutor
 from parsl_quantum.executors.pilot_htex import htex_launch_options
-from parsl_quantum.executors.pilot_runtime import MAX_PREFETCH
+from parsl_quantum.executors.running_pilot import MAX_PREFETCH
 from parsl_quantum.providers import PilotDescription
 
 

@@ -113,7 +113,7 @@ def _key_functions() -> dict[type, Any]:
     from qiskit.circuit import ParameterExpression, ParameterVector
     from qiskit.quantum_info import Operator, Pauli, PauliList, SparsePauliOp, Statevector
 
-    from parsl_quantum.providers.circuits import PackedCircuits
+    from parsl_quantum.circuits.normalize import PackedCircuits
 
     def unordered(tag: str) -> Any:
         def key(values: Any) -> bytes:

@@ -40,7 +40,7 @@ def devices_demo(backends: Sequence[str], qubits: int = 5, shots: int = 2000) ->
     """Sample a GHZ circuit on each backend, side by side, and print what each device is."""
     from qiskit import QuantumCircuit
 
-    from parsl_quantum.providers import get_device
+    from parsl_quantum.devices import get_device
 
     ghz = QuantumCircuit(qubits, name=f"ghz{qubits}")
     ghz.h(0)
@@ -224,7 +224,7 @@ def check_arguments(args: argparse.Namespace) -> None:
             "workflow", f"'{args.workflow}' is neither a file nor a mini-app ({', '.join(mini_apps())})"
         )
     if args.command == "devices":
-        from parsl_quantum.providers import UnknownBackendError, backend_kind
+        from parsl_quantum.devices import UnknownBackendError, backend_kind
 
         for backend in args.backends:
             try:
@@ -441,8 +441,8 @@ def read_circuit(path: str) -> Any:
     """
     from pathlib import Path
 
-    from parsl_quantum.providers import DeviceInputError
-    from parsl_quantum.providers.circuits import to_circuit
+    from parsl_quantum.circuits.normalize import to_circuit
+    from parsl_quantum.devices import DeviceInputError
 
     try:
         with open(path) as f:

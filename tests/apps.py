@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from parsl_quantum.providers.errors import BackendError
+from parsl_quantum.errors import BackendError
 
 
 def where(*, device):

@@ -106,7 +106,7 @@ def where_it_ran(item, *, device):
 @ensemble(executors=["quantum"])
 def fails_on_the_qpu(item, *, device):
     """Every QPU job of this ensemble fails as a backend fault would."""
-    from parsl_quantum.providers.errors import BackendError
+    from parsl_quantum.errors import BackendError
 
     if device.kind == "qpu":
         raise BackendError(f"the QPU job of item {item} failed")

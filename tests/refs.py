@@ -97,3 +97,12 @@ def exact_midcircuit_distribution(circuit: QuantumCircuit) -> dict[str, float]:
         key = " ".join(parts)
         out[key] = out.get(key, 0.0) + weight
     return out
+
+
+def su2(n: int, seed: int) -> QuantumCircuit:
+    """An n-qubit efficient_su2 ansatz (linear entanglement, one repetition) at angles drawn uniformly from
+    [-pi, pi) with ``seed``."""
+    from qiskit.circuit.library import efficient_su2
+
+    qc = efficient_su2(n, entanglement="linear", reps=1)
+    return qc.assign_parameters(np.random.default_rng(seed).uniform(-np.pi, np.pi, qc.num_parameters))

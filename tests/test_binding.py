@@ -150,8 +150,8 @@ def test_pilot_status_reports_slots_and_work(mixed):
     status = mixed.pilots
     assert status["cpu"].workers == 2 and status["cpu"].slots == 6
     assert status["qpu"].workers == 1 and status["qpu"].slots == 1
-    from parsl_quantum.providers.emulator import emulated_qubits
-    from parsl_quantum.providers.hardware import job_memory_bytes, max_statevector_qubits
+    from parsl_quantum.devices.emulator import emulated_qubits
+    from parsl_quantum.devices.hardware import job_memory_bytes, max_statevector_qubits
 
     assert status["cpu"].qubits == max_statevector_qubits(job_memory_bytes())
     assert status["qpu"].qubits == min(133, emulated_qubits())

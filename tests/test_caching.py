@@ -20,9 +20,9 @@ from qiskit.circuit import Parameter, ParameterVector
 from qiskit.quantum_info import Pauli, SparsePauliOp, Statevector
 
 from parsl_quantum.caching import memo_key_types, register_memo_keys
+from parsl_quantum.circuits import PackedCircuits
 from parsl_quantum.executors import QuantumPilotExecutor
 from parsl_quantum.motifs import quantum_app
-from parsl_quantum.providers import PackedCircuits
 from tests.executor_helpers import cpu, qpu, wait_active
 
 NOISY_REQUEST = {"kinds": ["qpu"]}  # allows (here: demands) the noisy QPU emulator

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from parsl_quantum.providers import get_device
+from parsl_quantum.devices import get_device
 from parsl_quantum.q_dreamer import Profile
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qasm2, qasm3
 from qiskit.quantum_info import SparsePauliOp
 
-from parsl_quantum.providers import (
+from parsl_quantum.devices import (
     CircuitParseError,
     GPUUnavailableError,
     NoMeasurementsError,
@@ -16,9 +16,9 @@ from parsl_quantum.providers import (
     UnknownBackendError,
     get_device,
 )
-from parsl_quantum.providers.aer import gpu_unavailable_reason
-from parsl_quantum.providers.emulator import emulated_qubits
-from parsl_quantum.providers.hardware import job_memory_bytes, max_statevector_qubits
+from parsl_quantum.devices.aer import gpu_unavailable_reason
+from parsl_quantum.devices.emulator import emulated_qubits
+from parsl_quantum.devices.hardware import job_memory_bytes, max_statevector_qubits
 from tests.refs import exact_expectation, exact_probabilities, ghz, pauli_sigma, tvd, w_state
 
 SHOTS = 4000
@@ -270,7 +270,7 @@ def test_aer_midcircuit_measurement_matches_exact_branching(aer):
 
 
 def test_terminal_measurements_move_last_and_the_distribution_is_unchanged(aer):
-    from parsl_quantum.providers.circuits import terminal_measurements_last
+    from parsl_quantum.circuits.normalize import terminal_measurements_last
     from tests.refs import exact_midcircuit_distribution
 
     qc = QuantumCircuit(QuantumRegister(3), ClassicalRegister(1, "mid"), ClassicalRegister(3, "end"))
@@ -298,23 +298,33 @@ def test_terminal_measurements_move_last_and_the_distribution_is_unchanged(aer):
 # -- layout and caches ----------------------------------------------------------------------------
 
 
-def test_no_import_cycle_among_providers():
-    """Every import between resource-layer modules, lazy ones included, forms no cycle."""
+def test_resource_layers_import_downward_only_and_without_cycles():
+    """Every import among the resource layers, lazy ones included: circuits never import devices or
+    providers, devices never import providers, and no module reaches itself."""
     import ast
     from pathlib import Path
 
-    import parsl_quantum.providers as providers
+    import parsl_quantum
 
-    root = Path(providers.__file__).parent
+    root = Path(parsl_quantum.__file__).parent
+    layers = {"errors": 0, "circuits": 1, "devices": 2, "providers": 3}
+    paths = [
+        root / "errors.py",
+        *(p for layer in ("circuits", "devices", "providers") for p in (root / layer).glob("*.py")),
+    ]
     graph = {}
-    for path in root.glob("*.py"):
+    for path in paths:
+        name = "errors" if path.name == "errors.py" else f"{path.parent.name}.{path.stem}"
         deps = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
-                "parsl_quantum.providers."
-            ):
-                deps.add(node.module.rsplit(".", 1)[1])
-        graph[path.stem] = deps - {path.stem}
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("parsl_quantum."):
+                target = node.module.split(".", 1)[1]
+                if target.split(".")[0] in layers:
+                    deps.add(target)
+        graph[name] = deps - {name}
+    for module, deps in graph.items():
+        for dep in deps:
+            assert layers[dep.split(".")[0]] <= layers[module.split(".")[0]], f"{module} imports {dep}"
 
     def reaches(start, goal, seen):
         return any(
@@ -323,7 +333,7 @@ def test_no_import_cycle_among_providers():
 
     cyclic = sorted(m for m in graph if reaches(m, m, {m}))
     assert cyclic == []
-    assert graph["backend_names"] <= {"errors"}  # the leaf every adapter may import
+    assert graph["devices.backend_names"] <= {"errors"}  # the leaf every adapter may import
 
 
 def test_device_cache_keys_on_equality_not_repr():
@@ -348,8 +358,8 @@ def test_device_cache_keys_on_equality_not_repr():
 
 
 def test_unhashable_option_is_named():
-    from parsl_quantum.providers import DeviceInputError
-    from parsl_quantum.providers.registry import freeze_options
+    from parsl_quantum.devices import DeviceInputError
+    from parsl_quantum.devices.registry import freeze_options
 
     class Opaque:  # unhashable, and == is identity: copies are never equal
         __hash__ = None
@@ -366,7 +376,7 @@ def test_unhashable_option_is_named():
 def test_emulator_cache_is_safe_across_threads(torino):
     from concurrent.futures import ThreadPoolExecutor
 
-    from parsl_quantum.providers.emulator import CompactNoiseEmulator
+    from parsl_quantum.devices.emulator import CompactNoiseEmulator
 
     emulator = CompactNoiseEmulator(torino.qiskit_backend, cache_size=3)
     keys = [(0,), (1,), (2,), (3,), (4,), (0, 1)] * 4

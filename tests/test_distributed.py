@@ -17,18 +17,18 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 
 import parsl_quantum.motifs as motifs
 from parsl_quantum.configs import mpi_executor, mpi_worker_init
+from parsl_quantum.devices import GPUUnavailableError, get_device
+from parsl_quantum.devices.lightning import gpu_unavailable_reason
+from parsl_quantum.errors import UnknownBackendError
 from parsl_quantum.motifs.distributed import DistributedApp, distributed
-from parsl_quantum.motifs.mpi_errors import (
+from parsl_quantum.motifs.distributed.errors import (
     DistributedGPUUnavailableError,
     DistributedTaskError,
     MPILaunchError,
 )
-from parsl_quantum.motifs.mpi_hamiltonian import hamiltonian_energy, term_indices
-from parsl_quantum.motifs.mpi_launch import launch_prefix, open_mpi_prefix
-from parsl_quantum.motifs.mpi_rank import PAYLOAD_FILE, mpi_state_support
-from parsl_quantum.providers import GPUUnavailableError, get_device
-from parsl_quantum.providers.errors import UnknownBackendError
-from parsl_quantum.providers.lightning import gpu_unavailable_reason
+from parsl_quantum.motifs.distributed.hamiltonian import hamiltonian_energy, term_indices
+from parsl_quantum.motifs.distributed.launch import launch_prefix, open_mpi_prefix
+from parsl_quantum.motifs.distributed.rank import PAYLOAD_FILE, mpi_state_support
 
 
 def mpi_missing() -> str | None:
@@ -299,7 +299,7 @@ def test_old_import_paths_still_work():
 
 
 def test_a_state_vector_without_an_mpi_build_says_what_to_install():
-    from parsl_quantum.motifs.mpi_rank import MPIStateUnsupportedError, RankPayload, rank_device
+    from parsl_quantum.motifs.distributed.rank import MPIStateUnsupportedError, RankPayload, rank_device
 
     if mpi_state_support("lightning.kokkos"):
         pytest.skip("this lightning.kokkos is built with MPI")

@@ -14,6 +14,7 @@ from parsl.app.errors import RemoteExceptionWrapper
 from parsl.executors.high_throughput.errors import ManagerLost, WorkerLost
 from parsl.jobs.states import JobState, JobStatus
 
+from parsl_quantum.errors import BackendError
 from parsl_quantum.executors.faults import (
     CircuitBreaker,
     DeviceBuildError,
@@ -30,7 +31,6 @@ from parsl_quantum.executors.pilot_states import (
     PilotState,
     transition,
 )
-from parsl_quantum.providers.errors import BackendError
 
 
 def wrapped(exc: BaseException) -> RemoteExceptionWrapper:

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from parsl_quantum.providers.emulator import emulated_qubits
-from parsl_quantum.providers.hardware import (
+from parsl_quantum.devices.emulator import emulated_qubits
+from parsl_quantum.devices.hardware import (
     cgroup_memory_bytes,
     host_memory_bytes,
     job_memory_bytes,
@@ -68,7 +68,7 @@ def test_job_memory_prefers_slurm(tmp_path):
 def test_slurm_env_var_sets_a_devices_width():
     """A real process with ``SLURM_MEM_PER_NODE`` set (what ``--mem=1G`` exports) builds narrower devices."""
     code = (
-        "from parsl_quantum.providers import get_device\n"
+        "from parsl_quantum.devices import get_device\n"
         "print(get_device('aer').num_qubits, get_device('lightning.qubit').num_qubits,"
         " get_device('fake_torino').num_qubits)"
     )
@@ -114,7 +114,11 @@ def test_missing_cgroup_files(tmp_path):
 
 def test_this_process():
     memory = job_memory_bytes()
-    assert 0 < memory <= host_memory_bytes() or slurm_memory_bytes() is not None
+    slurm = slurm_memory_bytes()
+    if slurm is not None:  # inside a Slurm job: its limit, as far as the host allows
+        assert memory == slurm
+    else:
+        assert 0 < memory <= host_memory_bytes()
 
 
 # -- widths -----------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from qiskit.circuit import Clbit
 from qiskit.circuit.library import QFTGate, UnitaryGate
 from qiskit.quantum_info import SparsePauliOp, random_unitary
 
-from parsl_quantum.providers import (
+from parsl_quantum.circuits.convert import GATE_PAIRS
+from parsl_quantum.devices import (
     DeviceInputError,
     GPUUnavailableError,
     NoMeasurementsError,
@@ -20,11 +21,10 @@ from parsl_quantum.providers import (
     TooManyQubitsError,
     get_device,
 )
-from parsl_quantum.providers import lightning as lightning_module
-from parsl_quantum.providers.convert import GATE_PAIRS
-from parsl_quantum.providers.errors import BackendNotInstalledError, UnsupportedOperationError
-from parsl_quantum.providers.hardware import GPUInfo, job_memory_bytes, max_statevector_qubits
-from parsl_quantum.providers.lightning import LightningDevice, gpu_unavailable_reason
+from parsl_quantum.devices import lightning as lightning_module
+from parsl_quantum.devices.hardware import GPUInfo, job_memory_bytes, max_statevector_qubits
+from parsl_quantum.devices.lightning import LightningDevice, gpu_unavailable_reason
+from parsl_quantum.errors import BackendNotInstalledError, UnsupportedOperationError
 from tests.refs import exact_expectation, exact_probabilities, ghz, pauli_sigma, tvd, w_state
 
 SHOTS = 4000

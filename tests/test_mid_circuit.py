@@ -13,16 +13,16 @@ import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit.classical import expr
 
-from parsl_quantum.providers import TooManyQubitsError, get_device
-from parsl_quantum.providers.circuits import (
+from parsl_quantum.circuits.deferred_measurement import defer_measurements, defer_to_end
+from parsl_quantum.circuits.normalize import (
     count_measurements,
     drop_unobserved_gates,
     dynamic_operations,
     final_measurements,
     strip_measurements,
 )
-from parsl_quantum.providers.deferred_measurement import defer_measurements, defer_to_end
-from parsl_quantum.providers.errors import UnsupportedOperationError
+from parsl_quantum.devices import TooManyQubitsError, get_device
+from parsl_quantum.errors import UnsupportedOperationError
 from tests.refs import ghz, pauli_sigma
 
 SHOTS = 20_000

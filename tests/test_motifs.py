@@ -14,13 +14,14 @@ import pytest
 from parsl import python_app
 
 from parsl_quantum.configs import local_config
-from parsl_quantum.executors.internal import INTERNAL_EXECUTOR
+from parsl_quantum.devices import get_device
+from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR
 from parsl_quantum.motifs import EnsembleError, quantum_app
 from parsl_quantum.motifs.circuit_cutting import circuit_cutting
 from parsl_quantum.motifs.variational import CheckpointMismatchError
-from parsl_quantum.providers import get_device
 from parsl_quantum.q_dreamer.precision import allocate_shots, cut_shots
 from tests import motif_apps as m
+from tests import refs
 from tests.refs import exact_expectation, ghz
 
 
@@ -270,10 +271,7 @@ def ghz_problem(n):
 
 @circuit_cutting(executors=["quantum"], subcircuit_size=4, shots=30000, kinds=["cpu"])
 def su2_problem(n, seed):
-    from qiskit.circuit.library import efficient_su2
-
-    qc = efficient_su2(n, entanglement="linear", reps=1)
-    qc = qc.assign_parameters(np.random.default_rng(seed).uniform(-np.pi, np.pi, qc.num_parameters))
+    qc = refs.su2(n, seed)
     return qc, ["Z" + "I" * (n - 1), "I" * (n // 2 - 1) + "ZZ" + "I" * (n // 2 - 1)]
 
 

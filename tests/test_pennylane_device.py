@@ -11,17 +11,17 @@ from qiskit import QuantumCircuit
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import Operator, SparsePauliOp
 
-from parsl_quantum.providers import DeviceInputError, ObservableError, ShotsRequiredError, get_device
-from parsl_quantum.providers.convert import (
+from parsl_quantum.circuits.convert import (
     GATE_PAIRS,
     pennylane_to_sparse_pauli,
     qiskit_to_pennylane,
     sparse_pauli_to_pennylane,
     tape_to_qiskit,
 )
-from parsl_quantum.providers.errors import UnsupportedOperationError
-from parsl_quantum.providers.pennylane_device import BackendPennyLaneDevice
-from parsl_quantum.providers.registry import build_device
+from parsl_quantum.devices import DeviceInputError, ObservableError, ShotsRequiredError, get_device
+from parsl_quantum.devices.pennylane_device import BackendPennyLaneDevice
+from parsl_quantum.devices.registry import build_device
+from parsl_quantum.errors import UnsupportedOperationError
 from tests.refs import pauli_sigma, tvd
 
 SHOTS = 4000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parsl_quantum.executors.pilot_runtime import MAX_PREFETCH, PREFETCH_HORIZON_S, Pilot
+from parsl_quantum.executors.running_pilot import MAX_PREFETCH, PREFETCH_HORIZON_S, Pilot
 from parsl_quantum.providers import PilotDescription
 
 

@@ -17,19 +17,20 @@ from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import SparsePauliOp
 
 from parsl_quantum.configs import local_config
+from parsl_quantum.devices import get_device
 from parsl_quantum.motifs import circuit_cutting
-from parsl_quantum.providers import PilotDescription, get_device
+from parsl_quantum.providers import PilotDescription
 from parsl_quantum.q_dreamer import PlanningError, Profile, QDreamer
 from parsl_quantum.q_dreamer.calibrate import relative_errors
 from parsl_quantum.q_dreamer.models import CircuitFeatures, PilotModel, SimulatorModel, schedule
+from tests import refs
 from tests.refs import ghz
 
 pytestmark = pytest.mark.slow
 
 
-def su2(n: int, seed: int = 1) -> QuantumCircuit:
-    qc = efficient_su2(n, entanglement="linear", reps=1)
-    return qc.assign_parameters(np.random.default_rng(seed).uniform(-np.pi, np.pi, qc.num_parameters))
+def su2(n: int, seed: int = 1):
+    return refs.su2(n, seed)
 
 
 def qaoa_two_communities(n: int, seed: int = 2) -> tuple[QuantumCircuit, SparsePauliOp]:
@@ -256,7 +257,7 @@ def test_shots_chosen_for_a_precision_meet_it_over_repeated_runs(env):
 def test_planner_predictions_feed_earliest_finish_and_refine_online(env):
     import copy
 
-    from parsl_quantum.executors.runtime_estimates import signature_of
+    from parsl_quantum.executors.durations import signature_of
     from parsl_quantum.q_dreamer.dreamer import MIN_REFINING_S, SCALE_LIMITS
 
     executor, dreamer, _ = env
@@ -414,7 +415,7 @@ def test_the_same_profile_gives_the_same_predictions(env):
 
 def test_calibration_and_probes_run_on_the_pilots_workers_never_the_submitting_host(env, monkeypatch):
     """Q-Dreamer measures a pilot only through tasks bound to it: the planning process builds no device."""
-    from parsl_quantum.providers import registry
+    from parsl_quantum.devices import registry
 
     executor, dreamer, _ = env
 

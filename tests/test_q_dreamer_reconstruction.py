@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import SparsePauliOp
 
-from parsl_quantum.providers import PackedCircuits, get_device
+from parsl_quantum.circuits import PackedCircuits
+from parsl_quantum.devices import get_device
 from parsl_quantum.q_dreamer.decompose import decompose
 from parsl_quantum.q_dreamer.reconstruct import (
     combine,
@@ -19,11 +19,7 @@ from parsl_quantum.q_dreamer.reconstruct import (
     reconstruct,
 )
 from parsl_quantum.q_dreamer.rewrite import fragments, reconstruct_fragments, sample_circuits
-
-
-def su2(n: int, seed: int) -> object:
-    qc = efficient_su2(n, entanglement="linear", reps=1)
-    return qc.assign_parameters(np.random.default_rng(seed).uniform(-np.pi, np.pi, qc.num_parameters))
+from tests.refs import su2
 
 
 @pytest.fixture(scope="module")

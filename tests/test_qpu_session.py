@@ -25,15 +25,15 @@ import time
 import pytest
 from qiskit import QuantumCircuit, transpile
 
-from parsl_quantum.executors import QuantumPilotExecutor
-from parsl_quantum.providers import PilotDescription, QPUSessionProvider
-from parsl_quantum.providers.qpu_session import learned_queue_wait_s
-from parsl_quantum.providers.runtime import (
+from parsl_quantum.devices.ibm_runtime import (
     SESSION_ENV,
     job_queue_wait_s,
     predict_qpu_time_s,
     qpu_backend,
 )
+from parsl_quantum.executors import QuantumPilotExecutor
+from parsl_quantum.providers import PilotDescription, QPUSessionProvider
+from parsl_quantum.providers.qpu_session import learned_queue_wait_s
 from tests.executor_helpers import ghz_counts, spec, wait_active
 
 SHOTS = 1000
@@ -157,7 +157,7 @@ def test_calibrating_a_runtime_qpu_pilot_spends_no_qpu_job(load_dfk):
     model = profile.pilots["qpu"]
     assert provider.job_records() == []  # no job ran in the pilot's session
     assert model.simulator is None and model.qpu is not None
-    from parsl_quantum.providers.qpu import qpu_timing
+    from parsl_quantum.devices.qpu import qpu_timing
 
     timing = qpu_timing(qpu_backend(DEVICE))  # the device's calibration data
     assert (model.qpu.one_qubit_gate, model.qpu.two_qubit_gate, model.qpu.readout) == pytest.approx(

@@ -20,23 +20,22 @@ import parsl
 import pytest
 from parsl.config import Config
 
+from parsl_quantum.devices import get_device
 from parsl_quantum.executors import QuantumPilotExecutor
-from parsl_quantum.providers import PilotDescription, get_device
+from parsl_quantum.providers import PilotDescription
 from parsl_quantum.q_dreamer import QDreamer
 from parsl_quantum.report import RunNotFoundError, load_run, write_report
 from parsl_quantum.report.figure import OUTCOME_COLOURS, PILOT_COLOURS, ROLE_COLOURS
 from parsl_quantum.report.roles import OVERHEAD_ROLES
 from parsl_quantum.report.summary import summarise
+from tests import refs
 from tests.executor_helpers import broken, ghz_counts, nap, spec
 
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 
 
 def su2(n: int, seed: int = 3):
-    from qiskit.circuit.library import efficient_su2
-
-    qc = efficient_su2(n, entanglement="linear", reps=1)
-    return qc.assign_parameters(np.random.default_rng(seed).uniform(-np.pi, np.pi, qc.num_parameters))
+    return refs.su2(n, seed)
 
 
 @pytest.fixture(scope="module")

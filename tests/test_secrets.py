@@ -90,7 +90,7 @@ def test_ibm_token_appears_in_no_log_run_file_repr_or_metric(load_dfk, monkeypat
 
 @pytest.mark.parametrize("mode", ["session", "batch"])
 def test_session_that_cannot_open_names_the_device_not_the_token(monkeypatch, mode, caplog):
-    from parsl_quantum.providers.errors import BackendError
+    from parsl_quantum.errors import BackendError
 
     token = f"pq-fake-ibm-token-{uuid.uuid4().hex}"
     monkeypatch.setenv("QISKIT_IBM_TOKEN", token)

@@ -9,7 +9,7 @@ import stat
 from parsl.providers import LocalProvider, SlurmProvider
 
 from parsl_quantum.executors import QuantumPilotExecutor
-from parsl_quantum.executors.pilot_runtime import Pilot
+from parsl_quantum.executors.running_pilot import Pilot
 from parsl_quantum.providers import PilotDescription, QPUSessionProvider
 from tests.executor_helpers import cpu, qpu, wait_active, where
 

@@ -28,9 +28,9 @@ from parsl.launchers import SrunLauncher
 from parsl.providers import SlurmProvider
 from qiskit.circuit.library import efficient_su2
 
+from parsl_quantum.devices.hardware import host_memory_bytes, max_statevector_qubits
 from parsl_quantum.executors import QuantumPilotExecutor
 from parsl_quantum.providers import PilotDescription
-from parsl_quantum.providers.hardware import host_memory_bytes, max_statevector_qubits
 from parsl_quantum.q_dreamer import QDreamer
 from tests.slurm_cluster import ONE_BLOCK, MultiNodeSlurmCluster, started_or_skip
 
@@ -226,7 +226,7 @@ def test_job_memory_limit_reaches_the_workers(pilot_run):
 def test_workers_size_the_device_from_the_job_memory(pilot_run):
     """The device a worker builds is as wide as the job's memory allows, not the node's total.
 
-    Needs ``parsl_quantum.providers.hardware.job_memory_bytes`` (``SLURM_MEM_PER_NODE`` first) in the
+    Needs ``parsl_quantum.devices.hardware.job_memory_bytes`` (``SLURM_MEM_PER_NODE`` first) in the
     devices' width.
     """
     expected = max_statevector_qubits(JOB_MEMORY_GB * 2**30)

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from parsl_quantum.executors.executor import QuantumPilotExecutor
     from parsl_quantum.executors.faults import Fault
     from parsl_quantum.executors.metrics import TaskRecord, read_metrics
-    from parsl_quantum.executors.pilot_runtime import PilotStatus
     from parsl_quantum.executors.pilot_states import PilotState
     from parsl_quantum.executors.policies import POLICIES
+    from parsl_quantum.executors.running_pilot import PilotStatus
     from parsl_quantum.executors.worker import TaskWalltimeError

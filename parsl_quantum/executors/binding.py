@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from parsl_quantum.executors.pilot_runtime import Pilot
 from parsl_quantum.executors.policies import PilotLoad, PlacementPolicy
+from parsl_quantum.executors.running_pilot import Pilot
 from parsl_quantum.executors.task import QuantumTask
 from parsl_quantum.executors.task_queue import TaskQueue
 

@@ -28,19 +28,19 @@ from parsl.monitoring.radios.htex import HTEXRadio
 from parsl.serialize.errors import SerializationError
 from parsl.utils import RepresentationMixin
 
+from parsl_quantum.executors.durations import Prior, RuntimeEstimator, signature_of
 from parsl_quantum.executors.errors import ExecutorShutdownError, PilotError
 from parsl_quantum.executors.metrics import MetricsStore, TaskRecord
-from parsl_quantum.executors.pilot_runtime import Pilot, PilotStatus
 from parsl_quantum.executors.pilot_states import TERMINAL_STATES
 from parsl_quantum.executors.policies import POLICIES, make_policy
 from parsl_quantum.executors.requirements import Requirements
-from parsl_quantum.executors.runtime_estimates import Prior, RuntimeEstimator, signature_of
+from parsl_quantum.executors.running_pilot import Pilot, PilotStatus
 from parsl_quantum.executors.scheduling import Scheduler
 from parsl_quantum.executors.serialization import KeywordCache, pack_call
 from parsl_quantum.executors.state import CompletionListener, ExecutorState
 from parsl_quantum.executors.supervision import Supervisor
 from parsl_quantum.executors.task import QuantumTask
-from parsl_quantum.providers.pilot import PilotDescription
+from parsl_quantum.providers.pilot_description import PilotDescription
 
 logger = logging.getLogger(__name__)
 

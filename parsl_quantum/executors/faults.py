@@ -32,7 +32,7 @@ from parsl.app.errors import RemoteExceptionWrapper
 from parsl.executors.errors import BadStateException
 from parsl.executors.high_throughput.errors import ManagerLost, WorkerLost
 
-from parsl_quantum.providers.errors import BackendError
+from parsl_quantum.errors import BackendError
 
 
 class Fault(enum.StrEnum):

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
-from parsl_quantum.executors.runtime_estimates import RuntimeEstimator, SignatureInfo
+from parsl_quantum.executors.durations import RuntimeEstimator, SignatureInfo
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from parsl.executors.errors import InvalidResourceSpecification
 
-from parsl_quantum.providers.device import KINDS
+from parsl_quantum.devices.device import KINDS
 
 REQUIREMENT_KEYS = frozenset({"qubits", "kinds", "pilot", "shots", "priority", "min_fidelity", "walltime"})
 

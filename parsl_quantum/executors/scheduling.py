@@ -22,8 +22,8 @@ from parsl_quantum.executors.binding import choose_bindings
 from parsl_quantum.executors.errors import UnschedulableTaskError
 from parsl_quantum.executors.faults import Fault, classify_exception, classify_outcome
 from parsl_quantum.executors.metrics import dfk_task_id
-from parsl_quantum.executors.pilot_runtime import Pilot
 from parsl_quantum.executors.pilot_states import LIVE_STATES, PilotState
+from parsl_quantum.executors.running_pilot import Pilot
 from parsl_quantum.executors.state import ExecutorState
 from parsl_quantum.executors.task import QuantumTask
 from parsl_quantum.executors.worker import unship

@@ -11,12 +11,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from parsl_quantum.executors.durations import RuntimeEstimator
 from parsl_quantum.executors.metrics import MetricsStore, TaskRecord
-from parsl_quantum.executors.pilot_runtime import Pilot
 from parsl_quantum.executors.pilot_states import LIVE_STATES, PilotState
 from parsl_quantum.executors.policies import PlacementPolicy
 from parsl_quantum.executors.requirements import Requirements
-from parsl_quantum.executors.runtime_estimates import RuntimeEstimator
+from parsl_quantum.executors.running_pilot import Pilot
 from parsl_quantum.executors.task import QuantumTask
 from parsl_quantum.executors.task_queue import TaskQueue
 

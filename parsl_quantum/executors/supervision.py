@@ -8,7 +8,7 @@ Liveness is judged by evidence, never by the clock:
   fault, one attempt);
 - a block ended without being asked to, or the guard gave up on it: a pilot fault;
 - a pool's heartbeats stopped (Parsl's interchange reports ``ManagerLost``): a pilot fault;
-- tasks in flight and no live worker for :data:`~parsl_quantum.executors.pilot_runtime.HEARTBEAT_THRESHOLD_S`:
+- tasks in flight and no live worker for :data:`~parsl_quantum.executors.running_pilot.HEARTBEAT_THRESHOLD_S`:
   a pilot fault.
 
 A task whose worker is alive and running it is never killed for being slow: only its own ``walltime``
@@ -32,8 +32,8 @@ from parsl_quantum.executors.errors import (
 from parsl_quantum.executors.faults import DeviceConfigError, Fault
 from parsl_quantum.executors.health import describe_block_end, expired_sessions, has_live_block, lost_blocks
 from parsl_quantum.executors.health import stalled as no_live_worker
-from parsl_quantum.executors.pilot_runtime import HEARTBEAT_THRESHOLD_S, Pilot
 from parsl_quantum.executors.pilot_states import TERMINAL_STATES, PilotState
+from parsl_quantum.executors.running_pilot import HEARTBEAT_THRESHOLD_S, Pilot
 from parsl_quantum.executors.scheduling import Scheduler, Stranded
 from parsl_quantum.executors.state import ExecutorState
 from parsl_quantum.executors.task import QuantumTask

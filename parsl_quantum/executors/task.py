@@ -5,9 +5,9 @@ from __future__ import annotations
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from parsl_quantum.executors.durations import SignatureInfo
 from parsl_quantum.executors.metrics import TaskRecord
 from parsl_quantum.executors.requirements import Requirements
-from parsl_quantum.executors.runtime_estimates import SignatureInfo
 
 
 @dataclass(eq=False)

@@ -67,7 +67,7 @@ def _worker_name() -> str:
 
 
 def _device(backend: str, options: dict[str, Any]) -> Any:
-    from parsl_quantum.providers.registry import get_device
+    from parsl_quantum.devices.registry import get_device
 
     try:
         return get_device(backend, **options)
@@ -136,7 +136,7 @@ def describe_device(backend: str, options: dict[str, Any]) -> dict[str, Any]:
     ``qubits`` is the device's width, which for a simulator is what fits in the memory this job may use
     (a Slurm or cgroup limit, not the node's total); ``memory_bytes`` is that memory.
     """
-    from parsl_quantum.providers import hardware
+    from parsl_quantum.devices import hardware
 
     device = _device(backend, options)
     memory = hardware.job_memory_bytes()

@@ -22,20 +22,20 @@ named here too.
 from parsl_quantum.configs import mpi_executor
 from parsl_quantum.motifs.circuit_cutting import CircuitCuttingApp, circuit_cutting
 from parsl_quantum.motifs.distributed import DistributedApp, distributed
-from parsl_quantum.motifs.ensemble import EnsembleApp, EnsembleError, ensemble
-from parsl_quantum.motifs.mpi_errors import (
+from parsl_quantum.motifs.distributed.errors import (
     DistributedGPUUnavailableError,
     DistributedTaskError,
     MPILaunchError,
 )
-from parsl_quantum.motifs.mpi_hamiltonian import hamiltonian_energy
+from parsl_quantum.motifs.distributed.hamiltonian import hamiltonian_energy
+from parsl_quantum.motifs.ensemble import EnsembleApp, EnsembleError, ensemble
 from parsl_quantum.motifs.pipeline import Pipeline, pipeline
-from parsl_quantum.motifs.qml_errors import QMLTrainingError, QMLTrainingInputError
-from parsl_quantum.motifs.qml_result import TrainingResult
-from parsl_quantum.motifs.qml_training import QMLTrainingApp, qml_training
+from parsl_quantum.motifs.qml.errors import QMLTrainingError, QMLTrainingInputError
+from parsl_quantum.motifs.qml.result import TrainingResult
+from parsl_quantum.motifs.qml.training import QMLTrainingApp, qml_training
 from parsl_quantum.motifs.quantum_app import QuantumApp, quantum_app
-from parsl_quantum.motifs.report import TimeBreakdown
-from parsl_quantum.motifs.requirements import TaskRequirements
+from parsl_quantum.motifs.task_requirements import TaskRequirements
+from parsl_quantum.motifs.time_breakdown import TimeBreakdown
 from parsl_quantum.motifs.variational import VariationalApp, VariationalResult, variational
 
 __all__ = [

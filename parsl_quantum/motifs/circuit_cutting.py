@@ -25,8 +25,8 @@ import numpy as np
 from parsl import join_app, python_app
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.executors.internal import INTERNAL_EXECUTOR
-from parsl_quantum.motifs.requirements import TaskRequirements
+from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR
+from parsl_quantum.motifs.task_requirements import TaskRequirements
 from parsl_quantum.q_dreamer.decompose import decompose
 from parsl_quantum.q_dreamer.precision import allocate_shots, check_target, cut_shots, target_of
 from parsl_quantum.q_dreamer.reconstruct import Reconstruction

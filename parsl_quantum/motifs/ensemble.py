@@ -14,7 +14,7 @@ A batch holds only items whose requirements are equal: each item's requirement f
 ``pilot``, ``min_fidelity``, ``qubits``...) are evaluated on that item, the items are grouped by the
 values, and every batch carries its group's requirements, so the executor binds it where every one of its
 items may run. An item that raises has its exception kept and the others go on, except for a
-:class:`~parsl_quantum.providers.errors.BackendError` (a fault of the backend, not of the item): it fails
+:class:`~parsl_quantum.errors.BackendError` (a fault of the backend, not of the item): it fails
 the whole batch task, which the executor then runs again on another pilot, like any task. Results come
 back in input order.
 """
@@ -34,12 +34,12 @@ from parsl import join_app, python_app
 from parsl.app.errors import RemoteExceptionWrapper
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.executors.capacity import worker_slots
+from parsl_quantum.circuits.normalize import PackedCircuits
+from parsl_quantum.errors import BackendError
+from parsl_quantum.executors.dfk_executors import worker_slots
 from parsl_quantum.motifs.quantum_app import QuantumApp, has_futures
-from parsl_quantum.motifs.requirements import Requirement, TaskRequirements, requirement_key
+from parsl_quantum.motifs.task_requirements import Requirement, TaskRequirements, requirement_key
 from parsl_quantum.motifs.waiting import when_done
-from parsl_quantum.providers.circuits import PackedCircuits
-from parsl_quantum.providers.errors import BackendError
 
 TARGET_TASK_S = 0.2
 """Seconds of work a batch aims for: ~40x a task's overhead, so the overhead stays near 2.5%."""
@@ -79,7 +79,7 @@ def run_batch(fn: Callable[..., Any], items: Any, args: tuple, kwargs: dict, dev
     """Call ``fn(item, *args, device=device, **kwargs)`` for each item (on a worker).
 
     An item's exception is kept in the outcome and the next item runs, except a
-    :class:`~parsl_quantum.providers.errors.BackendError`: that is the backend's fault, so it fails the
+    :class:`~parsl_quantum.errors.BackendError`: that is the backend's fault, so it fails the
     batch task, and the executor runs the batch again on another pilot.
     """
     if isinstance(items, PackedCircuits):
@@ -303,7 +303,7 @@ def ensemble(
     reduce
         Default reduction of the results list.
     **requirements
-        Requirements of each item (see :class:`~parsl_quantum.motifs.requirements.TaskRequirements`):
+        Requirements of each item (see :class:`~parsl_quantum.motifs.task_requirements.TaskRequirements`):
         values or functions of ``(item, *args, **kwargs)``.
     """
 

@@ -14,7 +14,7 @@ from typing import Any
 from parsl import join_app, python_app
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.motifs.requirements import Requirement, TaskRequirements
+from parsl_quantum.motifs.task_requirements import Requirement, TaskRequirements
 
 
 def has_futures(args: Sequence[Any], kwargs: dict[str, Any]) -> bool:
@@ -107,7 +107,7 @@ def quantum_app(
         Parsl app caching.
     **requirements
         ``qubits``, ``kinds``, ``pilot``, ``shots``, ``priority``, ``min_fidelity``, ``walltime`` (see
-        :class:`~parsl_quantum.motifs.requirements.TaskRequirements`): a value, or a function of the
+        :class:`~parsl_quantum.motifs.task_requirements.TaskRequirements`): a value, or a function of the
         call's arguments (e.g. ``qubits=lambda n: n``). A call's ``parsl_resource_specification``
         overrides them.
 

@@ -40,7 +40,7 @@ import numpy as np
 from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.motifs.quantum_app import QuantumApp
-from parsl_quantum.motifs.requirements import Requirement, TaskRequirements
+from parsl_quantum.motifs.task_requirements import Requirement, TaskRequirements
 from parsl_quantum.motifs.variational_checkpoint import Checkpoint, CheckpointMismatchError
 from parsl_quantum.motifs.waiting import background_app
 
@@ -352,7 +352,7 @@ def variational(
         The shift (default pi/2) or finite-difference step (default 1e-3).
     **requirements
         Requirements of each evaluation (see
-        :class:`~parsl_quantum.motifs.requirements.TaskRequirements`): values or functions of
+        :class:`~parsl_quantum.motifs.task_requirements.TaskRequirements`): values or functions of
         ``(params, *args, **kwargs)``.
     """
 

@@ -28,7 +28,7 @@ from typing import Any
 from parsl import join_app, python_app
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.executors.internal import INTERNAL_EXECUTOR
+from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR
 
 
 def done_future(value: Any) -> Future:

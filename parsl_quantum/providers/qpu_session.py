@@ -7,7 +7,7 @@ one session:
 - ``submit`` acquires the session and starts the block's workers on this host (they submit QPU jobs,
   so they need no compute node); the block is RUNNING at once. With a ``backend``, acquiring means opening
   a qiskit-ibm-runtime ``Session`` (or ``Batch``) on it; its id reaches the block's workers in their
-  environment (:data:`~parsl_quantum.providers.runtime.SESSION_ENV`), and they run their jobs in it;
+  environment (:data:`~parsl_quantum.devices.ibm_runtime.SESSION_ENV`), and they run their jobs in it;
 - the session's end (``session_s`` after it was acquired) makes the block TIMEOUT, not FAILED: nothing
   went wrong, the session simply expired, and the scaling strategy may acquire a new one;
 - ``cancel`` releases the session, and :meth:`QPUSessionProvider.close_sessions` (shutdown) every one.
@@ -40,14 +40,8 @@ from parsl.providers import LocalProvider
 from parsl.providers.base import ExecutionProvider
 from parsl.utils import RepresentationMixin
 
-from parsl_quantum.providers.runtime import (
-    JOB_LOG_ENV,
-    MODES,
-    SESSION_ENV,
-    RuntimeSession,
-    open_session,
-    read_records,
-)
+from parsl_quantum.devices.ibm_runtime import JOB_LOG_ENV, MODES, SESSION_ENV, read_records
+from parsl_quantum.providers.ibm_sessions import RuntimeSession, open_session
 
 logger = logging.getLogger(__name__)
 

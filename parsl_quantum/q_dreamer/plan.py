@@ -11,7 +11,7 @@ import numpy as np
 from parsl import python_app
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.executors.internal import INTERNAL_EXECUTOR
+from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR
 from parsl_quantum.q_dreamer.reconstruct import Reconstruction
 from parsl_quantum.q_dreamer.rewrite import submit_cut
 

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from parsl_quantum.providers.estimation import group_paulis
+from parsl_quantum.circuits.estimation import group_paulis
 
 DEFAULT_SHOTS = 4096
 """Shots per measurement basis running whole whose standard error is the target when neither

@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 def time_probe(packed: Any, repeat: int, shots: int, repeats: int, *, device: Any) -> tuple[float, int]:
     """Worker side of a probe: the fastest of ``repeats`` timings of ``repeat`` copies of the probe (the
-    one circuit ``packed`` holds, a :class:`~parsl_quantum.providers.circuits.PackedCircuits`) run in one
+    one circuit ``packed`` holds, a :class:`~parsl_quantum.circuits.normalize.PackedCircuits`) run in one
     call on the pilot's ``device``, per copy, and the number of distinct outcomes the probe gave."""
     (probe,) = packed.unpack()
     best = float("inf")
@@ -129,7 +129,7 @@ class Prober:
         unprobed in this plan) when it cannot be submitted."""
         if pilot.name in self.unprobed:
             return None
-        from parsl_quantum.providers.circuits import PackedCircuits
+        from parsl_quantum.circuits.normalize import PackedCircuits
 
         spec = {"pilot": pilot.name, "qubits": probe.num_qubits}
         try:

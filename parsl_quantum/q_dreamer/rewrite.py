@@ -19,9 +19,8 @@ from typing import Any
 from parsl import python_app
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.executors.capacity import worker_slots
-from parsl_quantum.executors.internal import INTERNAL_EXECUTOR
-from parsl_quantum.providers.circuits import PackedCircuits
+from parsl_quantum.circuits.normalize import PackedCircuits
+from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR, worker_slots
 from parsl_quantum.q_dreamer.decompose import CutProblem
 from parsl_quantum.q_dreamer.reconstruct import (
     OutcomeGroup,

@@ -66,7 +66,7 @@ def has_classical_control(circuit: Any) -> str | None:
     """The feature that keeps ``circuit`` (final measurements stripped) from being cut, or ``None``:
     classically controlled operations (``if_test`` and other control flow), resets, or measurements that
     something reads afterwards."""
-    from parsl_quantum.providers.circuits import count_measurements
+    from parsl_quantum.circuits.normalize import count_measurements
 
     names = set(circuit.count_ops())
     flow = sorted(names & CONTROL_FLOW)

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.large:
         args.qubits, args.subcircuit = 16, 8
-    from parsl_quantum.providers import get_device
+    from parsl_quantum.devices import get_device
 
     problem = make_problem(args.subcircuit, args.shots)
     config = local_config()

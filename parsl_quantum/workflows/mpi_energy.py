@@ -16,7 +16,7 @@ from typing import Any
 from parsl.config import Config
 
 from parsl_quantum.motifs.distributed import distributed, hamiltonian_energy, mpi_executor, term_indices
-from parsl_quantum.motifs.report import TimeBreakdown
+from parsl_quantum.motifs.time_breakdown import TimeBreakdown
 from parsl_quantum.workflows.common import Clock, at_most, loaded, script, verdict
 
 TOLERANCE = 1e-8

@@ -41,7 +41,7 @@ def transpile_with_calibration(n, backend):
     """The GHZ circuit laid out on the device, and calibration circuits on its physical qubits."""
     from qiskit import QuantumCircuit, transpile
 
-    from parsl_quantum.providers import get_device
+    from parsl_quantum.devices import get_device
 
     device = get_device(backend)
     (isa,) = device.transpile([ghz(n)])

@@ -19,7 +19,7 @@ import numpy as np
 import pennylane as qml
 
 from parsl_quantum.configs import local_config
-from parsl_quantum.motifs.qml_training import qml_training
+from parsl_quantum.motifs.qml.training import qml_training
 from parsl_quantum.providers import PilotDescription
 from parsl_quantum.workflows.common import Clock, at_least, loaded, script, verdict
 

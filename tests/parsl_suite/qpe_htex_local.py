@@ -21,7 +21,7 @@ from parsl.launchers import SimpleLauncher
 from parsl.providers import LocalProvider
 
 from parsl_quantum.executors import QuantumPilotExecutor
-from parsl_quantum.providers.pilot import PilotDescription
+from parsl_quantum.providers.pilot_description import PilotDescription
 
 
 def fresh_config() -> Config:

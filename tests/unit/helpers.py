@@ -11,9 +11,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from parsl_quantum.executors.durations import signature_of
 from parsl_quantum.executors.metrics import TaskRecord
 from parsl_quantum.executors.requirements import Requirements
-from parsl_quantum.executors.runtime_estimates import signature_of
 from parsl_quantum.executors.task import QuantumTask
 from parsl_quantum.executors.task_queue import TaskQueue
 from parsl_quantum.q_dreamer.models import PilotModel, SimulatorModel

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from parsl_quantum.executors.binding import choose_bindings, pilot_loads
+from parsl_quantum.executors.durations import RuntimeEstimator, signature_of
 from parsl_quantum.executors.policies import (
     BestFidelity,
     EarliestFinish,
@@ -15,7 +16,6 @@ from parsl_quantum.executors.policies import (
     RoundRobin,
     make_policy,
 )
-from parsl_quantum.executors.runtime_estimates import RuntimeEstimator, signature_of
 from tests.unit.helpers import PilotView, make_task, queue_of
 
 INFO = signature_of("f", 0, None)

@@ -13,6 +13,7 @@ from parsl.app.errors import RemoteExceptionWrapper
 from parsl.executors.errors import BadStateException
 from parsl.executors.high_throughput.errors import ManagerLost, WorkerLost
 
+from parsl_quantum.errors import BackendError, TooManyQubitsError
 from parsl_quantum.executors.faults import (
     CircuitBreaker,
     DeviceBuildError,
@@ -23,7 +24,6 @@ from parsl_quantum.executors.faults import (
     classify_exception,
     classify_outcome,
 )
-from parsl_quantum.providers.errors import BackendError, TooManyQubitsError
 
 
 class JobFailed(BackendError):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parsl_quantum.executors.runtime_estimates import RuntimeEstimator, SignatureInfo, signature_of
+from parsl_quantum.executors.durations import RuntimeEstimator, SignatureInfo, signature_of
 
 SAMPLE = signature_of("sample", 5, 1000)
 OTHER = signature_of("estimate", 5, None)

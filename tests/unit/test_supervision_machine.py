@@ -18,20 +18,20 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from parsl.executors.high_throughput.errors import ManagerLost, WorkerLost
 from parsl.jobs.states import JobState, JobStatus
 
+from parsl_quantum.errors import BackendError
+from parsl_quantum.executors.durations import RuntimeEstimator, signature_of
 from parsl_quantum.executors.faults import DeviceBuildError, DeviceConfigError
 from parsl_quantum.executors.metrics import TaskRecord
-from parsl_quantum.executors.pilot_runtime import Pilot
 from parsl_quantum.executors.pilot_states import LEGAL_TRANSITIONS, TERMINAL_STATES, PilotState
 from parsl_quantum.executors.policies import make_policy
 from parsl_quantum.executors.requirements import Requirements
-from parsl_quantum.executors.runtime_estimates import RuntimeEstimator, signature_of
+from parsl_quantum.executors.running_pilot import Pilot
 from parsl_quantum.executors.scheduling import Scheduler
 from parsl_quantum.executors.state import ExecutorState
 from parsl_quantum.executors.supervision import Supervisor
 from parsl_quantum.executors.task import QuantumTask
 from parsl_quantum.executors.worker import ship
-from parsl_quantum.providers.errors import BackendError
-from parsl_quantum.providers.pilot import PilotDescription
+from parsl_quantum.providers.pilot_description import PilotDescription
 
 NAMES = ("p0", "p1", "p2")
 RARE = st.integers(0, 3).map(lambda n: n == 0)
