@@ -1,5 +1,6 @@
 """QML training as a motif: ``qml_training`` fits a quantum model's parameters, each step's loss and
-gradient averaged over mini-batches run as quantum tasks (:mod:`.training`, :mod:`.loop`)."""
+gradient computed by shard tasks on the pilots and averaged on the host (:mod:`.training`, :mod:`.loop`,
+:mod:`.averaging`)."""
 
 from parsl_quantum.motifs.qml.errors import QMLTrainingError, QMLTrainingInputError
 from parsl_quantum.motifs.qml.result import TrainingResult

@@ -24,15 +24,10 @@ from parsl import python_app
 from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.executors.dfk_executors import worker_slots
+from parsl_quantum.motifs.qml.averaging import collect, joined_outputs, mean_loss_and_gradient
 from parsl_quantum.motifs.qml.errors import QMLTrainingError, QMLTrainingInputError
 from parsl_quantum.motifs.qml.inputs import as_inputs, as_labels, as_params, check_circuit, positive_int
-from parsl_quantum.motifs.qml.loop import (
-    Settings,
-    TrainingRun,
-    collect,
-    joined_outputs,
-    mean_loss_and_gradient,
-)
+from parsl_quantum.motifs.qml.loop import Settings, TrainingRun
 from parsl_quantum.motifs.qml.losses import decide, resolve_loss
 from parsl_quantum.motifs.qml.model import ModelSpec, shard_loss_and_gradient, shard_outputs
 from parsl_quantum.motifs.qml.optimizers import make_optimizer
