@@ -219,6 +219,25 @@ def test_a_circuit_wider_than_its_pilot_is_cut_and_correct(env):
     assert np.all(np.abs(result.values - truth) <= 5 * np.maximum(result.stderr, 1e-3))
 
 
+def test_pieces_no_gate_joins_run_apart_without_a_cut(env):
+    from parsl_quantum.q_dreamer.decompose import find_gate_cuts
+
+    executor, dreamer, _ = env
+    circuit = QuantumCircuit(15)  # two 7-qubit chains and a qubit no gate acts on
+    for first in (0, 7):
+        for q in range(first, first + 7):
+            circuit.ry(0.2 + 0.1 * q, q)
+        for q in range(first, first + 6):
+            circuit.cx(q, q + 1)
+    observables = ["Z" * 15, "I" * 7 + "ZZ" + "I" * 6]
+    assert sorted(find_gate_cuts(circuit, observables, 0, 14).widths.values()) == [1, 7, 7]
+    plan = dreamer.plan(circuit, observables, executor, shots=2000, pilot="narrow")
+    assert plan.cut and plan.num_cuts == 0 and plan.subcircuit_size == 7
+    result = plan.submit_reconstruction().result()
+    truth = [exact(circuit, o) for o in observables]
+    assert np.all(np.abs(result.values - truth) <= 5 * np.maximum(result.stderr, 1e-3))
+
+
 @pytest.mark.parametrize("family", ["efficient_su2", "qaoa", "ghz"])
 def test_reconstruction_within_five_sigma(env, family):
     executor, dreamer, _ = env

@@ -248,7 +248,7 @@ def find_gate_cuts(circuit: Any, observables: Sequence[Any], cuts: int, upper: i
     candidates = [pair for pair in gates if pair not in fixed]
     best: tuple[int, float, int] | None = None
     chosen: tuple[tuple[int, int], ...] = ()
-    for r in range(1, cuts + 1):
+    for r in range(cuts + 1):  # no cut at all splits a circuit whose qubits fall into separate groups
         for removed in combinations(candidates, r):
             weight = sum(len(gates[pair]) for pair in removed)
             if weight > cuts:

@@ -8,8 +8,9 @@ predicted makespan: planning that costs more than it saves is not worth doing. P
 candidates are weighed, so it decides what is weighed (lower bounds prune candidates, probes run only
 where they could change the choice); once weighed, the candidate that finishes first is chosen.
 
-Candidates are running the circuit whole, and cutting it with one cut, two, ... up to ``max_cuts``, each
-at the narrowest width the cut search reaches with that many cuts. A candidate is dropped before any work
+Candidates are running the circuit whole, running apart the groups of qubits no gate joins (where there
+are several: no cut), and cutting it with one cut, two, ... up to ``max_cuts``, each at the narrowest
+width the cut search reaches with that many cuts. A candidate is dropped before any work
 is spent on it when a cheap *lower bound* on its makespan already loses to the best candidate so far:
 before searching for ``c`` cuts, the bound from the fewest shots any ``c`` cuts need (the smallest
 ``kappa`` of a cut of the circuit's gates, to the power ``c``); after the search, the bound from the
@@ -606,7 +607,9 @@ def enumerate_plans(
     if search is not None and circuit.num_qubits >= 3:
         kappa, branching = cut_kinds(search.circuit)
         upper, narrowest = circuit.num_qubits - 1, math.inf
-        for cuts in range(1, max_cuts + 1):
+        # a circuit whose qubits fall into groups no gate joins runs as those pieces with no cut at all
+        apart = search.narrowest(0, upper) is not None
+        for cuts in range(0 if apart else 1, max_cuts + 1):
             bound = cut_lower_bound(kappa**cuts, observables, target, cuts + 1, pilots, branching)
             if bound >= best:
                 pruned += max_cuts - cuts + 1  # more cuts need more shots still
