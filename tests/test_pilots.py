@@ -278,4 +278,4 @@ def test_a_single_task_on_a_wide_pilot_does_not_churn_blocks(load_dfk):
     future = where()  # submitted before the block's workers connect
     assert future.result(timeout=60)[0] == "aer"
     time.sleep(1.0)
-    assert len(qex._pilots["cpu"].htex.status_facade) == 1
+    assert len(qex._state.pilots["cpu"].htex.status_facade) == 1

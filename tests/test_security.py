@@ -45,7 +45,7 @@ def test_run_files_are_private_and_interchanges_encrypted(load_dfk):
     load_dfk(qex)
     wait_active(qex, "cpu", "qpu", timeout=120)
     assert where().result(timeout=60)
-    for pilot in qex._pilots.values():
+    for pilot in qex._state.pilots.values():
         assert pilot.htex.encrypted and pilot.htex.cert_dir and os.path.isdir(pilot.htex.cert_dir)
         assert mode(pilot.htex.cert_dir) & 0o077 == 0
     assert mode(qex.run_dir) == 0o700
