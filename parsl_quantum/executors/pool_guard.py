@@ -21,7 +21,9 @@ command>``. The guard starts Parsl's ``process_worker_pool`` as its child, under
 Replacing the pool, not the block, keeps a batch allocation: on Slurm a new block can wait hours in the
 queue. When the pool ends, for any reason, the guard kills every helper process it left behind (its
 multiprocessing server, workers). The guard sends no traffic and starts no worker of its own: the workers
-are Parsl's.
+are Parsl's. Once a pool's workers run, the guard keeps one standby interpreter (an idle Python process
+with the pool's modules imported, some tens of MB) to start the next generation from, so that a
+replacement does not pay for those imports on a busy node.
 """
 
 from __future__ import annotations
