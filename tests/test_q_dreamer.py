@@ -21,8 +21,8 @@ from parsl_quantum.devices import get_device
 from parsl_quantum.motifs import circuit_cutting
 from parsl_quantum.providers import PilotDescription
 from parsl_quantum.q_dreamer import PlanningError, Profile, QDreamer
-from parsl_quantum.q_dreamer.calibrate import relative_errors
-from parsl_quantum.q_dreamer.models import CircuitFeatures, PilotModel, SimulatorModel, schedule
+from parsl_quantum.q_dreamer.model.calibrate import relative_errors
+from parsl_quantum.q_dreamer.model.models import CircuitFeatures, PilotModel, SimulatorModel, schedule
 from tests import refs
 from tests.refs import ghz
 
@@ -125,7 +125,7 @@ def test_a_device_that_defers_measurements_runs_a_wider_circuit_without_branchin
 
 
 def test_gate_cut_enumeration_finds_what_the_addons_search_finds():
-    from parsl_quantum.q_dreamer.decompose import find_gate_cuts, find_structure
+    from parsl_quantum.q_dreamer.planning.decompose import find_gate_cuts, find_structure
 
     two_layers = efficient_su2(12, entanglement="linear", reps=2)
     two_layers = two_layers.assign_parameters(np.linspace(0.1, 2.0, two_layers.num_parameters))
@@ -220,7 +220,7 @@ def test_a_circuit_wider_than_its_pilot_is_cut_and_correct(env):
 
 
 def test_pieces_no_gate_joins_run_apart_without_a_cut(env):
-    from parsl_quantum.q_dreamer.decompose import find_gate_cuts
+    from parsl_quantum.q_dreamer.planning.decompose import find_gate_cuts
 
     executor, dreamer, _ = env
     circuit = QuantumCircuit(15)  # two 7-qubit chains and a qubit no gate acts on
@@ -457,7 +457,7 @@ def test_calibration_and_probes_run_on_the_pilots_workers_never_the_submitting_h
 
 
 def test_planning_a_circuit_gate_cuts_can_split_never_runs_the_addons_search(env, monkeypatch):
-    from parsl_quantum.q_dreamer import optimize
+    from parsl_quantum.q_dreamer.planning import optimize
 
     def refuse(*args, **kwargs):
         raise AssertionError("the addon's cut search ran")
@@ -511,7 +511,7 @@ def test_reconstruction_runs_as_a_parsl_task_off_the_result_threads(env):
 
 
 def test_mid_circuit_measurement_and_if_test_give_the_right_value_or_name_the_feature(env):
-    from parsl_quantum.q_dreamer.template import has_classical_control
+    from parsl_quantum.q_dreamer.planning.template import has_classical_control
 
     executor, dreamer, _ = env
     qc = QuantumCircuit(3, 3)

@@ -8,8 +8,8 @@ from qiskit.quantum_info import SparsePauliOp
 
 from parsl_quantum.circuits import PackedCircuits
 from parsl_quantum.devices import get_device
-from parsl_quantum.q_dreamer.decompose import decompose
-from parsl_quantum.q_dreamer.reconstruct import (
+from parsl_quantum.q_dreamer.planning.decompose import decompose
+from parsl_quantum.q_dreamer.planning.reconstruct import (
     combine,
     outcome_groups,
     pauli_values,
@@ -18,7 +18,7 @@ from parsl_quantum.q_dreamer.reconstruct import (
     quasi_distribution,
     reconstruct,
 )
-from parsl_quantum.q_dreamer.rewrite import fragments, reconstruct_fragments, sample_circuits
+from parsl_quantum.q_dreamer.planning.rewrite import fragments, reconstruct_fragments, sample_circuits
 from tests.refs import su2
 
 

@@ -233,8 +233,8 @@ def test_the_overhead_names_are_the_functions_that_run_it():
     """The report knows calibration, probe and warm-up tasks by the names the executor records: their
     functions' names, as Q-Dreamer and the demo define them."""
     from parsl_quantum.demo import warm_up
-    from parsl_quantum.q_dreamer.calibrate import noop, time_circuits, worker_host
-    from parsl_quantum.q_dreamer.probe import time_probe
+    from parsl_quantum.q_dreamer.model.calibrate import noop, time_circuits, worker_host
+    from parsl_quantum.q_dreamer.model.probe import time_probe
 
     functions = {"calibration": [noop, worker_host, time_circuits], "probe": [time_probe]}
     functions["warm-up"] = [warm_up.func]

@@ -27,10 +27,10 @@ from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR
 from parsl_quantum.motifs.task_requirements import TaskRequirements
-from parsl_quantum.q_dreamer.decompose import decompose
+from parsl_quantum.q_dreamer.planning.decompose import decompose
+from parsl_quantum.q_dreamer.planning.reconstruct import Reconstruction
+from parsl_quantum.q_dreamer.planning.rewrite import submit_cut
 from parsl_quantum.q_dreamer.precision import allocate_shots, check_target, cut_shots, target_of
-from parsl_quantum.q_dreamer.reconstruct import Reconstruction
-from parsl_quantum.q_dreamer.rewrite import submit_cut
 
 
 class CircuitCuttingApp:

@@ -1,17 +1,17 @@
-"""Workload layer: Q-Dreamer's performance models, calibration, cutting optimizer and DAG rewrite.
+"""Workload layer: Q-Dreamer's performance models, calibration, cutting planner and DAG rewrite.
 
-Modules are named for the step they perform: ``models`` (predict), ``calibrate`` (fit), ``decompose``
-(cut with qiskit-addon-cutting), ``precision`` (the target standard error, and the shots that reach it,
-whole or cut), ``optimize`` (weigh every candidate), ``rewrite`` (fragment tasks and a reconstruction task
-in the Parsl DAG), ``reconstruct`` (values and standard errors), ``plan`` (the submittable result) and
-``dreamer`` (all of it behind one object).
+Two halves, each named for what it does: ``model`` (what a task costs on a pilot: the performance
+models, their calibration and the probe of a circuit) and ``planning`` (cutting a circuit, weighing every
+way to run it, rewriting the Parsl DAG into fragment tasks and a reconstruction task, and reconstructing
+the values). ``precision`` (the target standard error, and the shots that reach it, whole or cut) serves
+both the planner and the circuit-cutting motif; ``dreamer`` puts it all behind one object.
 """
 
-from parsl_quantum.q_dreamer.calibrate import Profile
-from parsl_quantum.q_dreamer.decompose import CutProblem, CuttingError, decompose
 from parsl_quantum.q_dreamer.dreamer import PlanningError, QDreamer
-from parsl_quantum.q_dreamer.plan import CuttingPlan
-from parsl_quantum.q_dreamer.reconstruct import Reconstruction
+from parsl_quantum.q_dreamer.model.calibrate import Profile
+from parsl_quantum.q_dreamer.planning.decompose import CutProblem, CuttingError, decompose
+from parsl_quantum.q_dreamer.planning.plan import CuttingPlan
+from parsl_quantum.q_dreamer.planning.reconstruct import Reconstruction
 
 __all__ = [
     "CutProblem",

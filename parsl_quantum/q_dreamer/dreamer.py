@@ -35,13 +35,13 @@ from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Any
 
-from parsl_quantum.q_dreamer.calibrate import Profile, calibrate_executor
-from parsl_quantum.q_dreamer.models import PilotModel, backlog
-from parsl_quantum.q_dreamer.optimize import CutSearch, Limits, Prediction, Rejected, enumerate_plans
-from parsl_quantum.q_dreamer.plan import CuttingPlan
-from parsl_quantum.q_dreamer.plan_log import PlanLog, PlanRun
+from parsl_quantum.q_dreamer.model.calibrate import Profile, calibrate_executor
+from parsl_quantum.q_dreamer.model.models import PilotModel, backlog
+from parsl_quantum.q_dreamer.model.probe import Prober
+from parsl_quantum.q_dreamer.planning.optimize import CutSearch, Limits, Prediction, Rejected, enumerate_plans
+from parsl_quantum.q_dreamer.planning.plan import CuttingPlan
+from parsl_quantum.q_dreamer.planning.plan_log import PlanLog, PlanRun
 from parsl_quantum.q_dreamer.precision import Target, check_target, target_of
-from parsl_quantum.q_dreamer.probe import Prober
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ SCALE_LIMITS = (0.5, 2.0)
 
 def work_ahead(executor: Any, models: Sequence[PilotModel]) -> dict[str, list[float]]:
     """When each slot of each pilot in ``models`` is free of the work the executor already holds (see
-    :func:`~parsl_quantum.q_dreamer.models.backlog`).
+    :func:`~parsl_quantum.q_dreamer.model.models.backlog`).
 
     A pilot's ``busy`` tasks (``QuantumPilotExecutor.pilots``) run on its workers, and those beyond its
     workers wait there; the executor's waiting tasks (``outstanding()`` less every pilot's busy ones) are
@@ -302,8 +302,12 @@ class QDreamer:
         start = time.perf_counter()
         check_target(precision, shots)
         from parsl_quantum.circuits.normalize import strip_measurements, to_circuit
-        from parsl_quantum.q_dreamer.decompose import cuttable, pauli_terms
-        from parsl_quantum.q_dreamer.template import fingerprint, has_classical_control, parameter_values
+        from parsl_quantum.q_dreamer.planning.decompose import cuttable, pauli_terms
+        from parsl_quantum.q_dreamer.planning.template import (
+            fingerprint,
+            has_classical_control,
+            parameter_values,
+        )
 
         if isinstance(observables, str) or not isinstance(observables, Sequence):
             observables = [observables]

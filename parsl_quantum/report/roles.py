@@ -17,12 +17,12 @@ USER = "user"
 
 OVERHEAD_ROLES: Mapping[str, str] = MappingProxyType(
     {
-        # Q-Dreamer's calibration (q_dreamer/calibrate.py, calibrate_executor): per-task overhead,
+        # Q-Dreamer's calibration (q_dreamer/model/calibrate.py, calibrate_executor): per-task overhead,
         # the worker's host and cores, and the benchmark circuits the models are fitted to.
         "noop": "calibration",
         "worker_host": "calibration",
         "time_circuits": "calibration",
-        # Q-Dreamer's probe of the circuit at hand before predicting it (q_dreamer/probe.py).
+        # Q-Dreamer's probe of the circuit at hand before predicting it (q_dreamer/model/probe.py).
         "time_probe": "probe",
         # A worker's first task, which builds its device (parsl_quantum/demo.py; any app of this name).
         "warm_up": "warm-up",

@@ -16,7 +16,7 @@ from parsl_quantum.executors.metrics import TaskRecord
 from parsl_quantum.executors.requirements import Requirements
 from parsl_quantum.executors.task import QuantumTask
 from parsl_quantum.executors.task_queue import TaskQueue
-from parsl_quantum.q_dreamer.models import PilotModel, SimulatorModel
+from parsl_quantum.q_dreamer.model.models import PilotModel, SimulatorModel
 
 
 def make_task(

@@ -2,7 +2,7 @@
 beyond its work, its result's round trip, the reconstruction task's launch, turning counts into values on
 the worker, and the work already ahead on the pilots.
 
-Every expected value is the formula of :mod:`parsl_quantum.q_dreamer.models` worked out by hand.
+Every expected value is the formula of :mod:`parsl_quantum.q_dreamer.model.models` worked out by hand.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
-from parsl_quantum.q_dreamer.calibrate import PROFILE_VERSION, Profile, fit_estimation
 from parsl_quantum.q_dreamer.dreamer import work_ahead
-from parsl_quantum.q_dreamer.models import (
+from parsl_quantum.q_dreamer.model.calibrate import PROFILE_VERSION, Profile, fit_estimation
+from parsl_quantum.q_dreamer.model.models import (
     PilotModel,
     ReconstructionModel,
     SimulatorModel,
@@ -25,9 +25,9 @@ from parsl_quantum.q_dreamer.models import (
     schedule,
     seen_outcomes,
 )
-from parsl_quantum.q_dreamer.optimize import predict_whole, support_of, whole_outcomes
-from parsl_quantum.q_dreamer.probe import Prober
-from parsl_quantum.q_dreamer.template import fingerprint
+from parsl_quantum.q_dreamer.model.probe import Prober
+from parsl_quantum.q_dreamer.planning.optimize import predict_whole, support_of, whole_outcomes
+from parsl_quantum.q_dreamer.planning.template import fingerprint
 from tests.unit.helpers import linear_model
 from tests.unit.test_q_dreamer_planning import TARGET, ZZZZ, chain
 

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qiskit import QuantumCircuit
 
-from parsl_quantum.q_dreamer.calibrate import PROFILE_VERSION, Profile
-from parsl_quantum.q_dreamer.models import (
+from parsl_quantum.q_dreamer.model.calibrate import PROFILE_VERSION, Profile
+from parsl_quantum.q_dreamer.model.models import (
     CircuitFeatures,
     PilotModel,
     QPUModel,

@@ -19,15 +19,16 @@ from qiskit.circuit.library import CXGate
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_addon_cutting.qpd import qpdbasis_from_instruction
 
-from parsl_quantum.q_dreamer.decompose import _components, expand, find_gate_cuts
-from parsl_quantum.q_dreamer.models import (
+from parsl_quantum.q_dreamer.model.models import (
     CircuitFeatures,
     QPUModel,
     ReconstructionModel,
     distinct_outcomes,
     seen_outcomes,
 )
-from parsl_quantum.q_dreamer.optimize import (
+from parsl_quantum.q_dreamer.model.probe import Prober
+from parsl_quantum.q_dreamer.planning.decompose import _components, expand, find_gate_cuts
+from parsl_quantum.q_dreamer.planning.optimize import (
     CutSearch,
     Limits,
     Prediction,
@@ -40,6 +41,8 @@ from parsl_quantum.q_dreamer.optimize import (
     predict_whole,
     support_of,
 )
+from parsl_quantum.q_dreamer.planning.rewrite import fragment_count, fragments
+from parsl_quantum.q_dreamer.planning.template import fingerprint
 from parsl_quantum.q_dreamer.precision import (
     DEFAULT_SHOTS,
     Target,
@@ -49,9 +52,6 @@ from parsl_quantum.q_dreamer.precision import (
     cut_stderr,
     target_of,
 )
-from parsl_quantum.q_dreamer.probe import Prober
-from parsl_quantum.q_dreamer.rewrite import fragment_count, fragments
-from parsl_quantum.q_dreamer.template import fingerprint
 from tests.unit.helpers import linear_model
 
 ZZZZ = SparsePauliOp("ZZZZ")

@@ -13,7 +13,7 @@ Simulator time
     circuit every qubit); :math:`c_4` the extra cost of a shot in branching mode (measured at ~20-30 us per
     shot on Aer, whatever the width up to 16 qubits: for cut subexperiments it dominates).
     :math:`c_3` is the cost of per-shot trajectories of noisy emulators. The coefficients are fitted per
-    pilot by :mod:`~parsl_quantum.q_dreamer.calibrate`. A device that defers up to ``max_deferred``
+    pilot by :mod:`~parsl_quantum.q_dreamer.model.calibrate`. A device that defers up to ``max_deferred``
     mid-circuit measurements onto ancillas (noiseless Aer does, see
     :meth:`~parsl_quantum.devices.aer.AerDevice.deferred_ancillas`) runs such a circuit as one of
     :math:`n + m` qubits measured at the end: no branches.
@@ -402,9 +402,9 @@ class ReconstructionModel:
     """Seconds of the classical work around the quantum tasks.
 
     Each fragment task processes its own outcomes on its worker (merging them into classes of equal
-    value, :func:`~parsl_quantum.q_dreamer.reconstruct.process_counts`); the reconstruction task then
+    value, :func:`~parsl_quantum.q_dreamer.planning.reconstruct.process_counts`); the reconstruction task then
     combines every subexperiment's classes, in full and per standard-error batch, at once
-    (:func:`~parsl_quantum.q_dreamer.reconstruct.combine`).
+    (:func:`~parsl_quantum.q_dreamer.planning.reconstruct.combine`).
 
     Attributes
     ----------

@@ -26,7 +26,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
-from parsl_quantum.q_dreamer.models import CircuitFeatures, PilotModel, SimulatorModel
+from parsl_quantum.q_dreamer.model.models import CircuitFeatures, PilotModel, SimulatorModel
 
 PROBE_BUDGET_S = 0.15
 """Most seconds the model may predict for a probe."""
@@ -115,8 +115,8 @@ class Prober:
     _started: dict[str, tuple[Any, Any, float, float]] = field(default_factory=dict)
 
     def _structure(self, circuit: Any) -> str:
-        """The circuit's :func:`~parsl_quantum.q_dreamer.template.fingerprint` (computed once)."""
-        from parsl_quantum.q_dreamer.template import fingerprint
+        """The circuit's :func:`~parsl_quantum.q_dreamer.planning.template.fingerprint` (computed once)."""
+        from parsl_quantum.q_dreamer.planning.template import fingerprint
 
         known = self._structures.get(id(circuit))
         if known is None or known[0] is not circuit:

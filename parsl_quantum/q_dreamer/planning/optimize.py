@@ -22,16 +22,16 @@ For each candidate the prediction follows what would run:
 
 - whole: one task sampling the circuit in each measurement basis of the observables and turning the
   counts into values, on the pilot where it finishes first;
-- cut: the subexperiments grouped into fragments exactly as :func:`~parsl_quantum.q_dreamer.rewrite.
+- cut: the subexperiments grouped into fragments exactly as :func:`~parsl_quantum.q_dreamer.planning.rewrite.
   fragments` will group them (each fragment also processing its outcomes), scheduled on the pilots' slots
   as ``earliest_finish`` binds them, plus packing and the reconstruction task on the submitting host.
 
 Either way every task pays what calibration measured with no-op tasks through the executor (sending it,
 the slot it holds beyond its work, its result's way back; the reconstruction task its launch), and waits
-for the work already ahead on the pilots (:func:`~parsl_quantum.q_dreamer.models.backlog`).
+for the work already ahead on the pilots (:func:`~parsl_quantum.q_dreamer.model.models.backlog`).
 
 Circuit times come from the pilots' calibrated models, anchored by a probe of the circuit at hand
-(:mod:`~parsl_quantum.q_dreamer.probe`) where the profile has no measurement of its structure yet.
+(:mod:`~parsl_quantum.q_dreamer.model.probe`) where the profile has no measurement of its structure yet.
 
 Errors and the shots that reach them, whole and cut, are :mod:`~parsl_quantum.q_dreamer.precision`'s.
 """
@@ -46,14 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parsl_quantum.circuits.estimation import group_paulis
-from parsl_quantum.q_dreamer.decompose import (
-    CutProblem,
-    CutStructure,
-    CuttingError,
-    find_gate_cuts,
-    find_structure,
-)
-from parsl_quantum.q_dreamer.models import (
+from parsl_quantum.q_dreamer.model.models import (
     CircuitFeatures,
     PilotModel,
     ReconstructionModel,
@@ -62,11 +55,18 @@ from parsl_quantum.q_dreamer.models import (
     schedule,
     seen_outcomes,
 )
+from parsl_quantum.q_dreamer.model.probe import LIMITS, PROBE_BUDGET_S, PROBE_SHOTS, Prober
+from parsl_quantum.q_dreamer.planning.decompose import (
+    CutProblem,
+    CutStructure,
+    CuttingError,
+    find_gate_cuts,
+    find_structure,
+)
+from parsl_quantum.q_dreamer.planning.reconstruct import batches_for, outcome_groups
+from parsl_quantum.q_dreamer.planning.rewrite import fragments
+from parsl_quantum.q_dreamer.planning.template import CutTemplate
 from parsl_quantum.q_dreamer.precision import Target, allocate_shots, cut_shots, cut_stderr, whole_stderr
-from parsl_quantum.q_dreamer.probe import LIMITS, PROBE_BUDGET_S, PROBE_SHOTS, Prober
-from parsl_quantum.q_dreamer.reconstruct import batches_for, outcome_groups
-from parsl_quantum.q_dreamer.rewrite import fragments
-from parsl_quantum.q_dreamer.template import CutTemplate
 
 SEARCH_EFFORT = 200
 """Backjumps allowed to the cut search per width: linear circuits reached their minimum within it
@@ -220,11 +220,11 @@ def predict_whole(
 
     The task samples the circuit once per measurement basis of the observables and turns each basis's
     counts into the expectations of its Pauli terms (``reconstruction``'s :meth:`~parsl_quantum.
-    q_dreamer.models.ReconstructionModel.estimation`, for as many distinct outcomes as its probe showed,
-    or else as :func:`~parsl_quantum.q_dreamer.models.distinct_outcomes` bounds; nothing without it).
+    q_dreamer.model.models.ReconstructionModel.estimation`, for as many distinct outcomes as its probe showed,
+    or else as :func:`~parsl_quantum.q_dreamer.model.models.distinct_outcomes` bounds; nothing without it).
     ``factor`` corrects the models instead of a probe (the profile's measurement of this structure is
     still used where there is one): no probe runs. ``ahead``: the work ahead on each pilot's slots (see
-    :func:`~parsl_quantum.q_dreamer.models.backlog`)."""
+    :func:`~parsl_quantum.q_dreamer.model.models.backlog`)."""
     start = time.perf_counter()
     n = circuit.num_qubits
     able = [p for p in pilots if p.can_run(n)]
@@ -358,7 +358,8 @@ def predict_cut(
 ) -> Prediction | None:
     """Running ``problem``'s subexperiments as fragments, or ``None`` if no pilot holds a subcircuit.
 
-    ``ahead``: the work ahead on each pilot's slots (see :func:`~parsl_quantum.q_dreamer.models.backlog`).
+    ``ahead``: the work ahead on each pilot's slots (see
+    :func:`~parsl_quantum.q_dreamer.model.models.backlog`).
     """
     able = [p for p in pilots if p.can_run(problem.widest)]
     if not able:
@@ -509,7 +510,7 @@ class CutSearch:
     def narrowest(self, cuts: int, upper: int, budget: float = math.inf) -> CutStructure | None:
         """The cut with at most ``cuts`` cuts and the narrowest pieces, at widths up to ``upper``.
 
-        Gate cuts are enumerated first (:func:`~parsl_quantum.q_dreamer.decompose.find_gate_cuts`,
+        Gate cuts are enumerated first (:func:`~parsl_quantum.q_dreamer.planning.decompose.find_gate_cuts`,
         milliseconds). Only if they cannot reach a width up to ``upper`` does the addon's search for gate
         and wire cuts run, and only if its predicted cost is within ``budget`` (seconds the cut could still
         save). A connected circuit cut into pieces of width ``w`` needs at least ``ceil(n / w) - 1``
@@ -585,7 +586,7 @@ def enumerate_plans(
         Whether lower bounds may set candidates aside (``False`` weighs every one, for benchmarks).
     ahead
         Per pilot, when each of its slots is free of the work submitted before (see
-        :func:`~parsl_quantum.q_dreamer.models.backlog`; default: free now).
+        :func:`~parsl_quantum.q_dreamer.model.models.backlog`; default: free now).
     """
     limits = limits or Limits()
     cuts_found: list[Prediction] = []

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from parsl_quantum.q_dreamer.models import (
+from parsl_quantum.q_dreamer.model.models import (
     CircuitFeatures,
     PilotModel,
     QPUModel,
@@ -261,8 +261,9 @@ def time_estimation(rng: np.random.Generator, shots: int = 4096) -> list[dict[st
 
 
 def fit_estimation(samples: list[dict[str, float]]) -> tuple[float, float]:
-    """``(per basis, per term and outcome)`` of :meth:`~parsl_quantum.q_dreamer.models.ReconstructionModel.
-    estimation` fitted to :func:`time_estimation`'s samples (non-negative least squares)."""
+    """``(per basis, per term and outcome)`` of
+    :meth:`~parsl_quantum.q_dreamer.model.models.ReconstructionModel.estimation` fitted to
+    :func:`time_estimation`'s samples (non-negative least squares)."""
     from scipy.optimize import nnls
 
     rows = np.array([[1.0, s["outcomes"] * s["terms"]] for s in samples])
@@ -366,8 +367,8 @@ def measure_reconstruction() -> ReconstructionModel:
     from scipy.optimize import nnls
 
     from parsl_quantum.circuits.normalize import PackedCircuits
-    from parsl_quantum.q_dreamer.decompose import decompose
-    from parsl_quantum.q_dreamer.reconstruct import (
+    from parsl_quantum.q_dreamer.planning.decompose import decompose
+    from parsl_quantum.q_dreamer.planning.reconstruct import (
         BATCHES,
         combine,
         outcome_groups,
@@ -426,12 +427,12 @@ def measure_reconstruction() -> ReconstructionModel:
 
 
 def time_processing(rng: np.random.Generator) -> tuple[float, float, float]:
-    """Seconds of :func:`~parsl_quantum.q_dreamer.reconstruct.process_counts` per subexperiment, per
+    """Seconds of :func:`~parsl_quantum.q_dreamer.planning.reconstruct.process_counts` per subexperiment, per
     distinct outcome and per shot, from counts of one outcome in 16 shots, 4,000 outcomes in 4,000 shots
     and 16 outcomes in 40,000 shots (the fastest of three timings of each)."""
     from scipy.optimize import nnls
 
-    from parsl_quantum.q_dreamer.reconstruct import BATCHES, OutcomeGroup, process_counts
+    from parsl_quantum.q_dreamer.planning.reconstruct import BATCHES, OutcomeGroup, process_counts
 
     group = OutcomeGroup(12, (1, 3))
     rows, targets = [], []

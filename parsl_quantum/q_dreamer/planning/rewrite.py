@@ -3,8 +3,9 @@
 The subexperiments of a :class:`CutProblem` are grouped into *fragments*, each one quantum task on the
 quantum executor (many small circuits per task, shipped as QPY), sized so that every connected worker gets
 work and no task is too small to pay its overhead. Each fragment task also processes its own outcomes
-(:func:`~parsl_quantum.q_dreamer.reconstruct.process_fragment`), in parallel on the workers, so that the
-reconstruction task, which depends on all of them, only combines a few numbers per subexperiment. The
+(:func:`~parsl_quantum.q_dreamer.planning.reconstruct.process_fragment`), in parallel on the workers, so
+that the reconstruction task, which depends on all of them, only combines a few numbers per
+subexperiment. The
 reconstruction is an ordinary Parsl task: on the classical executors given, or else on the
 DataFlowKernel's internal thread executor, never on the thread that delivers a pilot's results. Its
 ``AppFuture`` is what the caller gets, and downstream apps use it like any other.
@@ -21,8 +22,8 @@ from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.circuits.normalize import PackedCircuits
 from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR, worker_slots
-from parsl_quantum.q_dreamer.decompose import CutProblem
-from parsl_quantum.q_dreamer.reconstruct import (
+from parsl_quantum.q_dreamer.planning.decompose import CutProblem
+from parsl_quantum.q_dreamer.planning.reconstruct import (
     OutcomeGroup,
     ProcessedCounts,
     Reconstruction,
@@ -138,7 +139,7 @@ def submit_cut(
     Returns
     -------
     AppFuture
-        Of a :class:`~parsl_quantum.q_dreamer.reconstruct.Reconstruction`.
+        Of a :class:`~parsl_quantum.q_dreamer.planning.reconstruct.Reconstruction`.
     """
     if len(shots) != len(problem.coefficients):
         raise ValueError(f"{len(shots)} shot counts for {len(problem.coefficients)} subexperiment indices")

@@ -12,8 +12,8 @@ from parsl import python_app
 from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR
-from parsl_quantum.q_dreamer.reconstruct import Reconstruction
-from parsl_quantum.q_dreamer.rewrite import submit_cut
+from parsl_quantum.q_dreamer.planning.reconstruct import Reconstruction
+from parsl_quantum.q_dreamer.planning.rewrite import submit_cut
 
 
 def run_whole(circuit: Any, observables: Sequence[Any], shots: int, *, device: Any) -> Reconstruction:
@@ -104,7 +104,7 @@ class CuttingPlan:
         self, classical_executors: Sequence[str] | None = None, seed: int | None = None, **requirements: Any
     ) -> AppFuture:
         """Rewrite the work into the Parsl DAG; an ``AppFuture`` of the
-        :class:`~parsl_quantum.q_dreamer.reconstruct.Reconstruction` (values and standard errors).
+        :class:`~parsl_quantum.q_dreamer.planning.reconstruct.Reconstruction` (values and standard errors).
 
         Parameters
         ----------

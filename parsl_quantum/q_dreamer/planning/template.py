@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from parsl_quantum.q_dreamer.decompose import CutProblem, CutStructure, cuttable, with_wire_cuts
+from parsl_quantum.q_dreamer.planning.decompose import CutProblem, CutStructure, cuttable, with_wire_cuts
 
 CONTROL_FLOW = frozenset({"if_else", "while_loop", "for_loop", "switch_case", "box"})
 
