@@ -22,7 +22,8 @@ from parsl_quantum.motifs import circuit_cutting
 from parsl_quantum.providers import PilotDescription
 from parsl_quantum.q_dreamer import PlanningError, Profile, QDreamer
 from parsl_quantum.q_dreamer.model.calibrate import relative_errors
-from parsl_quantum.q_dreamer.model.models import CircuitFeatures, PilotModel, SimulatorModel, schedule
+from parsl_quantum.q_dreamer.model.models import CircuitFeatures, PilotModel, SimulatorModel
+from parsl_quantum.q_dreamer.model.schedule import schedule
 from tests import refs
 from tests.refs import ghz
 
@@ -457,12 +458,12 @@ def test_calibration_and_probes_run_on_the_pilots_workers_never_the_submitting_h
 
 
 def test_planning_a_circuit_gate_cuts_can_split_never_runs_the_addons_search(env, monkeypatch):
-    from parsl_quantum.q_dreamer.planning import optimize
+    from parsl_quantum.q_dreamer.planning import search
 
     def refuse(*args, **kwargs):
         raise AssertionError("the addon's cut search ran")
 
-    monkeypatch.setattr(optimize, "find_structure", refuse)
+    monkeypatch.setattr(search, "find_structure", refuse)
     executor, dreamer, _ = env
     plan = QDreamer(Profile.from_json(dreamer.profile.to_json()), prune=False).plan(
         su2(16, 5), "Z" * 16, executor

@@ -36,11 +36,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from parsl_quantum.q_dreamer.model.calibrate import Profile, calibrate_executor
-from parsl_quantum.q_dreamer.model.models import PilotModel, backlog
+from parsl_quantum.q_dreamer.model.models import PilotModel
 from parsl_quantum.q_dreamer.model.probe import Prober
-from parsl_quantum.q_dreamer.planning.optimize import CutSearch, Limits, Prediction, Rejected, enumerate_plans
+from parsl_quantum.q_dreamer.model.schedule import backlog
+from parsl_quantum.q_dreamer.planning.candidates import Limits, Prediction, Rejected
+from parsl_quantum.q_dreamer.planning.enumerate import enumerate_plans
 from parsl_quantum.q_dreamer.planning.plan import CuttingPlan
 from parsl_quantum.q_dreamer.planning.plan_log import PlanLog, PlanRun
+from parsl_quantum.q_dreamer.planning.search import CutSearch
 from parsl_quantum.q_dreamer.precision import Target, check_target, target_of
 
 logger = logging.getLogger(__name__)
@@ -54,7 +57,7 @@ SCALE_LIMITS = (0.5, 2.0)
 
 def work_ahead(executor: Any, models: Sequence[PilotModel]) -> dict[str, list[float]]:
     """When each slot of each pilot in ``models`` is free of the work the executor already holds (see
-    :func:`~parsl_quantum.q_dreamer.model.models.backlog`).
+    :func:`~parsl_quantum.q_dreamer.model.schedule.backlog`).
 
     A pilot's ``busy`` tasks (``QuantumPilotExecutor.pilots``) run on its workers, and those beyond its
     workers wait there; the executor's waiting tasks (``outstanding()`` less every pilot's busy ones) are

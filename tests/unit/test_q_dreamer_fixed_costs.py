@@ -16,17 +16,11 @@ from qiskit.quantum_info import SparsePauliOp
 
 from parsl_quantum.q_dreamer.dreamer import work_ahead
 from parsl_quantum.q_dreamer.model.calibrate import PROFILE_VERSION, Profile, fit_estimation
-from parsl_quantum.q_dreamer.model.models import (
-    PilotModel,
-    ReconstructionModel,
-    SimulatorModel,
-    backlog,
-    distinct_outcomes,
-    schedule,
-    seen_outcomes,
-)
+from parsl_quantum.q_dreamer.model.models import PilotModel, ReconstructionModel, SimulatorModel
+from parsl_quantum.q_dreamer.model.outcomes import distinct_outcomes, seen_outcomes
 from parsl_quantum.q_dreamer.model.probe import Prober
-from parsl_quantum.q_dreamer.planning.optimize import predict_whole, support_of, whole_outcomes
+from parsl_quantum.q_dreamer.model.schedule import backlog, schedule
+from parsl_quantum.q_dreamer.planning.predict import predict_whole, support_of, whole_outcomes
 from parsl_quantum.q_dreamer.planning.template import fingerprint
 from tests.unit.helpers import linear_model
 from tests.unit.test_q_dreamer_planning import TARGET, ZZZZ, chain

@@ -20,12 +20,9 @@ from parsl_quantum.q_dreamer.model.models import (
     QPUModel,
     ReconstructionModel,
     SimulatorModel,
-    batch_outcomes,
-    contention,
-    distinct_outcomes,
-    schedule,
-    seen_outcomes,
 )
+from parsl_quantum.q_dreamer.model.outcomes import batch_outcomes, distinct_outcomes, seen_outcomes
+from parsl_quantum.q_dreamer.model.schedule import contention, schedule
 
 # 3 qubits, 4 gates (1 two-qubit), 3 measurements of which 1 mid-circuit
 FEATURES = CircuitFeatures(qubits=3, gates=4, two_qubit_gates=1, measurements=3, mid_measurements=1)

@@ -19,29 +19,16 @@ from qiskit.circuit.library import CXGate
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_addon_cutting.qpd import qpdbasis_from_instruction
 
-from parsl_quantum.q_dreamer.model.models import (
-    CircuitFeatures,
-    QPUModel,
-    ReconstructionModel,
-    distinct_outcomes,
-    seen_outcomes,
-)
+from parsl_quantum.q_dreamer.model.models import CircuitFeatures, QPUModel, ReconstructionModel
+from parsl_quantum.q_dreamer.model.outcomes import distinct_outcomes, seen_outcomes
 from parsl_quantum.q_dreamer.model.probe import Prober
+from parsl_quantum.q_dreamer.planning.bounds import _measuring_share, cut_kinds, cut_lower_bound
+from parsl_quantum.q_dreamer.planning.candidates import Limits, Prediction
 from parsl_quantum.q_dreamer.planning.decompose import _components, expand, find_gate_cuts
-from parsl_quantum.q_dreamer.planning.optimize import (
-    CutSearch,
-    Limits,
-    Prediction,
-    _measuring_share,
-    cut_kinds,
-    cut_lower_bound,
-    enumerate_plans,
-    expected_outcomes,
-    predict_cut,
-    predict_whole,
-    support_of,
-)
+from parsl_quantum.q_dreamer.planning.enumerate import enumerate_plans
+from parsl_quantum.q_dreamer.planning.predict import expected_outcomes, predict_cut, predict_whole, support_of
 from parsl_quantum.q_dreamer.planning.rewrite import fragment_count, fragments
+from parsl_quantum.q_dreamer.planning.search import CutSearch
 from parsl_quantum.q_dreamer.planning.template import fingerprint
 from parsl_quantum.q_dreamer.precision import (
     DEFAULT_SHOTS,

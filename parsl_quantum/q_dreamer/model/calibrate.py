@@ -12,7 +12,7 @@ On every pilot of an executor, as ordinary tasks pinned to it:
 The simulator model's coefficients are fitted with non-negative least squares on relative errors, so that
 a 2 ms and a 2 s circuit weigh the same. The reconstruction model is timed on this host, and so is
 turning counts into expectation values (what a task running a circuit whole does beyond sampling it).
-The whole run stays under a minute on a two-core machine; the result is a :class:`Profile`, saved as JSON.
+The result is a :class:`Profile`, saved as JSON.
 """
 
 from __future__ import annotations

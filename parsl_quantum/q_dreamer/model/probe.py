@@ -1,9 +1,9 @@
 """Anchoring model predictions in a measurement of the circuit at hand.
 
 A simulator's time per gate and amplitude depends on how its gate fusion groups a circuit's gates and on
-whether the state fits in the processor's caches: measured here at 1.3 to 4.3 ns at 20 qubits for circuits
-of the same gate count, and a 22-qubit GHZ circuit, whose gates barely fuse, at 5 ns (every gate a pass
-over 64 MB). Before predicting a circuit, Q-Dreamer therefore times a *probe* of it on one of the pilot's
+whether the state fits in the processor's caches: circuits of one width and gate count differ severalfold,
+and in a circuit whose gates barely fuse (a GHZ chain) every gate is a pass over the whole state. Before
+predicting a circuit, Q-Dreamer therefore times a *probe* of it on one of the pilot's
 own workers, as a task bound to that pilot, with the device the pilot's tasks get (the submitting host
 never builds a pilot's device): the circuit itself when the model says it is quick, or else the widest
 slice of it (the gates acting only on its first qubits: the same pattern) that the model says takes at most
@@ -50,8 +50,7 @@ OUTCOME_SPACE = 64
 """Possible outcomes beyond which only a probe tells how many distinct ones a circuit gives."""
 MIN_PROBED_S = 0.05
 """A circuit the model puts under this many seconds is not probed: a probe task costs about as much as
-the circuit, and the fragment tasks running it refine the model online (a cut fragment of 13 qubits and
-6,000 shots takes about 10 ms)."""
+the circuit, and the fragment tasks running it refine the model online."""
 
 logger = logging.getLogger(__name__)
 

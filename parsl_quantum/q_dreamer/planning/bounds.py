@@ -1,0 +1,85 @@
+"""Lower bounds on a cut's makespan, cheap enough to set a candidate aside before any work is spent on it.
+
+Before searching for ``c`` cuts, the bound comes from the fewest shots any ``c`` cuts need (the smallest
+``kappa`` of one cut of the circuit, to the power ``c``, from :func:`cut_kinds`); after the search, from
+the shots its own ``kappa`` needs (:func:`cut_lower_bound`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from parsl_quantum.q_dreamer.model.models import PilotModel
+from parsl_quantum.q_dreamer.precision import Target, cut_shots
+
+
+def cut_lower_bound(
+    kappa: float,
+    observables: Sequence[Any],
+    target: Target,
+    subsystems: int,
+    pilots: Sequence[PilotModel],
+    branching: float,
+) -> float:
+    """Seconds any cut of ``kappa`` into ``subsystems`` pieces needs at least.
+
+    It needs ``N`` shots per subsystem for the target; each costs at least a pilot's calibrated cost per
+    shot and per measured bit (every subexperiment reads at least one: one that reads none cannot be
+    sampled), and a share ``branching`` of them (over both sides of a cut, see :func:`cut_kinds`) at
+    least the extra cost of a shot after a mid-circuit measurement; spread over every slot.
+    """
+    shots = cut_shots(kappa, observables, target.stderr)
+    slots = sum(max(p.workers, 1) for p in pilots) or 1
+    costs = [
+        p.scale
+        * ((p.simulator.c2 + p.simulator.c5) * shots * subsystems + p.simulator.c4 * shots * branching)
+        for p in pilots
+        if p.simulator is not None and p.qpu is None
+    ]
+    return min(costs, default=0.0) / slots
+
+
+def _measuring_share(basis: Any, side: int) -> float:
+    """The share of a decomposition's ``|coefficients|`` whose term measures on ``side``."""
+    total = sum(abs(float(c)) for c in basis.coeffs) or 1.0
+    measured = sum(
+        abs(float(c))
+        for c, maps in zip(basis.coeffs, basis.maps, strict=True)
+        if any(op.name == "qpd_measure" for op in maps[side])
+    )
+    return measured / total
+
+
+def cut_kinds(circuit: Any) -> tuple[float, float]:
+    """``(kappa, branching)``: the smallest ``kappa`` any one cut of ``circuit`` can have, and the smallest
+    share of shots (summed over a cut's two sides) that a cut makes measure mid-circuit, over its gates
+    (the addon's decomposition of each) and a wire cut. A side counts only where its qubit is acted on
+    after the cut."""
+    from qiskit_addon_cutting.instructions import Move
+    from qiskit_addon_cutting.qpd import qpdbasis_from_instruction
+
+    last: dict[int, int] = {}
+    for index, inst in enumerate(circuit.data):
+        if inst.operation.name not in ("measure", "barrier"):
+            for q in inst.qubits:
+                last[circuit.find_bit(q).index] = index
+    wire = qpdbasis_from_instruction(Move())
+    kappa, branching = float(wire.kappa), _measuring_share(wire, 0)
+    shares: dict[Any, tuple[float, float, float]] = {}
+    for index, inst in enumerate(circuit.data):
+        operation = inst.operation
+        if len(inst.qubits) != 2 or operation.name in ("barrier", "measure"):
+            continue
+        key = (operation.name, repr(operation.params))
+        if key not in shares:
+            try:
+                basis = qpdbasis_from_instruction(operation)
+            except (ValueError, TypeError):
+                continue
+            shares[key] = (float(basis.kappa), _measuring_share(basis, 0), _measuring_share(basis, 1))
+        gate_kappa, first, second = shares[key]
+        a, b = (circuit.find_bit(q).index for q in inst.qubits)
+        share = first * (last.get(a, -1) > index) + second * (last.get(b, -1) > index)
+        kappa, branching = min(kappa, gate_kappa), min(branching, share)
+    return max(kappa, 1.0), branching
