@@ -106,3 +106,32 @@ def su2(n: int, seed: int) -> QuantumCircuit:
 
     qc = efficient_su2(n, entanglement="linear", reps=1)
     return qc.assign_parameters(np.random.default_rng(seed).uniform(-np.pi, np.pi, qc.num_parameters))
+
+
+def qaoa_ring(n: int, gamma: float = 0.4, beta: float = 0.3, measure: bool = False) -> QuantumCircuit:
+    """p=1 QAOA for MaxCut on the n-node ring: H on every qubit, RZZ(2 gamma) on each edge, RX(2 beta)."""
+    qc = QuantumCircuit(n, name=f"qaoa_ring{n}")
+    qc.h(range(n))
+    for i in range(n):
+        qc.rzz(2 * gamma, i, (i + 1) % n)
+    qc.rx(2 * beta, range(n))
+    if measure:
+        qc.measure_all()
+    return qc
+
+
+def hardware_efficient(n: int, reps: int, seed: int, measure: bool = False) -> QuantumCircuit:
+    """A random hardware-efficient ansatz: RY and RZ on every qubit at angles drawn with ``seed``, then a
+    CX chain, ``reps`` times, and a last rotation layer."""
+    rng = np.random.default_rng(seed)
+    qc = QuantumCircuit(n, name=f"hea{n}")
+    for rep in range(reps + 1):
+        for q in range(n):
+            qc.ry(rng.uniform(-np.pi, np.pi), q)
+            qc.rz(rng.uniform(-np.pi, np.pi), q)
+        if rep < reps:
+            for q in range(n - 1):
+                qc.cx(q, q + 1)
+    if measure:
+        qc.measure_all()
+    return qc
