@@ -101,6 +101,16 @@ class Device(ABC):
         """A figure of merit in [0, 1]: 1 for noiseless simulators, 1 - median two-qubit error for QPUs."""
         return 1.0
 
+    def packing_factor(self, width: int) -> int:
+        """How many circuits of ``width`` qubits this device runs side by side in one circuit, sharing
+        its shots (see :mod:`parsl_quantum.circuits.packing`); 1 when it runs each alone.
+
+        A simulator never packs: it holds the state of every qubit it simulates, so ``k`` circuits of
+        ``w`` qubits side by side would cost it ``2**(k*w)`` amplitudes instead of ``k * 2**w``. QPUs and
+        their emulators override this.
+        """
+        return 1
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} kind={self.kind} qubits={self.num_qubits}>"
 

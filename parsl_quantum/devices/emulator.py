@@ -7,6 +7,13 @@ emulator builds, once per set of *active* physical qubits, the device's target r
 qubits and a noise model from it, and runs the circuit relabelled onto them. The physics is the same
 (same gate, readout and thermal-relaxation errors on the same physical qubits); the cost is that of the
 circuit's width.
+
+For the same reason, parts of a circuit that no instruction joins
+(:func:`~parsl_quantum.circuits.packing.independent_parts`: several circuits packed side by side on the
+device, see :mod:`parsl_quantum.circuits.packing`) are simulated apart and their outcomes joined shot by
+shot: ``k`` parts of ``w`` qubits cost ``k * 2**w`` amplitudes, not ``2**(k*w)``. The device's noise model
+has no crosstalk, so nothing is lost; a real device's crosstalk between neighbouring parts is not
+emulated.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from parsl_quantum.circuits.normalize import active_qubits
+from parsl_quantum.circuits.packing import independent_parts, restrict_target
 from parsl_quantum.devices.hardware import job_memory_bytes, max_statevector_qubits
 
 if TYPE_CHECKING:
@@ -33,33 +41,6 @@ def emulated_qubits(memory_bytes: int | None = None) -> int:
     """
     memory = job_memory_bytes() if memory_bytes is None else memory_bytes
     return max_statevector_qubits(memory, 16)
-
-
-def restrict_target(target: Target, qubits: list[int]) -> Target:
-    """The part of ``target`` that acts only on ``qubits``, relabelled ``0..len(qubits)-1``."""
-    from qiskit.transpiler import Target
-
-    index = {q: i for i, q in enumerate(qubits)}
-    props = target.qubit_properties
-    sub = Target(
-        num_qubits=len(qubits),
-        dt=target.dt,
-        qubit_properties=[props[q] for q in qubits] if props else None,
-    )
-    for name in target.operation_names:
-        operation = target.operation_from_name(name)
-        qargs_map = target[name]
-        if qargs_map is None or None in qargs_map:
-            sub.add_instruction(operation, name=name)
-            continue
-        kept = {
-            tuple(index[q] for q in qargs): prop
-            for qargs, prop in qargs_map.items()
-            if all(q in index for q in qargs)
-        }
-        if kept:
-            sub.add_instruction(operation, kept, name=name)
-    return sub
 
 
 def _reduced_backend(target: Target, name: str) -> BackendV2:
@@ -101,10 +82,19 @@ class CompactNoiseEmulator:
         How many simulators (one per set of active qubits) to keep, least recently used first out. The
         cache is the emulator's own and every access holds its lock, so threads sharing a device may
         call :meth:`run` at once.
+    noisy
+        ``False`` runs the same ISA circuits without the device's noise: what the device would give were
+        it perfect, on the same layout (to tell a layout's errors from the device's).
     """
 
-    def __init__(self, backend: BackendV2, seed_simulator: int | None = None, cache_size: int = 32) -> None:
+    packing_pays = True
+    """Independent parts are simulated apart, so circuits packed side by side cost what they cost alone."""
+
+    def __init__(
+        self, backend: BackendV2, seed_simulator: int | None = None, cache_size: int = 32, noisy: bool = True
+    ) -> None:
         self._backend = backend
+        self._noisy = noisy
         self._seed = seed_simulator
         self._cache_size = cache_size
         self._simulators: OrderedDict[tuple[int, ...], Any] = OrderedDict()
@@ -119,8 +109,11 @@ class CompactNoiseEmulator:
             if sim is not None:
                 self._simulators.move_to_end(qubits)
                 return sim
-        target = restrict_target(self._backend.target, list(qubits))
-        sim = AerSimulator.from_backend(_reduced_backend(target, self._backend.name))
+        if self._noisy:
+            target = restrict_target(self._backend.target, list(qubits))
+            sim = AerSimulator.from_backend(_reduced_backend(target, self._backend.name))
+        else:
+            sim = AerSimulator()
         if self._seed is not None:
             sim.set_options(seed_simulator=self._seed)
         with self._lock:
@@ -131,25 +124,79 @@ class CompactNoiseEmulator:
         return sim
 
     def run(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:
-        """Counts for ISA circuits of the device, in Qiskit's ``get_counts`` format."""
-        groups: dict[tuple[int, ...], list[int]] = {}
-        compact: list[QuantumCircuit] = []
+        """Counts for ISA circuits of the device, in Qiskit's ``get_counts`` format.
+
+        A circuit of several independent parts runs as one simulation per part, each with its own seed
+        (derived from the emulator's), and its counts join the parts' outcomes shot by shot.
+        """
+        # (qubits, part number) -> [(circuit index, compact circuit)]: the part number keeps the seeds of
+        # one circuit's parts apart, so that two alike parts are not sampled alike
+        runs: dict[tuple[tuple[int, ...], int], list[tuple[int, QuantumCircuit]]] = {}
+        parts_of: list[int] = []
         for i, qc in enumerate(circuits):
-            qubits = tuple(active_qubits(qc))
-            groups.setdefault(qubits, []).append(i)
-            compact.append(relabel(qc, qubits))
+            # parts that measure nothing change no outcome: they are not simulated
+            parts = [tuple(q) for q, c in independent_parts(qc) if c] if qc.num_qubits > 1 else []
+            if len(parts) <= 1:
+                parts = [tuple(active_qubits(qc))]
+            parts_of.append(len(parts))
+            for number, qubits in enumerate(parts):
+                runs.setdefault((qubits, number), []).append((i, relabel(qc, qubits)))
         counts: list[dict[str, int]] = [{} for _ in circuits]
-        for qubits, members in groups.items():
-            result = self.simulator_for(qubits).run([compact[i] for i in members], shots=shots).result()
-            for j, i in enumerate(members):
-                counts[i] = dict(result.get_counts(j))
+        memories: list[list[list[str]]] = [[] for _ in circuits]
+        headers: list[Any] = [None for _ in circuits]
+        jobs = []
+        for (qubits, number), members in runs.items():  # every job is started before any is awaited
+            options: dict[str, Any] = {"shots": shots}
+            if any(parts_of[i] > 1 for i, _ in members):
+                options["memory"] = True
+            if self._seed is not None and number:
+                options["seed_simulator"] = self._seed + number
+            jobs.append((members, self.simulator_for(qubits).run([qc for _, qc in members], **options)))
+        for members, job in jobs:
+            result = job.result()
+            for j, (i, _) in enumerate(members):
+                if parts_of[i] > 1:
+                    memories[i].append(result.data(j)["memory"])
+                    headers[i] = result.results[j].header
+                else:
+                    counts[i] = dict(result.get_counts(j))
+        for i, memory in enumerate(memories):
+            if memory:
+                counts[i] = join_outcomes(memory, headers[i])
         return counts
+
+
+def join_outcomes(parts: list[list[str]], header: Any) -> dict[str, int]:
+    """Counts of the shot-by-shot join of independent parts' outcomes.
+
+    Parameters
+    ----------
+    parts
+        Each part's memory as Aer returns it: one hexadecimal outcome per shot over *all* the circuit's
+        classical bits, the bits of other parts 0. A joined outcome has a bit set where any part set it.
+    header
+        The experiment header of a part's result (its classical registers), to write the counts' keys
+        as ``get_counts`` writes them.
+    """
+    from collections import Counter
+
+    from qiskit.result.postprocess import format_counts_memory
+
+    shots = {len(memory) for memory in parts}
+    if len(shots) != 1:
+        raise ValueError(f"parts ran different shots: {sorted(shots)}")
+    joined = [int(outcome, 16) for outcome in parts[0]]
+    for memory in parts[1:]:
+        joined = [a | int(b, 16) for a, b in zip(joined, memory, strict=True)]
+    header = header if isinstance(header, dict) else header.to_dict()
+    return {format_counts_memory(hex(value), header): n for value, n in Counter(joined).items()}
 
 
 def relabel(circuit: QuantumCircuit, qubits: tuple[int, ...]) -> QuantumCircuit:
     """``circuit`` on ``len(qubits)`` qubits, physical qubit ``qubits[k]`` becoming qubit ``k``.
 
-    Classical registers are kept as they are, so counts keep their format.
+    Instructions on none of ``qubits`` (another independent part's) are left out, as are barriers and
+    delays that reach beyond them. Classical registers are kept as they are, so counts keep their format.
     """
     from qiskit import QuantumCircuit, QuantumRegister
 
@@ -160,7 +207,8 @@ def relabel(circuit: QuantumCircuit, qubits: tuple[int, ...]) -> QuantumCircuit:
         out.add_bits(loose)
     for inst in circuit.data:
         positions = [circuit.find_bit(q).index for q in inst.qubits]
-        if inst.operation.name in ("barrier", "delay") and not all(p in index for p in positions):
+        inside = [p in index for p in positions]
+        if not all(inside) and (inst.operation.name in ("barrier", "delay") or not any(inside)):
             continue
         out.append(inst.operation, [index[p] for p in positions], inst.clbits, copy=False)
     return out

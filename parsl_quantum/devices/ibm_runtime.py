@@ -223,6 +223,12 @@ class RuntimeSamplerRunner:
         self.session_id: str | None = None
         self.jobs: list[dict[str, Any]] = []
 
+    @property
+    def packing_pays(self) -> bool:
+        """Whether packed circuits save time: on a real device, yes (shots are the cost); a fake
+        backend's local testing mode simulates the whole packed state, exponentially slower."""
+        return not is_local(self._backend)
+
     def _mode(self) -> Any:
         if self._session is not None:
             return self._session
@@ -321,13 +327,33 @@ def predict_qpu_time_s(
     ValueError
         For ``shots < 1``.
     """
-    from qiskit import QuantumCircuit
-    from qiskit.transpiler import generate_preset_pass_manager
-
     from parsl_quantum.devices.qpu import qpu_timing
 
     if shots < 1:
         raise ValueError(f"shots must be at least 1, got {shots}")
+    durations = isa_durations_s(
+        circuits, backend, optimization_level=optimization_level, seed_transpiler=seed_transpiler
+    )
+    rep_delay = qpu_timing(backend).repetition_delay if rep_delay_s is None else rep_delay_s
+    return float(sum(shots * (duration + rep_delay) for duration in durations))
+
+
+def isa_durations_s(
+    circuits: QuantumCircuit | Sequence[QuantumCircuit],
+    backend: BackendV2,
+    *,
+    optimization_level: int = 2,
+    seed_transpiler: int | None = None,
+) -> list[float]:
+    """Seconds one shot of each circuit lasts on ``backend``: its critical path, every instruction at the
+    duration the ``Target`` gives it on its qubits (``QuantumCircuit.estimate_duration``).
+
+    Circuits that are not yet ISA circuits of ``backend`` are transpiled for it first (``optimization_level``,
+    ``seed_transpiler``); ISA circuits are taken as they are.
+    """
+    from qiskit import QuantumCircuit
+    from qiskit.transpiler import generate_preset_pass_manager
+
     batch = [circuits] if isinstance(circuits, QuantumCircuit) else list(circuits)
     target = backend.target
     native = set(target.operation_names) | {"barrier", "delay"}
@@ -342,5 +368,4 @@ def predict_qpu_time_s(
         )
         for i, isa in zip(pending, pm.run([batch[i] for i in pending]), strict=True):
             batch[i] = isa
-    rep_delay = qpu_timing(backend).repetition_delay if rep_delay_s is None else rep_delay_s
-    return float(sum(shots * (qc.estimate_duration(target, unit="s") + rep_delay) for qc in batch))
+    return [float(qc.estimate_duration(target, unit="s")) for qc in batch]

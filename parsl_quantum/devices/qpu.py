@@ -5,10 +5,16 @@ handed to a *runner*. A real device's runner is the runtime sampler in a session
 :class:`CompactNoiseEmulator` (or, with ``emulation="backend_run"``, the fake backend's own ``run``, as
 qiskit-ibm-runtime documents for fake backends; or, with ``emulation="runtime_local"``, the runtime
 sampler in its local testing mode, which is exactly the real device's code path, only slower).
+
+A batch of circuits that need the same shots and are much narrower than the device runs *packed*
+(:mod:`parsl_quantum.circuits.packing`): several of them side by side on disjoint regions of the chip, as
+one circuit, whose outcomes are split back into each circuit's counts. It saves QPU time in proportion
+to the circuits per region set (:meth:`QPUDevice.packing_factor`); callers see the same counts as before.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from parsl_quantum.circuits.normalize import active_qubits
+from parsl_quantum.circuits.packing import choose_regions, pack, packable, restrict_target, split_counts
 from parsl_quantum.devices.device import Device, DeviceCapabilities
 from parsl_quantum.errors import DeviceInputError, TooManyQubitsError
 
@@ -25,9 +32,20 @@ if TYPE_CHECKING:
 
 
 class Runner(Protocol):
-    """Runs ISA circuits of one device and returns their counts."""
+    """Runs ISA circuits of one device and returns their counts.
+
+    A runner may say, as a class attribute ``packing_pays``, whether several circuits packed side by side
+    in one wider circuit cost it less than run one by one: true for a QPU (its time is counted in shots)
+    and for an emulator that simulates independent parts apart; false (the default) for one that
+    simulates the whole wider state, whose cost grows exponentially with its width.
+    """
 
     def run(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]: ...
+
+
+def packing_pays(runner: Runner) -> bool:
+    """Whether ``runner`` runs packed circuits for less than their pieces one by one (see :class:`Runner`)."""
+    return bool(getattr(runner, "packing_pays", False))
 
 
 class BackendRunner:
@@ -43,6 +61,9 @@ class BackendRunner:
     seed_simulator
         Seed of the simulator behind a fake backend.
     """
+
+    packing_pays = False
+    """A fake backend's ``run`` simulates every active qubit at once: packing costs it exponentially."""
 
     def __init__(self, backend: BackendV2, seed_simulator: int | None = None) -> None:
         self._backend = backend
@@ -138,6 +159,14 @@ class QPUDevice(Device):
     max_qubits
         The widest circuit it runs, when less than the device's qubits: an emulator simulates only as
         many as fit in the memory its host lets the job use.
+    packing
+        Whether a batch of circuits of equal shots runs packed, several side by side on disjoint regions
+        of the device (:mod:`parsl_quantum.circuits.packing`), where at least two fit: ``None`` (the
+        default) where it pays on the runner (a real QPU, the compact emulator; not an emulator that
+        simulates the whole packed state), ``True`` always, ``False`` never.
+    packing_spacing
+        Couplings kept between the regions of packed circuits (see
+        :func:`~parsl_quantum.circuits.packing.choose_regions`).
     """
 
     def __init__(
@@ -148,14 +177,23 @@ class QPUDevice(Device):
         optimization_level: int = 2,
         seed_transpiler: int | None = None,
         max_qubits: int | None = None,
+        packing: bool | None = None,
+        packing_spacing: int = 1,
     ) -> None:
         from qiskit.transpiler import generate_preset_pass_manager
 
         self._backend = backend
         self._runner = runner
-        self._pass_manager = generate_preset_pass_manager(
-            optimization_level=optimization_level, backend=backend, seed_transpiler=seed_transpiler
-        )
+        self._transpile_options = {
+            "optimization_level": optimization_level,
+            "seed_transpiler": seed_transpiler,
+        }
+        self._pass_manager = generate_preset_pass_manager(backend=backend, **self._transpile_options)
+        self.packing = packing_pays(runner) if packing is None else bool(packing)
+        self.packing_spacing = int(packing_spacing)
+        self._regions: dict[int, list[tuple[int, ...]]] = {}
+        self._region_pass_managers: dict[tuple[int, ...], Any] = {}
+        self._regions_lock = threading.Lock()
         self.timing = qpu_timing(backend)
         super().__init__(
             backend_name,
@@ -221,8 +259,81 @@ class QPUDevice(Device):
             out[i] = isa
         return out
 
+    # -- packing -----------------------------------------------------------------------------------
+    def regions(self, width: int) -> list[tuple[int, ...]]:
+        """The disjoint regions of ``width`` qubits packed circuits of that width run on, lowest error
+        first (:func:`~parsl_quantum.circuits.packing.choose_regions`; chosen once per width)."""
+        with self._regions_lock:
+            found = self._regions.get(width)
+        if found is None:
+            found = choose_regions(self._backend.target, width, spacing=self.packing_spacing)
+            with self._regions_lock:
+                found = self._regions.setdefault(width, found)
+        return list(found)
+
+    def packing_factor(self, width: int) -> int:
+        """How many circuits of ``width`` qubits run side by side in one packed circuit: the regions of
+        that width the device holds where packing is on, else 1 (see :meth:`Device.packing_factor`)."""
+        if not self.packing or width < 1:
+            return 1
+        return max(1, len(self.regions(width)))
+
+    def _region_pass_manager(self, region: tuple[int, ...]) -> Any:
+        """A pass manager that transpiles onto ``region`` alone (its target restricted to it)."""
+        from qiskit.transpiler import generate_preset_pass_manager
+
+        with self._regions_lock:
+            pm = self._region_pass_managers.get(region)
+        if pm is None:
+            target = restrict_target(self._backend.target, region)
+            pm = generate_preset_pass_manager(target=target, **self._transpile_options)
+            with self._regions_lock:
+                pm = self._region_pass_managers.setdefault(region, pm)
+        return pm
+
+    def pack(self, circuits: Sequence[QuantumCircuit]) -> list[tuple[QuantumCircuit, Any, list[int]]]:
+        """The packed circuits a batch runs as: ``(wide ISA circuit, its layout, indices of its pieces)``.
+
+        Circuits of one width are taken in order, as many per packed circuit as the device has regions
+        for them; ISA circuits (their physical qubits already chosen), circuits whose width fits fewer
+        than two regions and circuits :func:`~parsl_quantum.circuits.packing.packable` refuses are left
+        out, to run alone. Each piece is transpiled on its own region, so no gate leaves it.
+        """
+        by_width: dict[int, list[int]] = {}
+        for i, qc in enumerate(circuits):
+            if not self.is_isa(qc) and packable(qc):
+                by_width.setdefault(qc.num_qubits, []).append(i)
+        packed = []
+        for width, members in by_width.items():
+            regions = self.regions(width)
+            if len(regions) < 2 or len(members) < 2:
+                continue
+            for start in range(0, len(members), len(regions)):
+                chunk = members[start : start + len(regions)]
+                if len(chunk) < 2:
+                    break  # one circuit left over runs alone, on the device's best qubits for it
+                pieces = [
+                    self._region_pass_manager(region).run(circuits[i])
+                    for i, region in zip(chunk, regions, strict=False)
+                ]
+                wide, layout = pack(pieces, regions[: len(chunk)], int(self._backend.num_qubits))
+                packed.append((wide, layout, chunk))
+        return packed
+
     def _sample(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:
-        return self._runner.run(self.transpile(circuits), shots)
+        packed = self.pack(circuits) if self.packing and len(circuits) > 1 else []
+        in_packs = {i for _, _, chunk in packed for i in chunk}
+        alone = [i for i in range(len(circuits)) if i not in in_packs]
+        results = self._runner.run(
+            [wide for wide, _, _ in packed] + self.transpile([circuits[i] for i in alone]), shots
+        )
+        counts: list[dict[str, int]] = [{} for _ in circuits]
+        for (_, layout, chunk), result in zip(packed, results, strict=False):
+            for i, piece_counts in zip(chunk, split_counts(result, layout), strict=True):
+                counts[i] = piece_counts
+        for i, result in zip(alone, results[len(packed) :], strict=True):
+            counts[i] = result
+        return counts
 
     def pennylane(self, wires: int | Sequence[Any], shots: int | None = None) -> Any:
         """A PennyLane device that runs on this QPU; a QPU needs ``shots``."""

@@ -89,13 +89,19 @@ def build_qpu(backend_name: str, **options: Any) -> Device:
     ``emulation`` (``"compact"``; ``"backend_run"``, the fake backend's own ``run``; or
     ``"runtime_local"``) for emulators; ``backend_class``
     (``"module:Class"``, a fake backend of the user's own, e.g. a ``FakeBackendV2`` subclass modelling
-    another device) for emulators; ``session_max_time`` (seconds) for real devices.
+    another device) for emulators; ``session_max_time`` (seconds) for real devices; ``packing`` and
+    ``packing_spacing`` (running narrow circuits side by side, see
+    :class:`~parsl_quantum.devices.qpu.QPUDevice`) for both.
     """
     from parsl_quantum.devices.emulator import CompactNoiseEmulator, emulated_qubits
     from parsl_quantum.devices.ibm_runtime import RuntimeSamplerRunner, ibm_backend
     from parsl_quantum.devices.qpu import BackendRunner, QPUDevice, Runner, fake_backend
 
-    transpile_opts = {k: options.pop(k) for k in ("optimization_level", "seed_transpiler") if k in options}
+    device_opts = {
+        k: options.pop(k)
+        for k in ("optimization_level", "seed_transpiler", "packing", "packing_spacing")
+        if k in options
+    }
     max_qubits = None
     if backend_name.startswith("fake_"):
         backend_class = options.pop("backend_class", None)
@@ -118,7 +124,7 @@ def build_qpu(backend_name: str, **options: Any) -> Device:
         runner = RuntimeSamplerRunner(backend, session_max_time=options.pop("session_max_time", None))
     if options:
         raise DeviceInputError(f"unknown options for backend '{backend_name}': {sorted(options)}")
-    return QPUDevice(backend_name, backend, runner, max_qubits=max_qubits, **transpile_opts)
+    return QPUDevice(backend_name, backend, runner, max_qubits=max_qubits, **device_opts)
 
 
 class _ComparedByEquality:
@@ -254,7 +260,8 @@ def get_device(backend: str, **options: Any) -> Device:
         Backend options: for ``aer`` those of ``AerSimulator`` (``method``, ``precision``,
         ``seed_simulator``...); for Lightning ``seed`` and ``mcm_method``; for QPUs
         ``optimization_level``, ``seed_transpiler``, ``seed_simulator``, ``emulation``,
-        ``session_max_time``.
+        ``session_max_time``, ``packing`` (``None``: where it pays; ``True``; ``False``) and
+        ``packing_spacing``.
 
     Raises
     ------
