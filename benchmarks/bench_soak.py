@@ -40,7 +40,7 @@ def _pilots(flaky: bool) -> list[Any]:
 def _pool(qex: Any, pilot: str) -> Any:
     import psutil
 
-    from parsl_quantum.executors.pool_guard import STANDBY_MARK
+    from parsl_quantum.executors.pool_guard import is_standby
 
     for proc in psutil.process_iter(["cmdline"]):
         cmd = " ".join(proc.info["cmdline"] or [])
@@ -49,7 +49,7 @@ def _pool(qex: Any, pilot: str) -> Any:
             and "pool_guard" not in cmd
             and f"{qex.label}-{pilot}" in cmd
             and qex.run_dir in cmd
-            and (STANDBY_MARK not in cmd or proc.children())  # not a guard's standby interpreter
+            and not is_standby(proc)  # not a guard's standby interpreter
         ):
             return proc
     return None
@@ -60,12 +60,11 @@ def _kill(qex: Any, pilot: str, what: str) -> float:
     if pool is None:
         return float("nan")
     if what == "worker":
-        spawned = sorted(
-            (c for c in pool.children() if "spawn_main" in " ".join(c.cmdline())),
-            key=lambda c: c.create_time(),
-        )
-        if len(spawned) > 1:
-            spawned[-1].kill()
+        from parsl_quantum.executors.pool_guard import pool_workers
+
+        workers = pool_workers(pool)
+        if workers:
+            workers[-1].kill()
     else:
         pool.kill()
     return time.time()

@@ -50,24 +50,24 @@ plain_kwargs = python_app(apps.plain_kwargs, executors=["quantum"])
 
 def pool_processes(qex, pilot):
     """The worker-pool processes (not their guards, nor a guard's standby) of pilot ``pilot`` of ``qex``."""
-    from parsl_quantum.executors.pool_guard import STANDBY_MARK
+    from parsl_quantum.executors.pool_guard import is_standby
     from tests.conftest import worker_processes
 
     found = []
     for proc in worker_processes(f"{qex.label}-{pilot}"):
         cmd = " ".join(proc.cmdline())
         if "process_worker_pool" in cmd and "pool_guard" not in cmd and qex.run_dir in cmd:
-            if STANDBY_MARK in cmd and not proc.children():
+            if is_standby(proc):
                 continue  # a standby interpreter for the next pool, not a pool yet
             found.append(proc)
     return sorted(found, key=lambda p: p.create_time())  # while a pool is replaced, the newest last
 
 
 def pool_workers(pool):
-    """Live worker processes of a pool: its spawn children except the oldest (the multiprocessing server)."""
-    spawned = [c for c in pool.children() if "spawn_main" in " ".join(c.cmdline())]
-    spawned.sort(key=lambda c: c.create_time())
-    return spawned[1:]
+    """Live worker processes of a pool, oldest first."""
+    from parsl_quantum.executors.pool_guard import pool_workers as workers
+
+    return workers(pool)
 
 
 def wait_state(qex, name, state, timeout=120):

@@ -16,6 +16,7 @@ from parsl_quantum.executors import (
     TaskWalltimeError,
     UnschedulableTaskError,
 )
+from parsl_quantum.executors.pool_guard import pool_parts
 from tests.executor_helpers import (
     cpu,
     fail_once,
@@ -77,8 +78,7 @@ def test_a_pool_that_heartbeats_with_no_live_worker_is_replaced(load_dfk):
     die on their next task and are not restarted; the guard replaces the pool in its block."""
     qex = start(load_dfk, cpu("a", workers=1, prefetch=0), cpu("b", workers=1, prefetch=0))
     pool = pool_processes(qex, "a")[-1]
-    spawned = [c for c in pool.children() if "spawn_main" in " ".join(c.cmdline())]
-    server = min(spawned, key=lambda c: c.create_time())
+    server = pool_parts(pool)[1][0]  # the pool's multiprocessing server: its first process
     server.kill()
     futures = [square(x, **spec(pilot="a")) for x in range(4)]
     assert [f.result(timeout=240) for f in futures] == [0, 1, 4, 9]

@@ -26,7 +26,7 @@ from parsl.jobs.states import JobState, JobStatus
 logger = logging.getLogger(__name__)
 
 
-def htex_launch_options(guard_grace_s: float | None = None) -> dict[str, Any]:
+def htex_launch_options(guard_grace_s: float | None = None, preload: tuple[str, ...] = ()) -> dict[str, Any]:
     """HTEX launch commands that start the interchange and worker pool with this interpreter.
 
     Parsl's defaults run ``interchange.py`` and ``process_worker_pool.py`` from ``PATH``, which fails
@@ -37,11 +37,14 @@ def htex_launch_options(guard_grace_s: float | None = None) -> dict[str, Any]:
     guard_grace_s
         When given, the worker pool runs under :mod:`~parsl_quantum.executors.pool_guard`, which ends a
         block whose pool has had no live worker for this many seconds.
+    preload
+        Modules for the guarded pool's fork server to import (see :mod:`~parsl_quantum.executors.pool_boot`).
     """
     worker = f"{sys.executable} -m parsl.executors.high_throughput.process_worker_pool"
     if guard_grace_s is not None:
         worker = (
-            f"{sys.executable} -m parsl_quantum.executors.pool_guard --grace {guard_grace_s:g} -- " + worker
+            f"{sys.executable} -m parsl_quantum.executors.pool_guard --grace {guard_grace_s:g} "
+            f"--preload {','.join(preload) or ','} -- " + worker
         )
     return {
         "launch_cmd": DEFAULT_LAUNCH_CMD.replace("process_worker_pool.py", worker, 1),

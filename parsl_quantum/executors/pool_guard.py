@@ -19,11 +19,12 @@ command>``. The guard starts Parsl's ``process_worker_pool`` as its child, under
   fault.
 
 Replacing the pool, not the block, keeps a batch allocation: on Slurm a new block can wait hours in the
-queue. When the pool ends, for any reason, the guard kills every helper process it left behind (its
-multiprocessing server, workers). The guard sends no traffic and starts no worker of its own: the workers
-are Parsl's. Once a pool's workers run, the guard keeps one standby interpreter (an idle Python process
-with the pool's modules imported, some tens of MB) to start the next generation from, so that a
-replacement does not pay for those imports on a busy node.
+queue. When the pool ends, for any reason, the guard kills every helper process it left behind (its fork
+server, multiprocessing server, workers). The guard sends no traffic and runs no task: the workers are
+Parsl's. Each generation starts through :mod:`~parsl_quantum.executors.pool_boot`, its processes forked from
+a server that has the pool's and the device's modules imported; once a pool's workers run, the guard keeps
+the next generation's interpreter ready in the same way (a standby), so that a replacement starts in well
+under a second instead of paying for its imports and its processes again.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+
+from parsl_quantum.executors.pool_boot import STANDBY_MARK
 
 POLL_S = 0.2
 FERRY_S = 0.3
@@ -72,7 +75,7 @@ def replaced_managers(manager_ids: list[str]) -> set[str]:
 
 
 def _spawned(children: list) -> list:
-    """Worker-like children: multiprocessing spawn children, not the resource tracker."""
+    """Multiprocessing children (spawned processes, or a fork server), not the resource tracker."""
     found = []
     for proc in children:
         with contextlib.suppress(Exception):
@@ -82,22 +85,56 @@ def _spawned(children: list) -> list:
     return found
 
 
-def worker_pids(pool) -> set[int]:  # noqa: ANN001 - a psutil.Process
-    """Pids of the live worker processes of a Parsl worker pool.
+def _is_fork_server(proc) -> bool:  # noqa: ANN001 - a psutil.Process
+    with contextlib.suppress(Exception):
+        return "multiprocessing.forkserver" in " ".join(proc.cmdline())
+    return False
 
-    The pool's direct spawn children are its workers plus one multiprocessing manager server (started
-    first, before any worker); zombies do not count.
+
+def _alive(procs: list) -> list:
+    import psutil
+
+    alive = []
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+    return alive
+
+
+def pool_parts(pool) -> tuple[list, list]:  # noqa: ANN001 - a psutil.Process
+    """``(fork servers, pool processes)`` of a Parsl worker pool, live ones only.
+
+    The pool processes are its multiprocessing server (started first, before any worker) and its workers:
+    the pool's own spawn children, or the children of its fork server (see
+    :mod:`~parsl_quantum.executors.pool_boot`), in the order they started.
     """
     import psutil
 
+    servers: list = []
+    processes: list = []
     try:
-        spawned = [p for p in _spawned(pool.children()) if p.status() != psutil.STATUS_ZOMBIE]
+        for proc in _spawned(pool.children()):
+            if _is_fork_server(proc):
+                servers.append(proc)
+                processes.extend(proc.children())
+            else:
+                processes.append(proc)
+        processes = _alive(processes)
+        processes.sort(key=lambda p: p.create_time())
     except psutil.Error:
-        return set()
-    if not spawned:
-        return set()
-    server = min(spawned, key=lambda p: p.create_time())
-    return {p.pid for p in spawned if p.pid != server.pid}
+        return [], []
+    return _alive(servers), processes
+
+
+def pool_workers(pool) -> list:  # noqa: ANN001 - a psutil.Process
+    """The live worker processes of a Parsl worker pool, oldest first (not its multiprocessing server)."""
+    return pool_parts(pool)[1][1:]
+
+
+def worker_pids(pool) -> set[int]:  # noqa: ANN001 - a psutil.Process
+    """Pids of the live worker processes of a Parsl worker pool."""
+    return {p.pid for p in pool_workers(pool)}
 
 
 def live_workers(pool) -> int:  # noqa: ANN001 - a psutil.Process
@@ -106,26 +143,16 @@ def live_workers(pool) -> int:  # noqa: ANN001 - a psutil.Process
 
 
 def pool_process_pids(pool) -> set[int]:  # noqa: ANN001 - a psutil.Process
-    """Pids of the pool's live helper processes: its workers and its multiprocessing server."""
-    import psutil
-
-    try:
-        return {p.pid for p in _spawned(pool.children()) if p.status() != psutil.STATUS_ZOMBIE}
-    except psutil.Error:
-        return set()
+    """Pids of the pool's live helper processes: its fork server, multiprocessing server and workers."""
+    servers, processes = pool_parts(pool)
+    return {p.pid for p in servers + processes}
 
 
-STANDBY_MARK = "pq-standby"
-"""Word on the command line of a standby pool interpreter (it is not a pool until it is started)."""
-
-_STANDBY = """
-import runpy, sys
-module, args = sys.argv[2], sys.argv[3:]
-__import__(module)  # the pool's imports, paid while the current pool runs
-if sys.stdin.readline().strip() == "go":
-    sys.argv = [module, *args]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
-"""
+def is_standby(proc) -> bool:  # noqa: ANN001 - a psutil.Process
+    """Whether a pool interpreter is a guard's standby not yet told to start (it has no pool process)."""
+    with contextlib.suppress(Exception):
+        return STANDBY_MARK in proc.cmdline() and not pool_parts(proc)[1]
+    return False
 
 
 def _as_module(command: list[str]) -> tuple[str, str, list[str]] | None:
@@ -164,8 +191,16 @@ class Restarts:
 class Guard:
     """One block's guard: runs generations of the worker pool command and watches each."""
 
-    def __init__(self, command: list[str], grace_s: float, startup_s: float, restarts: Restarts) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        grace_s: float,
+        startup_s: float,
+        restarts: Restarts,
+        preload: tuple[str, ...] = (),
+    ) -> None:
         self.command = command
+        self.preload = preload
         self.grace_s = grace_s
         self.startup_s = startup_s
         self.restarts = restarts
@@ -180,18 +215,23 @@ class Guard:
     def _say(self, text: str) -> None:
         print(f"parsl-quantum pool guard on {socket.gethostname()}: {text}", file=sys.stderr, flush=True)
 
-    def _pool_command(self, generation: int) -> list[str]:
-        return [*self.command, f"--uid={self.guard_id}.{generation}"]
+    def _pool_command(self, generation: int, standby: bool = False) -> list[str]:
+        """The command of one generation: Parsl's pool under :mod:`pool_boot` (its processes forked from a
+        preloaded server), or Parsl's command as given when it is not ``python -m module ...``."""
+        command = [*self.command, f"--uid={self.guard_id}.{generation}"]
+        module = _as_module(command)
+        if module is None:
+            return command
+        boot = [module[0], "-m", "parsl_quantum.executors.pool_boot", "--preload", ",".join(self.preload)]
+        return [*boot, *([STANDBY_MARK] if standby else []), "--", *command]
 
     def _prepare_standby(self) -> None:
-        """Start the next generation's interpreter now, with the pool's modules imported, so that a
-        replacement does not pay for them (a second or more on a busy node)."""
-        module = _as_module(self._pool_command(self.generation + 1))
-        if module is None or self.standby is not None:
+        """Start the next generation's interpreter now, its fork server loaded, so that a replacement pays
+        for neither its imports nor its processes' (seconds on a busy node)."""
+        if self.standby is not None or _as_module(self.command) is None:
             return
-        python, name, args = module
         self.standby = subprocess.Popen(
-            [python, "-c", _STANDBY, STANDBY_MARK, name, *args], stdin=subprocess.PIPE, text=True
+            self._pool_command(self.generation + 1, standby=True), stdin=subprocess.PIPE, text=True
         )
 
     def _start_pool(self) -> subprocess.Popen:
@@ -336,6 +376,7 @@ def guard(
     startup_s: float = 300.0,
     max_restarts: int = 10,
     window_s: float = 60.0,
+    preload: tuple[str, ...] = (),
 ) -> int:
     """Run ``command`` (a worker pool) under a guard; returns the exit status for the block.
 
@@ -349,23 +390,27 @@ def guard(
         How long the first worker may take to start (imports on a loaded node can take a while).
     max_restarts, window_s
         In-place replacements allowed within the window before the block ends.
+    preload
+        Modules for the pool's fork server to import (see :mod:`~parsl_quantum.executors.pool_boot`).
     """
-    return Guard(command, grace_s, startup_s, Restarts(max_restarts, window_s)).run()
+    return Guard(command, grace_s, startup_s, Restarts(max_restarts, window_s), preload).run()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``--grace SECONDS [--startup S] [--max-restarts N] [--window S] -- COMMAND...``."""
+    """Command line: ``--grace S [--startup S] [--max-restarts N] [--window S] [--preload M,..] -- CMD``."""
     parser = argparse.ArgumentParser(prog="parsl_quantum.executors.pool_guard", description=__doc__)
     parser.add_argument("--grace", type=float, default=15.0, help="seconds without a live worker allowed")
     parser.add_argument("--startup", type=float, default=300.0, help="seconds allowed for the first worker")
     parser.add_argument("--max-restarts", type=int, default=10, help="pool replacements allowed in --window")
     parser.add_argument("--window", type=float, default=60.0, help="seconds over which replacements count")
+    parser.add_argument("--preload", default="", help="comma-separated modules for the pool's fork server")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the worker pool command, after --")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no worker pool command given")
-    return guard(command, args.grace, args.startup, args.max_restarts, args.window)
+    preload = tuple(m for m in args.preload.split(",") if m)
+    return guard(command, args.grace, args.startup, args.max_restarts, args.window, preload)
 
 
 if __name__ == "__main__":

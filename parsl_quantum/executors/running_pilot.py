@@ -26,6 +26,7 @@ from parsl.providers import LocalProvider
 from parsl_quantum.executors.faults import CircuitBreaker, RestartBudget
 from parsl_quantum.executors.pilot_htex import PilotHTEX, htex_launch_options
 from parsl_quantum.executors.pilot_states import PilotState, transition
+from parsl_quantum.executors.pool_boot import preload_modules
 from parsl_quantum.executors.pool_guard import replaced_managers
 from parsl_quantum.executors.task import QuantumTask
 from parsl_quantum.executors.worker import describe_device
@@ -198,7 +199,9 @@ class Pilot:
             # bad state, for good, when its blocks fail.
             "block_error_handler": False,
             "encrypted": True,
-            **htex_launch_options(guard_grace_s=HEARTBEAT_THRESHOLD_S),
+            **htex_launch_options(
+                guard_grace_s=HEARTBEAT_THRESHOLD_S, preload=preload_modules(description.backend, self.kind)
+            ),
         }
         if self.kind == "gpu":
             options["available_accelerators"] = description.options.get("gpus", description.workers)
