@@ -8,7 +8,7 @@ motif                  coupling  what it returns
 ``pipeline``           medium    ``pipe(x)``: ``AppFuture`` of the last stage's value
 ``variational``        tight     ``fn.minimize(x0)``: ``AppFuture`` of ``x, fun, nit, history``
 ``qml_training``       tight     ``fn.fit(...)``: ``AppFuture`` of trained parameters and losses
-``circuit_cutting``    medium    ``AppFuture`` of reconstructed expectation values
+``circuit_cutting``    medium    ``AppFuture`` of reconstructed expectation values (or distribution)
 ``distributed``        tight     ``AppFuture`` of an MPI task's (rank 0) value
 =====================  ========  ==================================================================
 

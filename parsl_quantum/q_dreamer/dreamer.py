@@ -43,8 +43,9 @@ from parsl_quantum.q_dreamer.planning.candidates import Limits, Prediction, Reje
 from parsl_quantum.q_dreamer.planning.enumerate import enumerate_plans
 from parsl_quantum.q_dreamer.planning.plan import CuttingPlan
 from parsl_quantum.q_dreamer.planning.plan_log import PlanLog, PlanRun
+from parsl_quantum.q_dreamer.planning.reconstruct_distribution import measured_bits
 from parsl_quantum.q_dreamer.planning.search import CutSearch
-from parsl_quantum.q_dreamer.precision import Target, check_target, target_of
+from parsl_quantum.q_dreamer.precision import Target, check_output, check_target, target_of
 
 logger = logging.getLogger(__name__)
 
@@ -263,6 +264,7 @@ class QDreamer:
         kinds: Sequence[str] | None = None,
         seed: int = 1234,
         pilot: str | None = None,
+        output: str = "values",
     ) -> CuttingPlan:
         """The way of running ``circuit`` that finishes first, planning included, with the others weighed.
 
@@ -276,7 +278,7 @@ class QDreamer:
         circuit
             A circuit (``QuantumCircuit`` or OpenQASM); final measurements are ignored.
         observables
-            One observable or a list (``SparsePauliOp`` or Pauli strings).
+            One observable or a list (``SparsePauliOp`` or Pauli strings); ``None`` for a distribution.
         executor
             The :class:`QuantumPilotExecutor` that will run it.
         precision
@@ -292,18 +294,27 @@ class QDreamer:
             Seed of the cut search.
         pilot
             Plan for this pilot only; the plan's tasks are pinned to it.
+        output
+            ``"values"``: the plan gives the observables' expectation values. ``"distribution"``: the
+            quasi-probability distribution of the circuit's measured bits (all its qubits when it
+            measures none), as a :class:`~parsl_quantum.q_dreamer.distribution.Distribution`; the target
+            is then the largest standard error of a bit string's quasi-probability (``precision``, or
+            ``1 / (2 sqrt(shots))``, what running whole with ``shots`` shots reaches), and the model
+            costs the reconstruction for the bit strings it will hold.
 
         Raises
         ------
         ValueError
             For a non-finite or non-positive ``precision``, a ``shots`` that is not a positive integer, or
-            both given.
+            both given; an unknown ``output``; observables given for a distribution; a distribution of a
+            circuit that measures in mid-circuit.
         PlanningError
             If the circuit fits no pilot whole and no cut within the limits fits either, or the target
             needs more shots (or time) than the limits allow (the message names the shots needed).
         """
         start = time.perf_counter()
         check_target(precision, shots)
+        check_output(output)
         from parsl_quantum.circuits.normalize import strip_measurements, to_circuit
         from parsl_quantum.q_dreamer.planning.decompose import cuttable, pauli_terms
         from parsl_quantum.q_dreamer.planning.template import (
@@ -312,6 +323,12 @@ class QDreamer:
             parameter_values,
         )
 
+        measured = None
+        if output == "distribution":
+            if observables is not None:
+                raise ValueError("a distribution of the measured bits takes no observables: pass None")
+            measured = measured_bits(circuit)
+            observables = measured.observables(to_circuit(circuit).num_qubits)
         if isinstance(observables, str) or not isinstance(observables, Sequence):
             observables = [observables]
         models = self._models(executor, kinds, pilot)
@@ -322,7 +339,7 @@ class QDreamer:
         uncuttable = has_classical_control(qc)
         view = qc if uncuttable else cuttable(qc)
         values = parameter_values(view)
-        target = target_of(ops, precision, shots)
+        target = target_of(ops, precision, shots, output)
         structure = fingerprint(qc)
         observable_key = tuple((tuple(op.paulis.to_labels()), tuple(op.coeffs.tolist())) for op in ops)
         from parsl_quantum.executors.dfk_executors import worker_slots
@@ -382,7 +399,9 @@ class QDreamer:
             raise PlanningError(self._why_not(qc, models, target, rejected, uncuttable))
         requirements = {k: v for k, v in (("kinds", list(kinds) if kinds else None), ("pilot", pilot)) if v}
         whole = next((p for p in predictions if not p.cut), None)
-        plans = [self._as_plan(p, whole, qc, ops, executor, requirements, target) for p in predictions]
+        plans = [
+            self._as_plan(p, whole, qc, ops, executor, requirements, target, measured) for p in predictions
+        ]
         best, *others = plans
         best.alternatives = others
         best.pruned = pruned
@@ -444,6 +463,7 @@ class QDreamer:
         executor: Any,
         requirements: dict[str, Any],
         target: Target,
+        measured: Any = None,
     ) -> CuttingPlan:
         speedup = whole.makespan / prediction.makespan if whole is not None else math.inf
         return CuttingPlan(
@@ -458,6 +478,8 @@ class QDreamer:
             candidate_planning_s=prediction.planning_s,
             plan_id=uuid.uuid4().hex[:12],
             target_stderr=target.stderr,
+            output=target.output,
+            _measured=measured,
             _prediction=prediction,
             _circuit=circuit,
             _observables=observables,

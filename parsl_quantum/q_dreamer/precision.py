@@ -28,6 +28,17 @@ reach :math:`\epsilon` (:func:`cut_shots`).
 
 Both bounds take every term's outcomes at their worst (expectation 0, errors adding up): a measured
 standard error is at most the target, and often below it.
+
+**Distributions.** For ``output="distribution"`` the target is the largest standard error over the bit
+strings: every bit string counts, seen or not, since where the largest error falls is not known before
+the run. Running whole, :math:`\hat p(x)` is a mean of 0/1 outcomes, of variance
+:math:`p(x)(1 - p(x))/s \le 1/(4s)`: the standard error is at most :math:`1/(2\sqrt{s})`
+(:func:`whole_stderr`). Cut, the circuit is cut with one observable :math:`Z_q` per measured qubit
+(:math:`\|O\|_1 = 1`), and each reconstructed :math:`\hat p(x)` has variance at most
+:math:`\sum_i c_i^2 / n_i` (:mod:`~parsl_quantum.q_dreamer.planning.reconstruct_distribution`), the bound
+of one Pauli term: :func:`cut_stderr` and :func:`cut_shots` hold as they are, :math:`\kappa / \sqrt{N}`
+and :math:`N = \lceil (\kappa / \epsilon)^2 \rceil`. A cut thus needs :math:`4 \kappa^2` times the
+shots of a whole run for the same largest error.
 """
 
 from __future__ import annotations
@@ -39,6 +50,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from parsl_quantum.circuits.estimation import group_paulis
+
+OUTPUTS = ("values", "distribution")
+"""What a run gives: expectation values of observables, or the distribution of the measured bits."""
 
 DEFAULT_SHOTS = 4096
 """Shots per measurement basis running whole whose standard error is the target when neither
@@ -55,10 +69,14 @@ class Target:
         The standard error every value must reach.
     whole_shots
         Shots per measurement basis that reach ``stderr`` running whole (or the ``shots`` asked for).
+    output
+        What the run gives (one of :data:`OUTPUTS`): for ``"distribution"``, ``stderr`` bounds every bit
+        string's quasi-probability.
     """
 
     stderr: float
     whole_shots: int
+    output: str = "values"
 
 
 def check_target(precision: Any, shots: Any) -> None:
@@ -83,18 +101,30 @@ def check_target(precision: Any, shots: Any) -> None:
         raise ValueError(f"shots must be a positive integer, got {shots!r}")
 
 
-def target_of(observables: Sequence[Any], precision: float | None, shots: int | None) -> Target:
+def check_output(output: Any) -> str:
+    """``output`` if it is one of :data:`OUTPUTS`; else ``ValueError``."""
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    return output
+
+
+def target_of(
+    observables: Sequence[Any], precision: float | None, shots: int | None, output: str = "values"
+) -> Target:
     r"""The target standard error of a run.
 
     Parameters
     ----------
     observables
-        ``SparsePauliOp`` observables.
+        ``SparsePauliOp`` observables (for a distribution, one :math:`Z_q` per measured qubit).
     precision
         The standard error asked for; it is the target.
     shots
         Instead: shots per measurement basis running whole; the target is the standard error that
         reaches (:func:`whole_stderr`). Neither given: :data:`DEFAULT_SHOTS`.
+    output
+        ``"values"``, or ``"distribution"``: the target is then the largest standard error of a bit
+        string's quasi-probability (:math:`1/(2\sqrt{shots})` for ``shots``).
 
     Returns
     -------
@@ -102,11 +132,12 @@ def target_of(observables: Sequence[Any], precision: float | None, shots: int | 
         The standard error, and the shots per basis that reach it whole. Observables of identities
         alone (no error) get :math:`1/\sqrt{shots}`.
     """
+    check_output(output)
     if precision is not None:
-        return Target(float(precision), whole_shots(observables, precision))
+        return Target(float(precision), whole_shots(observables, precision, output), output)
     shots = shots or DEFAULT_SHOTS
-    stderr = whole_stderr(observables, shots)
-    return Target(stderr if stderr > 0 else 1.0 / math.sqrt(shots), shots)
+    stderr = whole_stderr(observables, shots, output)
+    return Target(stderr if stderr > 0 else 1.0 / math.sqrt(shots), shots, output)
 
 
 def pauli_magnitudes(observable: Any) -> list[tuple[str, float]]:
@@ -125,12 +156,15 @@ def l1_norm(observables: Sequence[Any]) -> float:
     return max(sum(c for _, c in pauli_magnitudes(op)) for op in observables) or 1.0
 
 
-def whole_stderr(observables: Sequence[Any], shots: int) -> float:
+def whole_stderr(observables: Sequence[Any], shots: int, output: str = "values") -> float:
     r"""Bound on the standard error of running whole with ``shots`` shots per measurement basis.
 
     The largest over ``observables`` of :math:`\sqrt{\sum_b (\sum_{j \in b} |a_j|)^2 / s}`, with :math:`b`
-    the qubit-wise commuting groups (bases) of the observable's terms.
+    the qubit-wise commuting groups (bases) of the observable's terms; for ``output="distribution"``,
+    :math:`1/(2\sqrt{s})`, the largest standard error of a frequency.
     """
+    if output == "distribution":
+        return 0.5 / math.sqrt(shots)
     worst = 0.0
     for op in observables:
         terms = pauli_magnitudes(op)
@@ -142,9 +176,9 @@ def whole_stderr(observables: Sequence[Any], shots: int) -> float:
     return worst
 
 
-def whole_shots(observables: Sequence[Any], precision: float) -> int:
+def whole_shots(observables: Sequence[Any], precision: float, output: str = "values") -> int:
     """Shots per measurement basis for a standard error of at most ``precision`` running whole."""
-    return _shots_above((whole_stderr(observables, 1) / precision) ** 2)
+    return _shots_above((whole_stderr(observables, 1, output) / precision) ** 2)
 
 
 def cut_stderr(kappa: float, observables: Sequence[Any], shots: int) -> float:

@@ -255,3 +255,40 @@ def test_expectation_from_an_exact_cut_distribution_is_the_exact_value():
     cost = SparsePauliOp.from_sparse_list([("ZZ", [i, (i + 1) % 6], 1.0) for i in range(6)], 6)
     exact = float(np.real(Statevector(circuit).expectation_value(cost)))
     assert distribution.expectation(cost) == pytest.approx(exact, abs=1e-9)
+
+
+# -- planning for a distribution ---------------------------------------------------------------------
+
+
+def test_a_distributions_target_is_the_largest_error_of_a_bit_string():
+    from parsl_quantum.q_dreamer.precision import cut_shots, target_of, whole_stderr
+
+    observables = [SparsePauliOp(label) for label in rd.MeasuredBits(3, {0: 0, 1: 1, 2: 2}).observables(3)]
+    by_shots = target_of(observables, None, 2500, "distribution")
+    assert by_shots.stderr == pytest.approx(0.01) and by_shots.whole_shots == 2500
+    by_precision = target_of(observables, 0.01, None, "distribution")
+    assert by_precision.whole_shots == 2500 and by_precision.output == "distribution"
+    assert whole_stderr(observables, 2500, "distribution") == pytest.approx(0.01)
+    # cut: kappa / sqrt(N), four kappa^2 times the shots of a whole run
+    assert cut_shots(3.0, observables, 0.01) == 90_000 == 4 * 9 * by_precision.whole_shots
+    with pytest.raises(ValueError, match="output"):
+        target_of(observables, 0.01, None, "histogram")
+
+
+def test_the_reconstruction_is_costed_for_the_bit_strings_it_holds():
+    from parsl_quantum.q_dreamer.model.models import ReconstructionModel
+    from parsl_quantum.q_dreamer.planning.predict import distribution_work
+    from parsl_quantum.q_dreamer.planning.reconstruct import OutcomeGroup
+
+    # two subsystems of 3 and 2 measured bits, two QPD terms
+    groups = {"A": [OutcomeGroup(3, (7,))] * 2, "B": [OutcomeGroup(2, (3,))] * 2}
+    work = [("A", 0, None, 100), ("A", 1, None, 100), ("B", 0, None, 100), ("B", 1, None, 100)]
+    outcomes = [20.0, 5.0, 3.0, 16.0]  # A's first is capped at 2**3 = 8, B's second at 2**2 = 4
+    tallies, products, bit_strings = distribution_work(work, outcomes, groups, 2)
+    assert tallies == 8 + 5 + 3 + 4
+    assert products == 8 * 3 + 5 * 4
+    assert bit_strings == 2**5  # at most every 5-bit string
+    model = ReconstructionModel(
+        fixed=1.0, per_circuit=0.0, per_class=0.0, per_product=0.5, per_bit_string=0.25
+    )
+    assert model.distribution_seconds(4, tallies, products, bit_strings, 8) == 1.0 + (22 + 8) * 9

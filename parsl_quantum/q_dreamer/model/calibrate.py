@@ -409,6 +409,10 @@ def measure_reconstruction() -> ReconstructionModel:
     (fixed, per_circuit, per_class), _ = nnls(np.array(host_rows), np.array(host_targets))
     per_subexperiment, per_outcome, per_shot = time_processing(rng)
     per_basis, per_term_outcome = fit_estimation(time_estimation(rng))
+    values_model = ReconstructionModel(
+        fixed=float(fixed), per_circuit=float(per_circuit), per_class=float(per_class)
+    )
+    per_product, per_bit_string = time_distribution(rng, values_model)
     circuits = [qc for runs in two_cuts.subexperiments.values() for qc in runs]
     start = time.perf_counter()
     PackedCircuits(circuits)
@@ -423,7 +427,55 @@ def measure_reconstruction() -> ReconstructionModel:
         process_per_shot=float(per_shot),
         estimate_per_basis=per_basis,
         estimate_per_term_outcome=per_term_outcome,
+        per_product=per_product,
+        per_bit_string=per_bit_string,
     )
+
+
+def time_distribution(rng: np.random.Generator, values: ReconstructionModel) -> tuple[float, float]:
+    """Seconds of a distribution's reconstruction
+    (:func:`~parsl_quantum.q_dreamer.planning.reconstruct_distribution.combine_distribution`) per product
+    of the subsystems' tallies and per bit string it holds, each per batch, beyond what ``values`` (the
+    values' reconstruction model) predicts for its subexperiments and tallies: fitted to 9- and 12-qubit
+    circuits cut once and twice (two and three pieces), on random tallies (the fastest of three timings
+    of each)."""
+    from qiskit.circuit.library import efficient_su2
+    from scipy.optimize import nnls
+
+    from parsl_quantum.q_dreamer.planning import reconstruct_distribution as rd
+    from parsl_quantum.q_dreamer.planning.decompose import decompose
+    from parsl_quantum.q_dreamer.planning.reconstruct import BATCHES, synthetic_counts
+
+    rows, targets = [], []
+    for n, width, keys, shots in (
+        (9, 5, 400, 4000),
+        (9, 3, 50, 500),
+        (12, 6, 2000, 20000),
+        (12, 4, 500, 5000),
+    ):
+        circuit = efficient_su2(n, entanglement="linear", reps=1)
+        circuit = circuit.assign_parameters(rng.uniform(0, 3, circuit.num_parameters))
+        measured = rd.measured_bits(circuit)
+        problem = decompose(circuit, measured.observables(n), width)
+        layout = rd.bit_layout(problem, measured)
+        counts, _ = synthetic_counts(problem, keys, rng, shots)
+        tallies = {
+            label: [rd.process_outcomes(c, layout.positions[label], BATCHES, rng) for c in runs]
+            for label, runs in counts.items()
+        }
+        best, result = np.inf, None
+        for _ in range(3):
+            start = time.perf_counter()
+            result = rd.combine_distribution(tallies, problem.coefficients, n)
+            best = min(best, time.perf_counter() - start)
+        terms = len(problem.coefficients)
+        products = sum(math.prod(len(runs[m].full) for runs in tallies.values()) for m in range(terms))
+        distinct = sum(len(t.full) for runs in tallies.values() for t in runs)
+        known = values.seconds(problem.num_subexperiments, distinct, BATCHES) - values.launch
+        rows.append([products * (1 + BATCHES), len(result) * (1 + BATCHES)])
+        targets.append(max(best - known, 0.0))
+    (per_product, per_bit_string), _ = nnls(np.array(rows, dtype=float), np.array(targets))
+    return float(per_product), float(per_bit_string)
 
 
 def time_processing(rng: np.random.Generator) -> tuple[float, float, float]:

@@ -313,6 +313,9 @@ class ReconstructionModel:
     process_per_circuit, process_per_outcome, process_per_shot
         Processing a subexperiment's outcomes on the worker: per subexperiment, per distinct outcome,
         and per shot (the random split into batches).
+    per_product, per_bit_string
+        A distribution's reconstruction task (:meth:`distribution_seconds`): per product of the
+        subsystems' tallies and per bit string it holds, each per batch (and once for all shots).
     """
 
     fixed: float = 0.001
@@ -325,6 +328,8 @@ class ReconstructionModel:
     launch: float = 0.0
     estimate_per_basis: float = 0.0
     estimate_per_term_outcome: float = 0.0
+    per_product: float = 2e-9
+    per_bit_string: float = 1e-8
 
     def estimation(self, outcomes: float, terms: int) -> float:
         """Predicted seconds to turn the counts of one measurement basis, with ``outcomes`` distinct
@@ -337,6 +342,16 @@ class ReconstructionModel:
         ``batches`` standard-error batches."""
         work = self.fixed + self.per_circuit * subexperiments + self.per_class * classes * (1 + batches)
         return self.launch + work
+
+    def distribution_seconds(
+        self, subexperiments: int, tallies: float, products: float, bit_strings: float, batches: int
+    ) -> float:
+        """Predicted seconds of a distribution's reconstruction task: :meth:`seconds` over the
+        subexperiments' ``tallies`` (their distinct bits), plus the products of the subsystems' tallies
+        (``products``: over the QPD terms, the product of each subsystem's tallies) and the ``bit_strings``
+        the distribution will hold (its output size), each computed for all shots and every batch."""
+        output = (self.per_product * products + self.per_bit_string * bit_strings) * (1 + batches)
+        return self.seconds(subexperiments, tallies, batches) + output
 
     def processing(self, outcomes: float, shots: int) -> float:
         """Predicted seconds a worker takes to process a subexperiment's ``outcomes`` distinct outcomes

@@ -128,7 +128,9 @@ def enumerate_plans(
             if sum(len(v) for v in template.subexperiments.values()) > max_subexperiments:
                 break
             problem = template.bind(values)
-            prediction = predict_cut(problem, pilots, total, reconstruction, slots, prober, ahead)
+            prediction = predict_cut(
+                problem, pilots, total, reconstruction, slots, prober, ahead, target.output
+            )
             if prediction is None:
                 continue
             prediction.template, prediction.values, prediction._problem = template, list(values), problem

@@ -12,14 +12,25 @@ from parsl import python_app
 from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR
-from parsl_quantum.q_dreamer.planning.reconstruct import Reconstruction
+from parsl_quantum.q_dreamer.distribution import Distribution
+from parsl_quantum.q_dreamer.planning.reconstruct import Reconstruction, batches_for
+from parsl_quantum.q_dreamer.planning.reconstruct_distribution import bit_layout, sampled_distribution
 from parsl_quantum.q_dreamer.planning.rewrite import submit_cut
+from parsl_quantum.q_dreamer.precision import check_output
 
 
 def run_whole(circuit: Any, observables: Sequence[Any], shots: int, *, device: Any) -> Reconstruction:
     """Sample the whole circuit on the pilot's device (runs on a worker)."""
     values, errors = device.estimate_with_errors(circuit, observables, shots)
     return Reconstruction(np.atleast_1d(values), np.atleast_1d(errors), {}, shots, 0)
+
+
+def run_whole_distribution(
+    circuit: Any, num_bits: int, shots: int, seed: int | None, *, device: Any
+) -> Distribution:
+    """Sample the whole circuit (measuring its bits) on the pilot's device, and its distribution (runs on
+    a worker)."""
+    return sampled_distribution(device.sample(circuit, shots=shots), num_bits, batches_for(shots), seed)
 
 
 def values_of(result: Reconstruction) -> np.ndarray:
@@ -66,6 +77,10 @@ class CuttingPlan:
         The standard error every candidate was sized for.
     pruned
         Candidates set aside by their lower bounds before any experiment was generated.
+    output
+        What :meth:`submit` gives: ``"values"`` (expectation values) or ``"distribution"`` (a
+        :class:`~parsl_quantum.q_dreamer.distribution.Distribution` of the measured bits, every bit
+        string's standard error at most ``target_stderr``).
     """
 
     cut: bool
@@ -82,6 +97,8 @@ class CuttingPlan:
     plan_id: str = ""
     target_stderr: float = 0.0
     pruned: int = 0
+    output: str = "values"
+    _measured: Any = field(default=None, repr=False)
     _prediction: Any = field(default=None, repr=False)
     _circuit: Any = field(default=None, repr=False)
     _observables: Any = field(default=None, repr=False)
@@ -104,7 +121,8 @@ class CuttingPlan:
         self, classical_executors: Sequence[str] | None = None, seed: int | None = None, **requirements: Any
     ) -> AppFuture:
         """Rewrite the work into the Parsl DAG; an ``AppFuture`` of the
-        :class:`~parsl_quantum.q_dreamer.planning.reconstruct.Reconstruction` (values and standard errors).
+        :class:`~parsl_quantum.q_dreamer.planning.reconstruct.Reconstruction` (values and standard errors),
+        or of the :class:`~parsl_quantum.q_dreamer.distribution.Distribution` for a plan made for one.
 
         Parameters
         ----------
@@ -120,9 +138,19 @@ class CuttingPlan:
         requirements = {**self._requirements, **requirements}
         run = self._dreamer.started(self) if self._dreamer is not None else None
         if not self.cut:
-            app = python_app(run_whole, executors=self._executors)
             spec = {"qubits": self._circuit.num_qubits, "shots": self.shots, **requirements}
-            future = app(self._circuit, self._observables, self.shots, parsl_resource_specification=spec)
+            if self.output == "distribution":
+                measured = self._measured
+                future = python_app(run_whole_distribution, executors=self._executors)(
+                    measured.measure(self._circuit),
+                    measured.num_bits,
+                    self.shots,
+                    seed,
+                    parsl_resource_specification=spec,
+                )
+            else:
+                app = python_app(run_whole, executors=self._executors)
+                future = app(self._circuit, self._observables, self.shots, parsl_resource_specification=spec)
             if run is not None:
                 run.task(0, future)
                 run.finish(future)
@@ -137,17 +165,47 @@ class CuttingPlan:
             cost=prediction.cost(problem),
             seed=seed,
             on_fragment=run.task if run is not None else None,
+            bits=bit_layout(problem, self._measured) if self.output == "distribution" else None,
         )
         if run is not None:
             run.finish(future)
         return future
 
-    def submit(self, classical_executors: Sequence[str] | None = None, **requirements: Any) -> AppFuture:
-        """Rewrite the work into the Parsl DAG; an ``AppFuture`` of the expectation values.
+    def submit(
+        self,
+        classical_executors: Sequence[str] | None = None,
+        output: str | None = None,
+        **requirements: Any,
+    ) -> AppFuture:
+        """Rewrite the work into the Parsl DAG; an ``AppFuture`` of the expectation values, or of the
+        :class:`~parsl_quantum.q_dreamer.distribution.Distribution` of the measured bits.
 
         Downstream apps take it like any other ``AppFuture``.
+
+        Parameters
+        ----------
+        classical_executors
+            Executors for the reconstruction task (default: the DataFlowKernel's internal thread executor
+            on the submitting host).
+        output
+            ``"values"`` or ``"distribution"``; the plan's own :attr:`output` when not given. A plan is
+            made for one (``QDreamer.plan(..., output=...)``): a distribution's subexperiments measure
+            every measured qubit, and its shots are sized for the largest error of a bit string.
+        **requirements
+            Requirements of the quantum tasks (``kinds``, ``pilot``, ``priority``, ``min_fidelity``).
+
+        Raises
+        ------
+        ValueError
+            For an ``output`` other than the one the plan was made for.
         """
+        if output is not None and check_output(output) != self.output:
+            raise ValueError(
+                f"this plan was made for {self.output}: plan again with QDreamer.plan(..., output={output!r})"
+            )
         result = self.submit_reconstruction(classical_executors, **requirements)
+        if self.output == "distribution":
+            return result
         return python_app(values_of, executors=[INTERNAL_EXECUTOR])(result)
 
     def summary(self) -> dict[str, Any]:
@@ -179,9 +237,10 @@ class CuttingPlan:
             f"{'planning s':>10} {'makespan s':>10} {'total s':>9} {'speedup':>8}"
         )
         pruned = f", {self.pruned} pruned by their lower bounds" if self.pruned else ""
+        of = " of every bit string" if self.output == "distribution" else ""
         title = (
             f"planned in {self.planning_s:.3f} s: {len(self.alternatives) + 1} candidates at "
-            f"the same target stderr {self.target_stderr:.4g}{pruned}"
+            f"the same target stderr{of} {self.target_stderr:.4g}{pruned}"
         )
         lines = [title, header, f"* {self.row()}"] + [f"  {alt.row()}" for alt in self.alternatives]
         return "\n".join(lines)

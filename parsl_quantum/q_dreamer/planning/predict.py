@@ -72,12 +72,15 @@ def predict_whole(
     bases = max(1, len({g.basis for op in observables for g in group_paulis([op])}))
     slowdown = contention(able, 1)
     outcomes = whole_outcomes(measured, shots, prober)
-    estimation = (
+    if reconstruction is None:
+        estimation = 0.0
+    elif target.output == "distribution":
+        estimation = reconstruction.estimation(outcomes, 1)  # the counts tallied once, as frequencies
+    else:
         # the worker groups every observable's terms by basis at once
-        sum(reconstruction.estimation(outcomes, len(g.paulis)) for g in group_paulis(list(observables)))
-        if reconstruction
-        else 0.0
-    )
+        estimation = sum(
+            reconstruction.estimation(outcomes, len(g.paulis)) for g in group_paulis(list(observables))
+        )
     costs = {
         p.name: (
             bases * p.anchored_seconds(features, shots, prober.factor(p, measured, shots, factor))
@@ -91,7 +94,7 @@ def predict_whole(
         cut=False,
         subcircuit_size=n,
         makespan=makespan,
-        stderr=whole_stderr(observables, shots),
+        stderr=whole_stderr(observables, shots, target.output),
         shots=shots,
         planning_s=time.perf_counter() - start,
         expected=[(("run_whole", n, shots), costs)],
@@ -119,11 +122,14 @@ def predict_cut(
     slots: int,
     prober: Prober,
     ahead: dict[str, list[float]] | None = None,
+    output: str = "values",
 ) -> Prediction | None:
     """Running ``problem``'s subexperiments as fragments, or ``None`` if no pilot holds a subcircuit.
 
     ``ahead``: the work ahead on each pilot's slots (see
-    :func:`~parsl_quantum.q_dreamer.model.schedule.backlog`).
+    :func:`~parsl_quantum.q_dreamer.model.schedule.backlog`). ``output="distribution"``: the problem is
+    cut for the distribution of the measured bits, and the reconstruction is costed for its output
+    (:func:`distribution_work`).
     """
     able = [p for p in pilots if p.can_run(problem.widest)]
     if not able:
@@ -163,13 +169,18 @@ def predict_cut(
         tasks.append(per_pilot)
         expected.append((("sample_fragment", problem.widest, sum(n for *_, n in group)), per_pilot))
     kinds = outcome_groups(problem.coefficients, problem.subobservables)
-    classes = sum(
-        min(o, 2.0 ** (1 + len(kinds[label][i].masks)))
-        for (label, i, _, _), o in zip(work, outcomes, strict=True)
-    )
     prepare = reconstruction.packing(len(work))
     batches = batches_for(min(n for *_, n in work))
-    finish = reconstruction.seconds(len(work), classes, batches)
+    bit_strings = 0.0
+    if output == "distribution":
+        tallies, products, bit_strings = distribution_work(work, outcomes, kinds, len(problem.coefficients))
+        finish = reconstruction.distribution_seconds(len(work), tallies, products, bit_strings, batches)
+    else:
+        classes = sum(
+            min(o, 2.0 ** (1 + len(kinds[label][i].masks)))
+            for (label, i, _, _), o in zip(work, outcomes, strict=True)
+        )
+        finish = reconstruction.seconds(len(work), classes, batches)
     circuits = schedule(tasks, able, ahead).makespan
     return Prediction(
         cut=True,
@@ -180,8 +191,41 @@ def predict_cut(
         allocation=allocation,
         expected=expected,
         costs=[costs[id(qc)] for _, _, qc, _ in work],
-        parts={"packing": prepare, "circuits": circuits, "reconstruction": finish, "outcomes": sum(outcomes)},
+        parts={
+            "packing": prepare,
+            "circuits": circuits,
+            "reconstruction": finish,
+            "outcomes": sum(outcomes),
+            **({"bit_strings": bit_strings} if output == "distribution" else {}),
+        },
     )
+
+
+def distribution_work(
+    work: Sequence[tuple[Any, int, Any, int]],
+    outcomes: Sequence[float],
+    groups: dict[Any, list[Any]],
+    terms: int,
+) -> tuple[float, float, float]:
+    """What a distribution's reconstruction handles: ``(tallies, products, bit strings)``.
+
+    A subexperiment's tallies are its distinct measured bits (at most its outcomes, at most
+    ``2**bits``); the reconstruction multiplies, for each of the ``terms`` QPD terms, every subsystem's
+    tallies (their product summed over the terms); the distribution holds at most that many bit strings,
+    and at most ``2**n`` for ``n`` measured bits in all.
+    """
+    per_term: dict[int, float] = {}
+    tallies = 0.0
+    bits: dict[Any, int] = {}
+    for (label, i, _, _), o in zip(work, outcomes, strict=True):
+        group = groups[label][i]
+        bits[label] = group.observable_bits
+        count = min(o, 2.0**group.observable_bits)
+        tallies += count
+        term = i * terms // len(groups[label])
+        per_term[term] = per_term.get(term, 1.0) * count
+    products = sum(per_term.values())
+    return tallies, products, min(products, 2.0 ** sum(bits.values()))
 
 
 def expected_outcomes(

@@ -63,6 +63,17 @@ class MeasuredBits:
     num_bits: int
     qubits: dict[int, int]
 
+    def measure(self, circuit: Any) -> Any:
+        """``circuit`` (without measurements) measuring each measured qubit into its bit at the end."""
+        from qiskit import ClassicalRegister
+
+        measured = circuit.copy()
+        register = ClassicalRegister(self.num_bits, "meas")
+        measured.add_register(register)
+        for qubit, bit in self.qubits.items():
+            measured.measure(qubit, register[bit])
+        return measured
+
     def observables(self, num_qubits: int) -> list[str]:
         """One Pauli string :math:`Z_q` per measured qubit (Qiskit order, qubit 0 rightmost): cutting with
         them measures every measured qubit in every subexperiment that holds it."""
@@ -399,6 +410,15 @@ def reconstruct_distribution(
         for label, runs in counts.items()
     }
     return combine_distribution(tallies, coefficients, layout.num_bits)
+
+
+def sampled_distribution(
+    counts: Mapping[str, int], num_bits: int, batches: int = BATCHES, seed: int | None = None
+) -> Distribution:
+    """The distribution of an uncut circuit's counts (frequencies), with the same batch-means standard
+    errors as a cut one's."""
+    tallies = process_outcomes(counts, tuple(range(num_bits)), batches, np.random.default_rng(seed))
+    return combine_distribution({0: [tallies]}, [(1.0, None)], num_bits)
 
 
 def distribution_stderr(coefficients: Sequence[tuple[float, Any]], shots: Sequence[int]) -> float:

@@ -5,10 +5,13 @@ quantum executor (many small circuits per task, shipped as QPY), sized so that e
 work and no task is too small to pay its overhead. Each fragment task also processes its own outcomes
 (:func:`~parsl_quantum.q_dreamer.planning.reconstruct.process_fragment`), in parallel on the workers, so
 that the reconstruction task, which depends on all of them, only combines a few numbers per
-subexperiment. The
-reconstruction is an ordinary Parsl task: on the classical executors given, or else on the
-DataFlowKernel's internal thread executor, never on the thread that delivers a pilot's results. Its
-``AppFuture`` is what the caller gets, and downstream apps use it like any other.
+subexperiment. A cut problem made for the distribution of the measured bits
+(:mod:`~parsl_quantum.q_dreamer.planning.reconstruct_distribution`) runs the same way: its fragments
+tally their bits instead, and its reconstruction gives a
+:class:`~parsl_quantum.q_dreamer.distribution.Distribution`. The reconstruction is an ordinary Parsl task:
+on the classical executors given, or else on the DataFlowKernel's internal thread executor, never on the
+thread that delivers a pilot's results. Its ``AppFuture`` is what the caller gets, and downstream apps use
+it like any other.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.circuits.normalize import PackedCircuits
 from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR, worker_slots
+from parsl_quantum.q_dreamer.distribution import Distribution
 from parsl_quantum.q_dreamer.planning.decompose import CutProblem
 from parsl_quantum.q_dreamer.planning.reconstruct import (
-    OutcomeGroup,
     ProcessedCounts,
     Reconstruction,
     batches_for,
@@ -32,20 +35,30 @@ from parsl_quantum.q_dreamer.planning.reconstruct import (
     outcome_groups,
     process_fragment,
 )
+from parsl_quantum.q_dreamer.planning.reconstruct_distribution import (
+    BitLayout,
+    SignedTallies,
+    combine_distribution,
+    process_fragment_outcomes,
+)
 
 
 def sample_fragment(
     circuits: PackedCircuits,
     shots: Sequence[int],
-    groups: Sequence[OutcomeGroup],
+    readings: Sequence[Any],
     batches: int,
     seed: int | None,
+    process: Callable[..., list[Any]] = process_fragment,
     *,
     device: Any,
-) -> list[ProcessedCounts]:
+) -> list[Any]:
     """Sample a fragment's subexperiments on the pilot's device and process their outcomes (runs on a
-    worker)."""
-    return process_fragment(sample_circuits(circuits, shots, device=device), groups, batches, seed)
+    worker): ``process(counts, readings, batches, seed)``, with one reading per subexperiment
+    (:func:`~parsl_quantum.q_dreamer.planning.reconstruct.process_fragment` and its outcome groups for
+    values, :func:`~parsl_quantum.q_dreamer.planning.reconstruct_distribution.process_fragment_outcomes`
+    and its bit positions for a distribution)."""
+    return process(sample_circuits(circuits, shots, device=device), readings, batches, seed)
 
 
 def sample_circuits(circuits: PackedCircuits, shots: Sequence[int], *, device: Any) -> list[dict[str, int]]:
@@ -113,6 +126,7 @@ def submit_cut(
     cost: Callable[[Any, int], float] | None = None,
     seed: int | None = None,
     on_fragment: Callable[[int, AppFuture], None] | None = None,
+    bits: BitLayout | None = None,
 ) -> AppFuture:
     """Submit the fragment tasks and the reconstruction task of ``problem``.
 
@@ -135,15 +149,34 @@ def submit_cut(
         Seed of the standard-error split (each fragment's is derived from it).
     on_fragment
         Called with each fragment task's index and future, in :func:`fragments` order.
+    bits
+        For a problem cut for the distribution of the measured bits, where each subsystem's bits go
+        (:func:`~parsl_quantum.q_dreamer.planning.reconstruct_distribution.bit_layout`).
 
     Returns
     -------
     AppFuture
-        Of a :class:`~parsl_quantum.q_dreamer.planning.reconstruct.Reconstruction`.
+        Of a :class:`~parsl_quantum.q_dreamer.planning.reconstruct.Reconstruction`, or with ``bits`` of a
+        :class:`~parsl_quantum.q_dreamer.distribution.Distribution`.
     """
     if len(shots) != len(problem.coefficients):
         raise ValueError(f"{len(shots)} shot counts for {len(problem.coefficients)} subexperiment indices")
-    groups = outcome_groups(problem.coefficients, problem.subobservables)
+    layout = {label: len(circuits) for label, circuits in problem.subexperiments.items()}
+    if bits is None:
+        groups = outcome_groups(problem.coefficients, problem.subobservables)
+        readings = {label: list(runs) for label, runs in groups.items()}
+        process, finish = process_fragment, reconstruct_fragments
+        arguments: tuple = (
+            layout,
+            problem.coefficients,
+            problem.subobservables,
+            problem.paulis,
+            problem.observables,
+        )
+    else:
+        readings = {label: [bits.positions[label]] * n for label, n in layout.items()}
+        process, finish = process_fragment_outcomes, reconstruct_fragment_distribution
+        arguments = (layout, problem.coefficients, bits.num_bits)
     work = []
     for label, circuits in problem.subexperiments.items():
         per_index = len(circuits) // len(problem.coefficients)
@@ -157,9 +190,10 @@ def submit_cut(
         future = fragment_app(
             PackedCircuits([qc for _, _, qc, _ in group]),
             [n for *_, n in group],
-            [groups[label][i] for label, i, _, _ in group],
+            [readings[label][i] for label, i, _, _ in group],
             batches,
             None if seed is None else seed * 100003 + number,
+            process,
             parsl_resource_specification={**spec, "shots": total},
         )
         if on_fragment is not None:
@@ -167,12 +201,10 @@ def submit_cut(
         launched.append(([(label, i) for label, i, _, _ in group], future))
     if not launched:
         raise ValueError("a cut problem without subexperiments")
-    layout = {label: len(circuits) for label, circuits in problem.subexperiments.items()}
-    arguments = (layout, problem.coefficients, problem.subobservables, problem.paulis, problem.observables)
     index = [slots for slots, _ in launched]
     futures = [future for _, future in launched]
     where = list(classical_executors) if classical_executors else [INTERNAL_EXECUTOR]
-    return python_app(reconstruct_fragments, executors=where)(*arguments, index, *futures)
+    return python_app(finish, executors=where)(*arguments, index, *futures)
 
 
 def reconstruct_fragments(
@@ -186,8 +218,31 @@ def reconstruct_fragments(
 ) -> Reconstruction:
     """The reconstruction task: put the fragments' processed outcomes back in subexperiment order and
     combine them."""
+    processed = in_order(layout, index, fragment_results)
+    return combine(processed, coefficients, subobservables, paulis, observables)
+
+
+def reconstruct_fragment_distribution(
+    layout: dict[Hashable, int],
+    coefficients: Sequence[tuple[float, Any]],
+    num_bits: int,
+    index: Sequence[Sequence[tuple[Hashable, int]]],
+    *fragment_results: list[SignedTallies],
+) -> Distribution:
+    """The reconstruction task of a distribution: the fragments' tallies back in subexperiment order,
+    combined."""
+    return combine_distribution(in_order(layout, index, fragment_results), coefficients, num_bits)
+
+
+def in_order(
+    layout: dict[Hashable, int],
+    index: Sequence[Sequence[tuple[Hashable, int]]],
+    fragment_results: Sequence[Sequence[Any]],
+) -> dict[Hashable, list[Any]]:
+    """Per subsystem label, the fragments' results in subexperiment order (``index``: each fragment's
+    ``(label, subexperiment)`` pairs, ``layout``: each label's number of subexperiments)."""
     processed: dict[Hashable, list[Any]] = {label: [None] * n for label, n in layout.items()}
     for slots, results in zip(index, fragment_results, strict=True):
         for (label, i), result in zip(slots, results, strict=True):
             processed[label][i] = result
-    return combine(processed, coefficients, subobservables, paulis, observables)
+    return processed
