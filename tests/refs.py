@@ -135,3 +135,20 @@ def hardware_efficient(n: int, reps: int, seed: int, measure: bool = False) -> Q
     if measure:
         qc.measure_all()
     return qc
+
+
+def star_with_a_wire_cut(n: int = 7) -> QuantumCircuit:
+    """Qubit 0 drives three CXs, turns, then drives three more: one wire cut on qubit 0 is the cheapest
+    way into two 4-qubit pieces."""
+    rng = np.random.default_rng(1)
+    qc = QuantumCircuit(n, name="star")
+    for q in range(n):
+        qc.ry(rng.uniform(0, 3), q)
+    for q in (1, 2, 3):
+        qc.cx(0, q)
+    qc.rx(0.7, 0)
+    for q in (4, 5, 6):
+        qc.cx(0, q)
+    for q in range(n):
+        qc.ry(rng.uniform(0, 3), q)
+    return qc

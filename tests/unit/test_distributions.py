@@ -14,24 +14,7 @@ from parsl_quantum.q_dreamer.distribution import Distribution, simplex_projectio
 from parsl_quantum.q_dreamer.planning import reconstruct_distribution as rd
 from parsl_quantum.q_dreamer.planning.decompose import decompose
 from parsl_quantum.q_dreamer.precision import allocate_shots
-from tests.refs import exact_midcircuit_distribution, ghz, hardware_efficient, qaoa_ring
-
-
-def star_with_a_wire_cut(n: int = 7) -> QuantumCircuit:
-    """Qubit 0 drives three CXs, turns, then drives three more: one wire cut on qubit 0 is the cheapest
-    way into two 4-qubit pieces."""
-    rng = np.random.default_rng(1)
-    qc = QuantumCircuit(n, name="star")
-    for q in range(n):
-        qc.ry(rng.uniform(0, 3), q)
-    for q in (1, 2, 3):
-        qc.cx(0, q)
-    qc.rx(0.7, 0)
-    for q in (4, 5, 6):
-        qc.cx(0, q)
-    for q in range(n):
-        qc.ry(rng.uniform(0, 3), q)
-    return qc
+from tests.refs import exact_midcircuit_distribution, ghz, hardware_efficient, qaoa_ring, star_with_a_wire_cut
 
 
 def cut_exactly(circuit: QuantumCircuit, width: int):
@@ -292,3 +275,55 @@ def test_the_reconstruction_is_costed_for_the_bit_strings_it_holds():
         fixed=1.0, per_circuit=0.0, per_class=0.0, per_product=0.5, per_bit_string=0.25
     )
     assert model.distribution_seconds(4, tallies, products, bit_strings, 8) == 1.0 + (22 + 8) * 9
+
+
+def instructions(qc: QuantumCircuit) -> list[tuple]:
+    """A circuit's instructions by name, parameters, qubit and bit positions (register names aside)."""
+    return [
+        (
+            inst.operation.name,
+            tuple(float(p) for p in inst.operation.params if isinstance(p, (int, float))),
+            tuple(qc.find_bit(q).index for q in inst.qubits),
+            tuple(qc.find_bit(c).index for c in inst.clbits),
+        )
+        for inst in qc.data
+    ]
+
+
+@pytest.mark.parametrize(
+    ("circuit", "width", "extra"),
+    [
+        (ghz(8, measure=False), 4, ["ZIIIZIII", "IIIZZIII", "ZZZZZZZZ"]),
+        (ghz(6, measure=False), 2, ["IIIIZZ", "IIZZII", "ZIIIIZ", "ZZZZZZ"]),  # three pieces
+        (hardware_efficient(6, 2, seed=4), 3, ["IIZZII", "ZIIIIZ", "ZZZIII"]),
+        (star_with_a_wire_cut(), 4, ["IIIZIIZ", "ZIIIIIZ", "ZZZZZZZ"]),
+    ],
+)
+def test_expectations_from_the_distribution_are_the_addons_on_the_same_counts(circuit, width, extra):
+    """The addon's ``reconstruct_expectation_values`` on the very counts the distribution came from, its
+    subobservables holding diagonal terms across the cut: the same values, to round-off. (Summed over the
+    bit strings, the distribution's products of tallies are the products of the subsystems' signed
+    parities the addon multiplies.)"""
+    from parsl_quantum.devices import get_device
+    from parsl_quantum.q_dreamer.planning.reconstruct import pauli_values, quasi_distribution
+
+    measured = rd.measured_bits(circuit)
+    bits = measured.observables(circuit.num_qubits)
+    problem = decompose(circuit, bits, width)
+    with_extra = decompose(circuit, bits + extra, width)  # the same cut, subexperiments and measurements
+    assert with_extra.cuts == problem.cuts and with_extra.coefficients == problem.coefficients
+    for label, runs in problem.subexperiments.items():
+        assert [instructions(qc) for qc in with_extra.subexperiments[label]] == [
+            instructions(qc) for qc in runs
+        ]
+    device = get_device("aer")
+    counts = {label: device.sample(list(runs), shots=1000) for label, runs in problem.subexperiments.items()}
+    distribution = rd.reconstruct_distribution(
+        counts, problem.coefficients, rd.bit_layout(problem, measured), seed=0
+    )
+    quasi = {label: [quasi_distribution(c) for c in runs] for label, runs in counts.items()}
+    addon = pauli_values(quasi, with_extra.coefficients, with_extra.subobservables)
+    labels = with_extra.paulis.to_labels()
+    assert set(extra) <= set(labels)
+    for label, value in zip(labels, addon, strict=True):
+        assert distribution.expectation(label) == pytest.approx(value, abs=1e-10), label
