@@ -118,14 +118,23 @@ def test_a_poison_task_fails_alone_and_takes_no_pilot_down(load_dfk):
     message = str(info.value)
     assert "poison" in message and "task fault" in message and "WorkerLost" in message
     assert [f.result(timeout=120) for f in others] == [x * x for x in range(10)]
+
     # each death is a task fault, never the pilot's: the pool of the dead worker is replaced in its block
-    # (a worker that dies may leave one of its pool's queue locks held), and no pilot restarts
+    # (a worker that dies may leave one of its pool's queue locks held), and no pilot restarts. A retry that
+    # reached the same pool before its replacement registered dies there too: both deaths share it.
+    def replaced_where_died(pilots):
+        return all(
+            (s.pool_restarts >= 1) == (s.faults.get("task fault", 0) >= 1)
+            and s.pool_restarts <= s.faults.get("task fault", 0)
+            for s in pilots.values()
+        )
+
     deadline = time.time() + 60
-    while sum(s.pool_restarts for s in qex.pilots.values()) < 3 and time.time() < deadline:
+    while not replaced_where_died(qex.pilots) and time.time() < deadline:
         time.sleep(0.1)
     status = {name: wait_state(qex, name, "active") for name in ("a", "b")}
     assert sum(s.faults.get("task fault", 0) for s in status.values()) == 3, status
-    assert sum(s.pool_restarts for s in status.values()) == 3, status
+    assert replaced_where_died(status), status
     assert all(s.restarts == 0 and "pilot fault" not in s.faults for s in status.values())
     assert square(7).result(timeout=60) == 49
 

@@ -17,6 +17,9 @@ next generation of the pool.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import multiprocessing.context
+import os
 import runpy
 import sys
 
@@ -59,6 +62,33 @@ def preload_modules(backend: str, kind: str) -> tuple[str, ...]:
     return modules
 
 
+REPORT_FD = "PARSL_QUANTUM_POOL_REPORT_FD"
+"""Environment variable: a pipe on which the pool reports the pid of every process it starts (its
+multiprocessing server and each worker), so that its guard knows of a worker that died before it was seen."""
+
+
+def _report(pid: int | None) -> None:
+    fd = os.environ.get(REPORT_FD)
+    if fd and pid:
+        with contextlib.suppress(OSError, ValueError):
+            os.write(int(fd), f"{pid}\n".encode())
+
+
+class ReportedProcess(multiprocessing.context.ForkServerProcess):
+    """A process forked from the fork server whose pid is reported to the pool's guard once started."""
+
+    def start(self) -> None:
+        """Start the process and report its pid."""
+        super().start()
+        _report(self.pid)
+
+
+class PoolContext(multiprocessing.context.ForkServerContext):
+    """The ``forkserver`` context, with processes that report their pid to the pool's guard."""
+
+    Process = ReportedProcess
+
+
 def use_fork_server(module: str, preload: list[str]) -> None:
     """Make Parsl's pool take its processes from a fork server that has imported ``module`` and ``preload``.
 
@@ -66,13 +96,12 @@ def use_fork_server(module: str, preload: list[str]) -> None:
     ``forkserver`` context moves its queues, its multiprocessing server and its workers there. The server
     is started now, so that its imports are paid before the pool needs them.
     """
-    import multiprocessing
     from multiprocessing import forkserver
 
     import parsl.multiprocessing
 
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([module, *preload])
+    context = PoolContext()
+    context.set_forkserver_preload([module, "parsl_quantum.executors.pool_boot", *preload])
     parsl.multiprocessing.SpawnContext = context  # type: ignore[assignment]
     forkserver.ensure_running()
 
@@ -105,4 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run under the module's own name: the fork server unpickles ReportedProcess from there
+    from parsl_quantum.executors.pool_boot import main as _main
+
+    sys.exit(_main())

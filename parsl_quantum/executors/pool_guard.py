@@ -42,7 +42,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from parsl_quantum.executors.pool_boot import STANDBY_MARK
+from parsl_quantum.executors.pool_boot import REPORT_FD, STANDBY_MARK
 
 POLL_S = 0.2
 FERRY_S = 0.3
@@ -211,6 +211,7 @@ class Guard:
         self.seen: dict[int, object] = {}
         self.dead: set[int] = set()
         self.standby: subprocess.Popen | None = None
+        self.reports: dict[int, int] = {}  # pool pid -> read end of the pipe it reports its processes on
 
     def _say(self, text: str) -> None:
         print(f"parsl-quantum pool guard on {socket.gethostname()}: {text}", file=sys.stderr, flush=True)
@@ -230,26 +231,69 @@ class Guard:
         for neither its imports nor its processes' (seconds on a busy node)."""
         if self.standby is not None or _as_module(self.command) is None:
             return
-        self.standby = subprocess.Popen(
-            self._pool_command(self.generation + 1, standby=True), stdin=subprocess.PIPE, text=True
-        )
+        self.standby = self._popen(self._pool_command(self.generation + 1, standby=True), standby=True)
+
+    def _popen(self, command: list[str], standby: bool = False) -> subprocess.Popen:
+        """Start a pool interpreter with a pipe to report the processes it starts on."""
+        read, write = os.pipe()
+        os.set_blocking(read, False)
+        try:
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE if standby else None,
+                text=True,
+                pass_fds=(write,),
+                env={**os.environ, REPORT_FD: str(write)},
+            )
+        except BaseException:
+            os.close(read)
+            raise
+        finally:
+            os.close(write)
+        self.reports[proc.pid] = read
+        return proc
+
+    def _reported(self, pool: subprocess.Popen) -> set[int]:
+        """Pids the pool reported since the last call: every process it started, even one that died
+        before a poll could see it."""
+        fd = self.reports.get(pool.pid)
+        data = b""
+        while fd is not None:
+            try:
+                chunk = os.read(fd, 65536)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            data += chunk
+        return {int(line) for line in data.split() if line.isdigit()}
+
+    def _close_report(self, pool: subprocess.Popen) -> None:
+        fd = self.reports.pop(pool.pid, None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _start_pool(self) -> subprocess.Popen:
         standby, self.standby = self.standby, None
-        if standby is not None and standby.poll() is None:
+        if standby is not None:
             try:
-                standby.stdin.write("go\n")  # type: ignore[union-attr]
-                standby.stdin.close()  # type: ignore[union-attr]
-                return standby
+                if standby.poll() is None:
+                    standby.stdin.write("go\n")  # type: ignore[union-attr]
+                    standby.stdin.close()  # type: ignore[union-attr]
+                    return standby
             except OSError:
                 standby.kill()
-        return subprocess.Popen(self._pool_command(self.generation))
+            standby.wait()
+            self._close_report(standby)
+        return self._popen(self._pool_command(self.generation))
 
     def _drop_standby(self) -> None:
         if self.standby is not None:
             with contextlib.suppress(OSError):
                 self.standby.kill()
             self.standby.wait()
+            self._close_report(self.standby)
             self.standby = None
 
     def _end_pool(self, pool: subprocess.Popen) -> None:
@@ -261,6 +305,7 @@ class Guard:
         with contextlib.suppress(OSError):
             pool.kill()
         pool.wait()
+        self._close_report(pool)
         self._kill_seen()
 
     def _kill_seen(self) -> None:
@@ -312,6 +357,7 @@ class Guard:
                 for child in watched.children(recursive=True):
                     self.seen.setdefault(child.pid, child)
             now = time.monotonic()
+            known |= self._reported(pool)  # before the poll: a process reported is one the poll sees
             processes = pool_process_pids(watched)
             dead = known - processes
             if dead and not self.signalled:
