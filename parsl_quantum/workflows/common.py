@@ -118,6 +118,27 @@ def verdict(figures: dict, *checks: Check) -> dict:
     return {**figures, "passed": all(check.passed for check in checks), "verdict": lines}
 
 
+def narrow_pilots(name: str, width: int) -> list[Any]:
+    """One CPU pilot of two Aer workers (one thread each) holding ``width`` qubits: for a mini-app whose
+    circuit must not fit whole."""
+    from parsl_quantum.providers import PilotDescription
+
+    return [
+        PilotDescription(
+            name=name, kind="cpu", backend="aer", workers=2, qubits=width, options={"max_parallel_threads": 1}
+        )
+    ]
+
+
+def ready_planner(dreamer: Any, executor: Any, clock: Clock, max_width: int) -> None:
+    """Wait for the executor's pilots, then calibrate Q-Dreamer on them unless it has a profile (on the
+    clock's classical time)."""
+    executor.wait_for_pilots()
+    with clock.classical():
+        if dreamer.profile is None:
+            dreamer.calibrate(executor, max_width=max_width)
+
+
 @contextmanager
 def loaded(config: Any) -> Iterator[Any]:
     """Load a DataFlowKernel for the run and clean it up afterwards."""

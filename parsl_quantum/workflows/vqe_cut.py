@@ -20,7 +20,15 @@ import time
 import numpy as np
 
 from parsl_quantum.configs import local_config
-from parsl_quantum.workflows.common import Clock, at_most, loaded, script, verdict
+from parsl_quantum.workflows.common import (
+    Clock,
+    at_most,
+    loaded,
+    narrow_pilots,
+    ready_planner,
+    script,
+    verdict,
+)
 
 
 def ising_chain(n: int, field: float):
@@ -48,18 +56,7 @@ def ansatz(params, n: int):
 
 def pilots(n: int):
     """One CPU pilot of two workers, half as wide as the circuit: every step must be cut."""
-    from parsl_quantum.providers import PilotDescription
-
-    return [
-        PilotDescription(
-            name="half",
-            kind="cpu",
-            backend="aer",
-            workers=2,
-            qubits=max(2, n // 2),
-            options={"max_parallel_threads": 1},
-        )
-    ]
+    return narrow_pilots("half", max(2, n // 2))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -86,10 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
     with loaded(config):
         clock = Clock()
         since = time.time()
-        executor.wait_for_pilots()
-        with clock.classical():
-            if dreamer.profile is None:
-                dreamer.calibrate(executor, max_width=12)
+        ready_planner(dreamer, executor, clock, max_width=12)
 
         def energy(params, precision: float, seed: int) -> tuple[float, float]:
             start = time.perf_counter()
