@@ -262,3 +262,61 @@ def test_predicted_qpu_time_of_a_device_falls_by_its_packing_factor(torino):
     assert math.isclose(
         comparison.unpacked.seconds, 2 * k * 1000 * device.timing.repetition_delay, rel_tol=0.05
     )
+
+
+# -- the plan table ------------------------------------------------------------------------------------------
+def plan_on(backend: str, kind: str, cut: bool):
+    """A plan of a 10-qubit circuit (cut into 5-qubit pieces, or whole), weighed for one pilot of
+    ``backend``, without an executor running: the table needs only what the plan holds."""
+    from types import SimpleNamespace
+
+    from parsl_quantum.q_dreamer.model.models import PilotModel
+    from parsl_quantum.q_dreamer.planning.decompose import decompose
+    from parsl_quantum.q_dreamer.planning.plan import CuttingPlan
+    from parsl_quantum.q_dreamer.precision import allocate_shots
+    from tests.refs import su2
+
+    circuit, observables = su2(10, 3), ["Z" * 10, "X" * 10]
+    problem = decompose(circuit, observables, 5)
+    prediction = SimpleNamespace(
+        problem=problem,
+        allocation=allocate_shots(problem.coefficients, 9000),
+        cost=lambda problem: lambda qc, shots: float(shots),
+    )
+    profile = SimpleNamespace(pilots={"p": PilotModel("p", kind, backend, workers=1)})
+    return CuttingPlan(
+        cut=cut,
+        subcircuit_size=5 if cut else 10,
+        num_cuts=problem.num_cuts if cut else 0,
+        num_subexperiments=sum(len(v) for v in problem.subexperiments.values()) if cut else 1,
+        shots=9000 if cut else 1000,
+        predicted_makespan_s=1.0,
+        predicted_speedup=1.0,
+        predicted_stderr=0.01,
+        _prediction=prediction if cut else None,
+        _circuit=circuit,
+        _observables=observables,
+        _executors=["quantum"],
+        _dreamer=SimpleNamespace(profile=profile),
+        _executor=SimpleNamespace(pilots={"p": None}),
+    )
+
+
+def test_the_plan_table_shows_qpu_seconds_with_and_without_packing():
+    cut, whole = plan_on("fake_torino", "qpu", True), plan_on("fake_torino", "qpu", False)
+    cut.alternatives = [whole]
+    table = cut.table()
+    assert "QPU s" in table and "packed" in table and "fake_torino" in table
+    qpu = cut.qpu_seconds()
+    # without an executor running, the subexperiments form two fragments (one slot), each packed apart
+    assert qpu.unpacked.jobs == qpu.packed.jobs >= 2
+    assert qpu.packed.seconds < qpu.unpacked.seconds / 4
+    assert f"{qpu.unpacked.seconds:9.3f} {qpu.packed.seconds:9.3f}" in table.splitlines()[2]
+    # whole: the two measurement bases (Z..Z and X..X) of 10 qubits run side by side
+    assert whole.qpu_seconds().packed.circuits == 1 and whole.qpu_seconds().unpacked.circuits == 2
+
+
+def test_a_plan_on_simulators_has_no_qpu_seconds():
+    plan = plan_on("aer", "cpu", True)
+    assert plan.qpu_seconds() is None
+    assert "QPU s" not in plan.table()

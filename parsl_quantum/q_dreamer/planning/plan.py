@@ -13,6 +13,8 @@ from parsl.dataflow.futures import AppFuture
 
 from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR
 from parsl_quantum.q_dreamer.distribution import Distribution
+from parsl_quantum.q_dreamer.model.qpu_time import PackingComparison
+from parsl_quantum.q_dreamer.planning.qpu_workload import qpu_columns, qpu_seconds
 from parsl_quantum.q_dreamer.planning.reconstruct import Reconstruction, batches_for
 from parsl_quantum.q_dreamer.planning.reconstruct_distribution import bit_layout, sampled_distribution
 from parsl_quantum.q_dreamer.planning.rewrite import submit_cut
@@ -106,6 +108,7 @@ class CuttingPlan:
     _dreamer: Any = field(default=None, repr=False)
     _executor: Any = field(default=None, repr=False)
     _requirements: dict[str, Any] = field(default_factory=dict, repr=False)
+    _qpu_seconds: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
@@ -221,6 +224,23 @@ class CuttingPlan:
             "planning_s": self.candidate_planning_s,
         }
 
+    def qpu_seconds(self, backend: str | None = None) -> PackingComparison | None:
+        """Predicted QPU seconds of this plan's circuits, run one at a time and packed side by side on
+        the chip (see :mod:`~parsl_quantum.q_dreamer.planning.qpu_workload`).
+
+        Parameters
+        ----------
+        backend
+            A QPU backend (``fake_*`` or ``ibm_*``); default: the executor's QPU pilot's.
+
+        Returns
+        -------
+        PackingComparison or None
+            ``unpacked`` and ``packed`` predictions (seconds, circuits, jobs); ``None`` when there is
+            no QPU to count for.
+        """
+        return qpu_seconds(self, backend)
+
     def row(self) -> str:
         """One line of a plan table."""
         speedup = "n/a" if math.isinf(self.predicted_speedup) else f"{self.predicted_speedup:.2f}x"
@@ -231,7 +251,8 @@ class CuttingPlan:
         )
 
     def table(self) -> str:
-        """This plan and its alternatives as a table, the chosen one marked, with the planning time."""
+        """This plan and its alternatives as a table, the chosen one marked, with the planning time (and,
+        where the executor has a QPU pilot, each plan's QPU seconds one circuit at a time and packed)."""
         header = (
             f"  {'configuration':>18} {'cuts':>4} {'circuits':>8} {'shots':>9} {'stderr':>9} "
             f"{'planning s':>10} {'makespan s':>10} {'total s':>9} {'speedup':>8}"
@@ -242,5 +263,11 @@ class CuttingPlan:
             f"planned in {self.planning_s:.3f} s: {len(self.alternatives) + 1} candidates at "
             f"the same target stderr{of} {self.target_stderr:.4g}{pruned}"
         )
-        lines = [title, header, f"* {self.row()}"] + [f"  {alt.row()}" for alt in self.alternatives]
-        return "\n".join(lines)
+        plans = [self, *self.alternatives]
+        rows = [plan.row() for plan in plans]
+        qpu = qpu_columns(plans)
+        if qpu is not None:  # a QPU pilot: its seconds one circuit at a time and packed
+            header = f"{header} {qpu[0]}"
+            rows = [f"{row} {cells}" for row, cells in zip(rows, qpu[1], strict=True)]
+        lines = [title, header, f"* {rows[0]}"] + [f"  {row}" for row in rows[1:]]
+        return "\n".join(lines + ([qpu[2]] if qpu is not None else []))
