@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from parsl_quantum.circuits.normalize import active_qubits
-from parsl_quantum.circuits.packing import choose_regions, pack, packable, restrict_target, split_counts
+from parsl_quantum.circuits.packing import (
+    choose_regions,
+    independent_parts,
+    pack,
+    packable,
+    restrict_target,
+    split_counts,
+)
 from parsl_quantum.devices.device import Device, DeviceCapabilities
 from parsl_quantum.errors import DeviceInputError, TooManyQubitsError
 
@@ -227,12 +234,16 @@ class QPUDevice(Device):
     def check_width(self, circuit: QuantumCircuit) -> None:
         """Raise :class:`TooManyQubitsError` if ``circuit`` is wider than this device, naming both the
         device's qubits and, for an emulator, the width its host can simulate. An ISA circuit (laid out
-        on all the device's qubits) counts the qubits it acts on."""
+        on all the device's qubits) counts the qubits it acts on, or, where the emulator simulates
+        independent parts apart (a packed circuit's pieces), those of its widest part."""
         device_qubits = int(self._backend.num_qubits)
         if self.num_qubits == device_qubits:
             super().check_width(circuit)
             return
-        width = len(active_qubits(circuit)) if self.is_isa(circuit) else circuit.num_qubits
+        width = circuit.num_qubits
+        if self.is_isa(circuit):
+            parts = independent_parts(circuit) if packing_pays(self._runner) else []
+            width = max((len(q) for q, _ in parts), default=len(active_qubits(circuit)))
         if width > self.num_qubits:
             raise TooManyQubitsError(
                 f"circuit '{circuit.name}' needs {width} qubits; device '{self.name}' has {device_qubits} "

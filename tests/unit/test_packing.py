@@ -320,3 +320,15 @@ def test_a_plan_on_simulators_has_no_qpu_seconds():
     plan = plan_on("aer", "cpu", True)
     assert plan.qpu_seconds() is None
     assert "QPU s" not in plan.table()
+
+
+def test_an_emulator_takes_a_packed_circuit_wider_than_it_simulates_at_once(torino):
+    """Its parts are simulated apart, so only the widest counts against what the host holds."""
+    from parsl_quantum.errors import TooManyQubitsError
+
+    narrow = QPUDevice("fake_torino", torino, CompactNoiseEmulator(torino, noisy=False), max_qubits=8)
+    wide, layout, _ = narrow.pack(random_pieces(3, 4))[0]
+    assert split_counts(narrow.sample(wide, shots=20), layout) == narrow.sample(random_pieces(3, 4), shots=20)
+    whole = QPUDevice("fake_torino", torino, BackendRunner(torino), max_qubits=8)  # simulates all at once
+    with pytest.raises(TooManyQubitsError, match="simulates at most 8"):
+        whole.sample(wide, shots=20)
