@@ -16,6 +16,7 @@ bit ``k`` (qubit ``k`` when the circuit has no measurements and every qubit coun
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -126,7 +127,7 @@ class Distribution(Mapping[str, float]):
         """``{bit string: standard error}`` of each quasi-probability (batch means)."""
         return {self.key(o): float(s) for o, s in zip(self.outcomes, self.stderrs, strict=True)}
 
-    @property
+    @cached_property
     def stderrs(self) -> np.ndarray:
         r"""The standard errors as an array, aligned with :attr:`outcomes`: the spread of the ``B``
         parts' estimates over :math:`\sqrt{B}` (zeros when exact)."""
@@ -245,7 +246,7 @@ class Distribution(Mapping[str, float]):
         best = ""
         if top:
             key, value = top[0]
-            error = self.stderr[key]
+            error = float(self.stderrs[self._index[self._outcome(key)]])
             best = f", most likely {key!r}: {value:.4g}" + (f" +- {error:.2g}" if self.batches else "")
         return (
             f"Distribution({self.num_bits} bits, {len(self)} bit strings seen, shots={self.shots}, "

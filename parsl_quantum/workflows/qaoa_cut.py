@@ -58,8 +58,8 @@ def cut_of(bits: str, edges: list[tuple[int, int]]) -> int:
 
 
 def best_p1_ratio(n: int, edges: list[tuple[int, int]], best_cut: int) -> float:
-    """The best expected-cut ratio p=1 QAOA reaches on the graph (exact simulation, COBYLA from three
-    starting points): the reference the cut run is judged against."""
+    """The best expected-cut ratio p=1 QAOA reaches on the graph (exact simulation, COBYLA from the fixed
+    angles and three other starting points): the reference the cut run is judged against."""
     from qiskit.quantum_info import Statevector
     from scipy.optimize import minimize
 
@@ -69,7 +69,10 @@ def best_p1_ratio(n: int, edges: list[tuple[int, int]], best_cut: int) -> float:
         return float(np.real(Statevector(qaoa_circuit(x[0], x[1], n, edges)).expectation_value(cost)))
 
     best = min(
-        (minimize(energy, x0, method="COBYLA") for x0 in ([0.4, 0.4], [0.2, 0.6], [0.6, 0.2])),
+        (
+            minimize(energy, x0, method="COBYLA")
+            for x0 in (FIXED_ANGLES, (0.4, 0.4), (0.2, -0.6), (-0.6, 0.2))
+        ),
         key=lambda r: r.fun,
     )
     return expected_cut(best.fun, edges) / best_cut
@@ -151,8 +154,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"every step cut: {', '.join(sorted(labels))}; {len(steps)} energies at stderr <= {args.precision}")
     print(f"final state at gamma={result.x[0]:.3f}, beta={result.x[1]:.3f}: {final.label}, {distribution!r}")
     print(f"{'bit string':>{n}} {'quasi-prob':>10} {'stderr':>8} {'cut':>4}")
+    errors = distribution.stderr
     for bits, value in top:
-        print(f"{bits:>{n}} {value:10.4f} {distribution.stderr[bits]:8.4f} {cut_of(bits, edges):4d}")
+        print(f"{bits:>{n}} {value:10.4f} {errors[bits]:8.4f} {cut_of(bits, edges):4d}")
     print(
         f"cut read from the distribution: {chosen} cuts {cut_of(chosen, edges)} of {best_cut} "
         f"(ratio {ratio:.3f}); expected cut ratio {expected_ratio:.3f} +- {expected_error:.3f} "

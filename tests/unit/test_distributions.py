@@ -327,3 +327,10 @@ def test_expectations_from_the_distribution_are_the_addons_on_the_same_counts(ci
     assert set(extra) <= set(labels)
     for label, value in zip(labels, addon, strict=True):
         assert distribution.expectation(label) == pytest.approx(value, abs=1e-10), label
+
+
+def test_more_than_63_bits_are_refused_before_anything_runs():
+    with pytest.raises(ValueError, match="63 bits"):
+        rd.measured_bits(QuantumCircuit(64))
+    with pytest.raises(ValueError, match="63 bits"):
+        Distribution(64, [0], [1.0])

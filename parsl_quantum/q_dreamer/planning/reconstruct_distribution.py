@@ -88,12 +88,14 @@ def measured_bits(circuit: Any) -> MeasuredBits:
     Raises
     ------
     ValueError
-        For a mid-circuit measurement (something acts on its qubit or reads its bit later), or a qubit
-        measured into two bits.
+        For a mid-circuit measurement (something acts on its qubit or reads its bit later), a qubit
+        measured into two bits, or more than 63 bits.
     """
     from parsl_quantum.circuits.normalize import final_measurements, to_circuit
 
     qc = to_circuit(circuit)
+    if max(qc.num_clbits, qc.num_qubits if not qc.num_clbits else 0) > 63:
+        raise ValueError(f"circuit '{qc.name}': a distribution of more than 63 bits is not supported")
     final = final_measurements(qc)
     measures = [inst for inst in qc.data if inst.operation.name == "measure"]
     if not measures:
