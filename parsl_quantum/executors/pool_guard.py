@@ -223,7 +223,10 @@ class Guard:
         module = _as_module(command)
         if module is None:
             return command
-        boot = [module[0], "-m", "parsl_quantum.executors.pool_boot", "--preload", ",".join(self.preload)]
+        # a pool started now registers before its fork server imports the device's libraries (its workers
+        # import them on their first task); a standby, prepared while the current pool runs, imports them
+        preload = ",".join(self.preload) if standby else ""
+        boot = [module[0], "-m", "parsl_quantum.executors.pool_boot", "--preload", preload]
         return [*boot, *([STANDBY_MARK] if standby else []), "--", *command]
 
     def _prepare_standby(self) -> None:

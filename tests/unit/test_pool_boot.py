@@ -15,12 +15,14 @@ def guard(command=POOL, preload=("a", "b")):
 def test_each_generation_runs_parsls_pool_under_the_boot_module_with_its_own_manager_id():
     g = guard()
     command = g._pool_command(3)
-    assert command[:5] == ["/venv/bin/python", "-m", "parsl_quantum.executors.pool_boot", "--preload", "a,b"]
+    # a pool started now registers first: its workers import the device's libraries on their first task
+    assert command[:5] == ["/venv/bin/python", "-m", "parsl_quantum.executors.pool_boot", "--preload", ""]
     assert command[5] == "--" and command[6:10] == POOL
     assert command[-1] == f"--uid={g.guard_id}.3"
     assert STANDBY_MARK not in command
+    # a standby, prepared while the current pool runs, has its fork server import them
     standby = g._pool_command(4, standby=True)
-    assert standby[5] == STANDBY_MARK and standby[-1] == f"--uid={g.guard_id}.4"
+    assert standby[4:6] == ["a,b", STANDBY_MARK] and standby[-1] == f"--uid={g.guard_id}.4"
 
 
 def test_a_pool_command_that_is_not_a_module_runs_as_given():
