@@ -47,8 +47,11 @@ test: test-unit test-integration
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
+# Most integration tests wait on processes (pilots starting, workers, Slurm), so they run two at a time; the
+# ones that assert a wall-clock bound (marked ``timing``) run alone afterwards.
 test-integration: $(STAMP)
-	$(PY) -m pytest --ignore=tests/unit
+	$(PY) -m pytest --ignore=tests/unit -m "not timing" -n 2 --dist loadgroup
+	$(PY) -m pytest --ignore=tests/unit -m timing
 
 # On a machine with an NVIDIA GPU: the GPU tests (lightning.gpu, Aer GPU, a GPU pilot through the executor,
 # the distributed state vector where lightning.gpu's MPI build is present) and a short GPU benchmark

@@ -43,3 +43,11 @@ def pytest_configure(config):
     # Workers import the test helpers as ``tests.apps``; make that work from any cwd.
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+
+
+def pytest_collection_modifyitems(config, items):
+    # Under pytest-xdist (``make test-integration`` runs two test processes), the Slurm tests share one
+    # cluster on this machine: they run in one test process, one after the other.
+    for item in items:
+        if item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.xdist_group("slurm"))

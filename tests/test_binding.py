@@ -52,6 +52,7 @@ def test_min_fidelity_excludes_noisy_qpu(mixed):
     assert {f.result()[0] for f in futures} == {"aer"}
 
 
+@pytest.mark.timing
 def test_too_wide_task_fails_at_once_naming_requirement_and_largest_pilot(mixed):
     start = time.time()
     future = where(**spec(qubits=200))

@@ -93,6 +93,7 @@ BAD_ARGUMENTS = [
 the error must name."""
 
 
+@pytest.mark.timing
 def test_bad_arguments_are_refused_within_a_second_naming_the_argument(tmp_path):
     """Every command checks its arguments first: status 2, argparse's message naming the argument, no pilot
     started (no run directory), and within 1 s of the process' own work (its wall time less a bare

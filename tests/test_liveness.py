@@ -69,6 +69,7 @@ def test_a_call_past_its_walltime_fails_and_the_pilot_is_not_blamed(load_dfk):
     assert status.faults == {}
 
 
+@pytest.mark.timing
 def test_a_worker_killed_while_idle_holds_up_the_next_tasks_for_seconds_only(load_dfk):
     """Parsl's idle worker waits for work holding its pool's task-queue lock: killed there, it leaves the
     pool wedged. The guard sees the worker die and replaces the pool in its block."""
@@ -98,6 +99,7 @@ def lock_holder(workers):
     raise AssertionError("no idle worker of the pool holds its task-queue lock")
 
 
+@pytest.mark.timing
 def test_a_pilot_whose_device_cannot_be_built_is_not_waited_for(load_dfk):
     qex = QuantumPilotExecutor(
         label="quantum", pilots=[cpu("only", workers=1, options={"methd": "statevector"})]

@@ -56,6 +56,7 @@ def test_best_fidelity_prefers_the_noiseless_simulator(load_dfk):
     assert {where().result()[0] for _ in range(4)} == {"aer"}
 
 
+@pytest.mark.timing
 def test_earliest_finish_uses_runtime_prior(load_dfk):
     def prior(info, pilot):
         return {"cpu": 0.02, "qpu": 1.0}[pilot]

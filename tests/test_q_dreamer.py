@@ -27,7 +27,8 @@ from parsl_quantum.q_dreamer.model.schedule import schedule
 from tests import refs
 from tests.refs import ghz
 
-pytestmark = pytest.mark.slow
+# the module asserts planning times (milliseconds for a known structure): it runs alone
+pytestmark = [pytest.mark.slow, pytest.mark.timing]
 
 
 def su2(n: int, seed: int = 1):
