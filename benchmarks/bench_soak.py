@@ -9,7 +9,9 @@ of ``cpu2`` at 50 % and the pool of ``qpu`` at 75 %.
 Reported: ok, lost (never completed), wrong (completed with a wrong value), retries (bindings beyond the
 first), pilot restarts, pools replaced in their blocks, time to recover (from each kill until the killed
 pool's replacement has completed a task) with its median, and the faulty run's throughput against the
-clean run's (goals: median recovery <= 5 s, throughput ratio >= 0.8).
+clean run's (goals: median recovery <= 5 s, throughput ratio >= 0.8). The clean and faulty runs alternate
+(``--pairs``, 3 by default) and each faulty run is compared with the clean run just before it: the figures
+are the medians over the pairs and over every kill.
 """
 
 from __future__ import annotations
@@ -148,24 +150,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=2000)
+    parser.add_argument("--pairs", type=int, default=3, help="clean and faulty runs, alternating")
     args = parser.parse_args(argv)
     # the workers import the test helpers (tests.apps, tests.flaky_backend) from the repository
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-    clean = run(args.tasks, faults=False, run_dir="/tmp/parsl-quantum-bench/soak-clean")
-    faulty = run(args.tasks, faults=True, run_dir="/tmp/parsl-quantum-bench/soak-faults")
+    # a shared machine's load drifts: each faulty run is compared with the clean run just before it
+    pairs = []
+    for _ in range(args.pairs):
+        clean = run(args.tasks, faults=False, run_dir="/tmp/parsl-quantum-bench/soak-clean")
+        faulty = run(args.tasks, faults=True, run_dir="/tmp/parsl-quantum-bench/soak-faults")
+        pairs.append((clean, faulty))
+    ratios = [f["throughput_tasks_per_s"] / c["throughput_tasks_per_s"] for c, f in pairs]
+    recoveries = [s for _, f in pairs for s in f["time_to_recover_s"].values()]
     return write_result(
         "soak",
         {
-            "faulty": faulty,
-            "clean": clean,
-            "throughput_ratio": round(faulty["throughput_tasks_per_s"] / clean["throughput_tasks_per_s"], 3),
-            "median_time_to_recover_s": (
-                statistics.median(faulty["time_to_recover_s"].values())
-                if faulty["time_to_recover_s"]
-                else None
-            ),
+            "pairs": [{"clean": c, "faulty": f} for c, f in pairs],
+            "throughput_ratios": [round(r, 3) for r in ratios],
+            "throughput_ratio": round(statistics.median(ratios), 3),
+            "times_to_recover_s": recoveries,
+            "median_time_to_recover_s": statistics.median(recoveries) if recoveries else None,
+            "clean_throughput_tasks_per_s": statistics.median(c["throughput_tasks_per_s"] for c, _ in pairs),
+            "faulty_throughput_tasks_per_s": statistics.median(f["throughput_tasks_per_s"] for _, f in pairs),
         },
     )
 
