@@ -22,7 +22,12 @@ from qiskit_addon_cutting.qpd import qpdbasis_from_instruction
 from parsl_quantum.q_dreamer.model.models import CircuitFeatures, QPUModel, ReconstructionModel
 from parsl_quantum.q_dreamer.model.outcomes import distinct_outcomes, seen_outcomes
 from parsl_quantum.q_dreamer.model.probe import Prober
-from parsl_quantum.q_dreamer.planning.bounds import _measuring_share, cut_kinds, cut_lower_bound
+from parsl_quantum.q_dreamer.planning.bounds import (
+    _measuring_share,
+    cut_kinds,
+    cut_lower_bound,
+    fewest_subexperiments,
+)
 from parsl_quantum.q_dreamer.planning.candidates import Limits, Prediction
 from parsl_quantum.q_dreamer.planning.decompose import _components, expand, find_gate_cuts
 from parsl_quantum.q_dreamer.planning.enumerate import enumerate_plans
@@ -178,6 +183,33 @@ def test_the_lower_bound_spreads_the_cheapest_pilots_shots_over_every_slot():
     # 9000 shots a subsystem: 2 * ((1e-5 + 1e-6) * 9000 * 2 + 1e-4 * 9000 * 0.5), over 2 + 1 + 4 slots
     assert bound == pytest.approx(2 * (1.1e-5 * CUT_SHOTS * 2 + 1e-4 * CUT_SHOTS * 0.5) / 7)
     assert cut_lower_bound(3.0, [ZZZZ], TARGET, 2, [qpu], 0.5) == 0.0
+
+
+@pytest.mark.parametrize(("qubits", "cuts", "size"), [(4, 1, 3), (6, 2, 2), (5, 1, 4)])
+def test_the_subexperiments_a_cut_makes_are_known_before_they_are_generated(qubits, cuts, size):
+    structure = find_gate_cuts(chain(qubits), [SparsePauliOp("Z" * qubits)], cuts, size)
+    subsystems = len(structure.widths)
+    assert fewest_subexperiments(structure.cut_circuit, subsystems) == expand(structure).num_subexperiments
+
+
+def test_the_lower_bound_counts_each_subexperiments_fixed_costs_and_never_exceeds_the_prediction():
+    structure = find_gate_cuts(chain(6), [SparsePauliOp("ZZZZII")], 2, 2)
+    problem = expand(structure)
+    reconstruction = ReconstructionModel(
+        fixed=0.05, per_circuit=0.01, pack_per_circuit=0.02, process_per_circuit=0.03
+    )
+    pilot = linear_model("cpu", 1e-6, fixed=0.004, workers=2, c5=1e-7)
+    subsystems = len(structure.widths)
+    circuits = fewest_subexperiments(structure.cut_circuit, subsystems)
+    shots = cut_shots(problem.kappa, problem.observables, TARGET.stderr)
+    bare = cut_lower_bound(problem.kappa, problem.observables, TARGET, subsystems, [pilot], 0.0)
+    bound = cut_lower_bound(
+        problem.kappa, problem.observables, TARGET, subsystems, [pilot], 0.0, circuits, reconstruction
+    )
+    fixed = (0.004 + 0.03) * circuits / 2 + 0.02 * circuits + 0.05 + 0.01 * circuits
+    assert bound == pytest.approx(bare + fixed)
+    cut = predict_cut(problem, [pilot], shots, reconstruction, 2, Prober(None))
+    assert bound <= cut.makespan
 
 
 def test_support_of_is_at_most_the_space_of_outcomes():

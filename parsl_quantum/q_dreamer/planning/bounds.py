@@ -2,7 +2,8 @@
 
 Before searching for ``c`` cuts, the bound comes from the fewest shots any ``c`` cuts need (the smallest
 ``kappa`` of one cut of the circuit, to the power ``c``, from :func:`cut_kinds`); after the search, from
-the shots its own ``kappa`` needs (:func:`cut_lower_bound`).
+the shots its own ``kappa`` needs and the subexperiments its cuts generate (:func:`cut_lower_bound`,
+:func:`fewest_subexperiments`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from parsl_quantum.q_dreamer.model.models import PilotModel
+from parsl_quantum.q_dreamer.model.models import PilotModel, ReconstructionModel
 from parsl_quantum.q_dreamer.precision import Target, cut_shots
 
 
@@ -21,23 +22,57 @@ def cut_lower_bound(
     subsystems: int,
     pilots: Sequence[PilotModel],
     branching: float,
+    circuits: int = 0,
+    reconstruction: ReconstructionModel | None = None,
 ) -> float:
     """Seconds any cut of ``kappa`` into ``subsystems`` pieces needs at least.
 
     It needs ``N`` shots per subsystem for the target; each costs at least a pilot's calibrated cost per
     shot and per measured bit (every subexperiment reads at least one: one that reads none cannot be
     sampled), and a share ``branching`` of them (over both sides of a cut, see :func:`cut_kinds`) at
-    least the extra cost of a shot after a mid-circuit measurement; spread over every slot.
+    least the extra cost of a shot after a mid-circuit measurement; spread over every slot. Where the
+    cut is known to generate ``circuits`` subexperiments (see :func:`fewest_subexperiments`), each costs
+    at least a pilot's fixed cost per circuit and the ``reconstruction`` model's cost per circuit
+    (processing on a worker, packing, and reading it in the reconstruction, which runs once).
     """
     shots = cut_shots(kappa, observables, target.stderr)
     slots = sum(max(p.workers, 1) for p in pilots) or 1
     costs = [
         p.scale
-        * ((p.simulator.c2 + p.simulator.c5) * shots * subsystems + p.simulator.c4 * shots * branching)
+        * (
+            (p.simulator.c2 + p.simulator.c5) * shots * subsystems
+            + p.simulator.c4 * shots * branching
+            + p.simulator.c0 * circuits
+        )
         for p in pilots
         if p.simulator is not None and p.qpu is None
     ]
-    return min(costs, default=0.0) / slots
+    bound = min(costs, default=0.0) / slots
+    if reconstruction is not None and circuits and costs:
+        bound += reconstruction.processing(0.0, 0) * circuits / slots
+        bound += reconstruction.packing(circuits) + reconstruction.seconds(circuits, 0.0, 0)
+    return bound
+
+
+def fewest_subexperiments(cut_circuit: Any, subsystems: int) -> int:
+    """The fewest subexperiments ``generate_cutting_experiments`` makes of a circuit cut as ``cut_circuit``
+    (its cut gates as ``qpd_2q`` instructions, its wire cuts as ``cut_wire``) into ``subsystems`` pieces:
+    every subsystem gets one per combination of the cuts' terms (those of nonzero weight), for each
+    group of its observables (at least one)."""
+    from qiskit_addon_cutting.instructions import Move
+    from qiskit_addon_cutting.qpd import qpdbasis_from_instruction
+
+    terms = 1
+    for inst in cut_circuit.data:
+        name = inst.operation.name
+        if name == "qpd_2q":
+            basis = inst.operation.basis
+        elif name == "cut_wire":
+            basis = qpdbasis_from_instruction(Move())
+        else:
+            continue
+        terms *= max(1, sum(1 for c in basis.coeffs if float(c) != 0.0))
+    return subsystems * terms
 
 
 def _measuring_share(basis: Any, side: int) -> float:

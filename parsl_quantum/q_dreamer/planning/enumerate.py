@@ -12,9 +12,10 @@ Candidates are running the circuit whole, running apart the groups of qubits no 
 are several: no cut), and cutting it with one cut, two, ... up to ``max_cuts``, each at the narrowest
 width the cut search (:mod:`~parsl_quantum.q_dreamer.planning.search`) reaches with that many cuts. A
 candidate is dropped before any work is spent on it when its lower bound
-(:mod:`~parsl_quantum.q_dreamer.planning.bounds`) already loses to the best candidate so far; only then
-are its subexperiments generated and its makespan predicted
-(:mod:`~parsl_quantum.q_dreamer.planning.predict`).
+(:mod:`~parsl_quantum.q_dreamer.planning.bounds`) already loses to the best candidate so far (its
+makespan is no shorter than that candidate's predicted makespan, so it could never be chosen; planning
+time does not enter, so what is pruned does not depend on how busy the planning host is); only then are
+its subexperiments generated and its makespan predicted (:mod:`~parsl_quantum.q_dreamer.planning.predict`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 from parsl_quantum.q_dreamer.model.models import PilotModel, ReconstructionModel
 from parsl_quantum.q_dreamer.model.probe import LIMITS, PROBE_BUDGET_S, Prober
-from parsl_quantum.q_dreamer.planning.bounds import cut_kinds, cut_lower_bound
+from parsl_quantum.q_dreamer.planning.bounds import cut_kinds, cut_lower_bound, fewest_subexperiments
 from parsl_quantum.q_dreamer.planning.candidates import Limits, Prediction, Rejected
 from parsl_quantum.q_dreamer.planning.predict import predict_cut, predict_whole
 from parsl_quantum.q_dreamer.planning.search import CutSearch
@@ -118,8 +119,10 @@ def enumerate_plans(
             if total > limits.shots:
                 rejected.append(Rejected(label, total, f"more than {limits.shots} shots"))
                 continue
+            subsystems = len(structure.widths)
+            circuits = fewest_subexperiments(structure.cut_circuit, subsystems)
             bound = cut_lower_bound(
-                structure.kappa, observables, target, len(structure.widths), pilots, branching
+                structure.kappa, observables, target, subsystems, pilots, branching, circuits, reconstruction
             )
             if bound >= best:
                 pruned += 1
@@ -136,7 +139,7 @@ def enumerate_plans(
             prediction.template, prediction.values, prediction._problem = template, list(values), problem
             prediction.planning_s = time.perf_counter() - started
             cuts_found.append(prediction)
-            best = min(best, prediction.objective) if prune else best
+            best = min(best, prediction.makespan) if prune else best
     predictions = list(cuts_found)
     if whole_fits:
         best_cut = min((p.objective for p in cuts_found), default=math.inf)
