@@ -20,6 +20,7 @@ from parsl_quantum.circuits.normalize import (
     dynamic_operations,
     final_measurements,
     strip_measurements,
+    terminal_measurements_last,
 )
 from parsl_quantum.devices import TooManyQubitsError, get_device
 from parsl_quantum.errors import UnsupportedOperationError
@@ -269,6 +270,29 @@ def test_gates_no_measurement_observes_are_dropped_and_the_measurement_is_then_t
     both_one = math.sin(0.2) ** 2  # q0 and q1 agree after the CX: "11" with sin^2(0.4 / 2)
     assert set(counts) == {"00", "11"}
     assert abs(counts["11"] / SHOTS - both_one) < 5 * math.sqrt(both_one * (1 - both_one) / SHOTS)
+
+
+def test_rebuilt_circuits_do_not_share_parametrised_operations_with_the_original():
+    from qiskit.circuit import Parameter
+
+    theta = Parameter("theta")
+    dead_end = QuantumCircuit(2, 2)
+    dead_end.ry(theta, 0)
+    dead_end.cx(0, 1)
+    dead_end.measure(0, 0)
+    dead_end.rz(theta, 0)  # after q0's measurement: dropped
+    dead_end.measure(1, 1)
+    early = QuantumCircuit(2, 2)
+    early.ry(theta, 0)
+    early.measure(0, 0)  # terminal, but not last
+    early.ry(theta, 1)
+    early.measure(1, 1)
+    rebuilt = [drop_unobserved_gates(dead_end), defer_to_end(dead_end), terminal_measurements_last(early)]
+    for out, original in zip(rebuilt, [dead_end, dead_end, early], strict=True):
+        assert out is not original and out.parameters == original.parameters
+        assert out.data[0].operation is not original.data[0].operation  # as QuantumCircuit.append copies
+        assert not out.assign_parameters({theta: 0.5}).parameters and original.parameters == {theta}
+    assert [i.operation.name for i in rebuilt[2].data] == ["ry", "ry", "measure", "measure"]
 
 
 # -- what cannot be done exactly says so ------------------------------------------------------------

@@ -196,9 +196,10 @@ def defer_to_end(circuit: QuantumCircuit) -> QuantumCircuit:
         For classical control, naming the operation.
     """
     from qiskit import QuantumRegister
-    from qiskit.circuit import ControlFlowOp
+    from qiskit.circuit import CircuitInstruction, ControlFlowOp, Measure
+    from qiskit.circuit.library import CXGate
 
-    from parsl_quantum.circuits.normalize import measurement_scan
+    from parsl_quantum.circuits.normalize import append_instructions, measurement_scan
 
     terminal = measurement_scan(circuit, later_writes_count=True)
     needed = sum(
@@ -210,7 +211,8 @@ def defer_to_end(circuit: QuantumCircuit) -> QuantumCircuit:
     if len(ancillas):
         out.add_register(ancillas)
     free = iter(ancillas)
-    measurements: list[tuple[Any, Any]] = []
+    body: list[Any] = []
+    measurements: list[Any] = []
     for inst, last in zip(circuit.data, terminal, strict=True):
         op = inst.operation
         if isinstance(op, ControlFlowOp) or op.name == "store":
@@ -222,15 +224,14 @@ def defer_to_end(circuit: QuantumCircuit) -> QuantumCircuit:
             qubit = inst.qubits[0]
             if not last:
                 anc = next(free)
-                out.cx(qubit, anc)
+                body.append(CircuitInstruction(CXGate(), (qubit, anc), ()))
                 qubit = anc
-            measurements.append((qubit, inst.clbits[0]))
+            measurements.append(CircuitInstruction(Measure(), (qubit,), inst.clbits))
         elif op.name == "reset":
             anc = next(free)
-            out.cx(inst.qubits[0], anc)
-            out.cx(anc, inst.qubits[0])
+            body.append(CircuitInstruction(CXGate(), (inst.qubits[0], anc), ()))
+            body.append(CircuitInstruction(CXGate(), (anc, inst.qubits[0]), ()))
         else:
-            out.append(inst)
-    for qubit, clbit in measurements:
-        out.measure(qubit, clbit)
+            body.append(inst)
+    append_instructions(out, body + measurements)
     return out

@@ -217,6 +217,28 @@ def final_measurements(circuit: QuantumCircuit) -> list[bool]:
     return measurement_scan(circuit, later_writes_count=False)
 
 
+def append_instructions(circuit: QuantumCircuit, instructions: Any) -> None:
+    """Append ``instructions`` (``CircuitInstruction``s on ``circuit``'s own bits, as taken from a circuit
+    it was made empty like) to ``circuit``.
+
+    ``QuantumCircuit.append`` checks and broadcasts its arguments, about 30 times the cost of adding one
+    instruction (milliseconds for a cut fragment rebuilt on a worker); an instruction taken from a circuit
+    on the same bits needs none of it. Control flow, and an operation with symbolic parameters or
+    classical expressions, still go through ``append``, which validates them and copies a parametrised
+    operation so that the two circuits do not share it.
+    """
+    from qiskit.circuit import ControlFlowOp, ParameterExpression
+    from qiskit.circuit.classical import expr
+
+    checked = (ParameterExpression, expr.Expr)
+    for instruction in instructions:
+        operation = instruction.operation
+        if isinstance(operation, ControlFlowOp) or any(isinstance(p, checked) for p in operation.params):
+            circuit.append(instruction)
+        else:
+            circuit._append(instruction)
+
+
 def terminal_measurements_last(circuit: QuantumCircuit) -> QuantumCircuit:
     """``circuit`` with every terminal measurement moved to the end (an equivalent circuit).
 
@@ -235,12 +257,10 @@ def terminal_measurements_last(circuit: QuantumCircuit) -> QuantumCircuit:
     if all(terminal[first_terminal:]):
         return circuit  # already at the end
     out = circuit.copy_empty_like()
-    for inst, is_terminal in zip(data, terminal, strict=True):
-        if not is_terminal:
-            out.append(inst)
-    for inst, is_terminal in zip(data, terminal, strict=True):
-        if is_terminal:
-            out.append(inst)
+    append_instructions(
+        out, (inst for inst, is_terminal in zip(data, terminal, strict=True) if not is_terminal)
+    )
+    append_instructions(out, (inst for inst, is_terminal in zip(data, terminal, strict=True) if is_terminal))
     return out
 
 
@@ -272,9 +292,7 @@ def drop_unobserved_gates(circuit: QuantumCircuit) -> QuantumCircuit:
     if all(keep):
         return circuit
     out = circuit.copy_empty_like()
-    for inst, kept in zip(data, keep, strict=True):
-        if kept:
-            out.append(inst)
+    append_instructions(out, (inst for inst, kept in zip(data, keep, strict=True) if kept))
     return out
 
 

@@ -137,6 +137,17 @@ class CuttingPlan:
         **requirements
             Requirements of the quantum tasks (``kinds``, ``pilot``, ``priority``, ``min_fidelity``).
         """
+        return self._launch(classical_executors, seed, False, requirements)
+
+    def _launch(
+        self,
+        classical_executors: Sequence[str] | None,
+        seed: int | None,
+        values_only: bool,
+        requirements: dict[str, Any],
+    ) -> AppFuture:
+        """Submit the plan's tasks: an ``AppFuture`` of what :meth:`submit_reconstruction` gives, or with
+        ``values_only`` of the expectation values (a cut's reconstruction task gives them itself)."""
         prediction = self._prediction
         requirements = {**self._requirements, **requirements}
         run = self._dreamer.started(self) if self._dreamer is not None else None
@@ -157,6 +168,8 @@ class CuttingPlan:
             if run is not None:
                 run.task(0, future)
                 run.finish(future)
+            if values_only and self.output != "distribution":
+                return python_app(values_of, executors=[INTERNAL_EXECUTOR])(future)
             return future
         problem = prediction.problem
         future = submit_cut(
@@ -169,6 +182,7 @@ class CuttingPlan:
             seed=seed,
             on_fragment=run.task if run is not None else None,
             bits=bit_layout(problem, self._measured) if self.output == "distribution" else None,
+            values_only=values_only,
         )
         if run is not None:
             run.finish(future)
@@ -206,10 +220,7 @@ class CuttingPlan:
             raise ValueError(
                 f"this plan was made for {self.output}: plan again with QDreamer.plan(..., output={output!r})"
             )
-        result = self.submit_reconstruction(classical_executors, **requirements)
-        if self.output == "distribution":
-            return result
-        return python_app(values_of, executors=[INTERNAL_EXECUTOR])(result)
+        return self._launch(classical_executors, None, True, requirements)
 
     def summary(self) -> dict[str, Any]:
         """This candidate as a dictionary (as the run directory's ``plans.jsonl`` records it)."""

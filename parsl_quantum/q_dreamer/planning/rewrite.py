@@ -20,6 +20,7 @@ import heapq
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
+import numpy as np
 from parsl import python_app
 from parsl.dataflow.futures import AppFuture
 
@@ -127,6 +128,7 @@ def submit_cut(
     seed: int | None = None,
     on_fragment: Callable[[int, AppFuture], None] | None = None,
     bits: BitLayout | None = None,
+    values_only: bool = False,
 ) -> AppFuture:
     """Submit the fragment tasks and the reconstruction task of ``problem``.
 
@@ -152,12 +154,16 @@ def submit_cut(
     bits
         For a problem cut for the distribution of the measured bits, where each subsystem's bits go
         (:func:`~parsl_quantum.q_dreamer.planning.reconstruct_distribution.bit_layout`).
+    values_only
+        The reconstruction task gives the expectation values alone (an array), not the
+        :class:`~parsl_quantum.q_dreamer.planning.reconstruct.Reconstruction`: no further task is needed to
+        take them out of it. Ignored with ``bits``.
 
     Returns
     -------
     AppFuture
-        Of a :class:`~parsl_quantum.q_dreamer.planning.reconstruct.Reconstruction`, or with ``bits`` of a
-        :class:`~parsl_quantum.q_dreamer.distribution.Distribution`.
+        Of a :class:`~parsl_quantum.q_dreamer.planning.reconstruct.Reconstruction` (its values with
+        ``values_only``), or with ``bits`` of a :class:`~parsl_quantum.q_dreamer.distribution.Distribution`.
     """
     if len(shots) != len(problem.coefficients):
         raise ValueError(f"{len(shots)} shot counts for {len(problem.coefficients)} subexperiment indices")
@@ -204,7 +210,8 @@ def submit_cut(
     index = [slots for slots, _ in launched]
     futures = [future for _, future in launched]
     where = list(classical_executors) if classical_executors else [INTERNAL_EXECUTOR]
-    return python_app(finish, executors=where)(*arguments, index, *futures)
+    options = {"values_only": True} if values_only and bits is None else {}
+    return python_app(finish, executors=where)(*arguments, index, *futures, **options)
 
 
 def reconstruct_fragments(
@@ -215,11 +222,13 @@ def reconstruct_fragments(
     observables: Sequence[Any],
     index: Sequence[Sequence[tuple[Hashable, int]]],
     *fragment_results: list[ProcessedCounts],
-) -> Reconstruction:
+    values_only: bool = False,
+) -> Reconstruction | np.ndarray:
     """The reconstruction task: put the fragments' processed outcomes back in subexperiment order and
-    combine them."""
+    combine them (``values_only``: give the expectation values alone)."""
     processed = in_order(layout, index, fragment_results)
-    return combine(processed, coefficients, subobservables, paulis, observables)
+    result = combine(processed, coefficients, subobservables, paulis, observables)
+    return result.values if values_only else result
 
 
 def reconstruct_fragment_distribution(

@@ -182,7 +182,7 @@ class CutTemplate:
         assignment = {p: v for p, v in zip(self.parameters, values, strict=True) if p is not None}
         subexperiments = {
             label: [
-                qc.assign_parameters({p: assignment[p] for p in qc.parameters}) if qc.parameters else qc
+                qc.assign_parameters([assignment[p] for p in qc.parameters]) if qc.parameters else qc
                 for qc in circuits
             ]
             for label, circuits in self.subexperiments.items()
