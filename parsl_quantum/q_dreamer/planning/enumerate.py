@@ -29,7 +29,7 @@ from parsl_quantum.q_dreamer.model.models import PilotModel, ReconstructionModel
 from parsl_quantum.q_dreamer.model.probe import LIMITS, PROBE_BUDGET_S, Prober
 from parsl_quantum.q_dreamer.planning.bounds import cut_kinds, cut_lower_bound, fewest_subexperiments
 from parsl_quantum.q_dreamer.planning.candidates import Limits, Prediction, Rejected
-from parsl_quantum.q_dreamer.planning.predict import predict_cut, predict_whole
+from parsl_quantum.q_dreamer.planning.predict import measured_whole, predict_cut, predict_whole
 from parsl_quantum.q_dreamer.planning.search import CutSearch
 from parsl_quantum.q_dreamer.planning.template import CutTemplate
 from parsl_quantum.q_dreamer.precision import Target, cut_shots
@@ -89,9 +89,10 @@ def enumerate_plans(
         rejected.append(Rejected("whole", target.whole_shots, f"more than {limits.shots} shots"))
     # whole's makespan lies between its predictions with the probe's correction at its limits
     whole_low, whole_high, whole_nominal = math.inf, math.inf, math.inf
+    measured = measured_whole(circuit) if whole_fits else None
     if whole_fits:
         low, high, nominal = (
-            predict_whole(circuit, observables, pilots, target, prober, f, ahead, reconstruction)
+            predict_whole(circuit, observables, pilots, target, prober, f, ahead, reconstruction, measured)
             for f in (*LIMITS, 1.0)
         )
         whole_low, whole_high = low.makespan, high.makespan  # type: ignore[union-attr]
@@ -150,8 +151,9 @@ def enumerate_plans(
         at_stake = min(best_cut - whole_low, whole_high - best_cut)
         probe_cost = min(whole_nominal, PROBE_BUDGET_S) + min((p.task_overhead for p in pilots), default=0.0)
         worth = whole_low < best_cut < whole_high and probe_cost < PROBE_WORTH * at_stake or not prune
+        factor = None if worth else 1.0
         whole = predict_whole(
-            circuit, observables, pilots, target, prober, None if worth else 1.0, ahead, reconstruction
+            circuit, observables, pilots, target, prober, factor, ahead, reconstruction, measured
         )
         if whole is not None:
             predictions.append(whole)

@@ -40,6 +40,13 @@ from parsl_quantum.q_dreamer.planning.rewrite import fragments
 from parsl_quantum.q_dreamer.precision import Target, allocate_shots, cut_stderr, whole_stderr
 
 
+def measured_whole(circuit: Any) -> Any:
+    """``circuit`` measured on every qubit: what running it whole samples."""
+    measured = circuit.copy()
+    measured.measure_all()
+    return measured
+
+
 def predict_whole(
     circuit: Any,
     observables: Sequence[Any],
@@ -49,6 +56,7 @@ def predict_whole(
     factor: float | None = None,
     ahead: dict[str, list[float]] | None = None,
     reconstruction: ReconstructionModel | None = None,
+    measured: Any = None,
 ) -> Prediction | None:
     """Running the circuit whole, or ``None`` if no pilot can hold it.
 
@@ -59,15 +67,15 @@ def predict_whole(
     bounds; nothing without it).
     ``factor`` corrects the models instead of a probe (the profile's measurement of this structure is
     still used where there is one): no probe runs. ``ahead``: the work ahead on each pilot's slots (see
-    :func:`~parsl_quantum.q_dreamer.model.schedule.backlog`)."""
+    :func:`~parsl_quantum.q_dreamer.model.schedule.backlog`). ``measured``: :func:`measured_whole` of
+    ``circuit``, where the caller predicts it several times (the prober then reads its structure once)."""
     start = time.perf_counter()
     n = circuit.num_qubits
     able = [p for p in pilots if p.can_run(n)]
     if not able:
         return None
     shots = target.whole_shots
-    measured = circuit.copy()
-    measured.measure_all()
+    measured = measured_whole(circuit) if measured is None else measured
     features = CircuitFeatures.of(measured)
     bases = max(1, len({g.basis for op in observables for g in group_paulis([op])}))
     slowdown = contention(able, 1)
