@@ -5,7 +5,7 @@ user runs: every circuit in one ``AerSimulator.run`` call in this process, with 
 Aer running two experiments at once (``max_parallel_experiments=2``, one per core); the headline takes
 the faster of the two. parsl-quantum runs them as quantum tasks on a CPU pilot of 2 workers, batched
 into tasks of many circuits (one circuit takes a few milliseconds, less than a task's overhead) and
-shipped as QPY (:class:`PackedCircuits`). Also reported: the circuits run one call each (the old,
+shipped as QPY (:class:`QpyCircuits`). Also reported: the circuits run one call each (the old,
 weaker baseline). The figure is baseline time / parallel time, medians of the repeats, alternating in
 the same run (2 is the limit on 2 cores). Both answers are checked to agree (shot-noise tolerance).
 """
@@ -17,7 +17,7 @@ import argparse
 from parsl import python_app
 
 from benchmarks.common import Loaded, median, timed, write_result
-from parsl_quantum.circuits import PackedCircuits
+from parsl_quantum.circuits import QpyCircuits
 from parsl_quantum.executors import QuantumPilotExecutor
 from parsl_quantum.providers import PilotDescription
 
@@ -57,7 +57,7 @@ def batched(circuits, shots, **options) -> list[dict]:
 def parallel(circuits, shots, batch) -> list[dict]:
     futures = [
         quantum_batch(
-            PackedCircuits(circuits[i : i + batch]),
+            QpyCircuits(circuits[i : i + batch]),
             shots,
             parsl_resource_specification={"qubits": circuits[0].num_qubits},
         )

@@ -22,7 +22,7 @@ type                            key
 numpy scalars, ``complex``,     type and bytes
 ``bytes``, ``set``,
 ``frozenset``
-``PackedCircuits``              its QPY bytes
+``QpyCircuits``              its QPY bytes
 ==============================  ======================================================================
 
 Noisy results and noiseless requests
@@ -113,7 +113,7 @@ def _key_functions() -> dict[type, Any]:
     from qiskit.circuit import ParameterExpression, ParameterVector
     from qiskit.quantum_info import Operator, Pauli, PauliList, SparsePauliOp, Statevector
 
-    from parsl_quantum.circuits.normalize import PackedCircuits
+    from parsl_quantum.circuits.normalize import QpyCircuits
 
     def unordered(tag: str) -> Any:
         def key(values: Any) -> bytes:
@@ -125,7 +125,7 @@ def _key_functions() -> dict[type, Any]:
 
     return {
         QuantumCircuit: _circuit_key,
-        PackedCircuits: lambda packed: _tagged("PackedCircuits", packed.data),
+        QpyCircuits: lambda packed: _tagged("QpyCircuits", packed.data),
         SparsePauliOp: lambda op: _tagged(
             "SparsePauliOp", tuple(op.paulis.to_labels()), op.coeffs.dtype.str, op.coeffs.tobytes()
         ),

@@ -20,7 +20,7 @@ from qiskit.circuit import Parameter, ParameterVector
 from qiskit.quantum_info import Pauli, SparsePauliOp, Statevector
 
 from parsl_quantum.caching import memo_key_types, register_memo_keys
-from parsl_quantum.circuits import PackedCircuits
+from parsl_quantum.circuits import QpyCircuits
 from parsl_quantum.executors import QuantumPilotExecutor
 from parsl_quantum.motifs import quantum_app
 from tests.executor_helpers import cpu, qpu, wait_active
@@ -110,7 +110,7 @@ def test_equal_values_built_twice_share_a_key():
     assert id_for_memo({1 + 2j, b"x"}) == id_for_memo({b"x", 1 + 2j})
     assert id_for_memo(Pauli("XZ")) != id_for_memo(Pauli("ZX"))
     assert id_for_memo(Statevector.from_label("01")) != id_for_memo(Statevector.from_label("10"))
-    assert id_for_memo(PackedCircuits([ansatz().assign_parameters([0.1])]))
+    assert id_for_memo(QpyCircuits([ansatz().assign_parameters([0.1])]))
 
 
 def test_registration_is_idempotent_and_keeps_parsl_types():

@@ -96,7 +96,7 @@ def test_failing_items_keep_the_others(dfk):
     ]
 
 
-def test_circuit_items_travel_packed_and_sample_correctly(dfk):
+def test_circuit_items_travel_as_qpy_and_sample_correctly(dfk):
     circuits = [ghz(3) for _ in range(6)]
     counts = m.counts_of.map(circuits, 1000).result()
     assert all(set(c) <= {"000", "111"} and sum(c.values()) == 1000 for c in counts)

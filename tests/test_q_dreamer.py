@@ -162,7 +162,7 @@ def test_calibration_is_quick_accurate_and_saves_as_json(env, tmp_path):
     profile = dreamer.profile
     assert set(profile.pilots) == {"cpu", "narrow"}
     cpu = profile.pilots["cpu"]
-    assert cpu.simulator.c1 > 0 and cpu.task_overhead > 0 and profile.reconstruction.pack_per_circuit > 0
+    assert cpu.simulator.c1 > 0 and cpu.task_overhead > 0 and profile.reconstruction.serialise_per_circuit > 0
     recon = profile.reconstruction
     assert recon.fixed + recon.per_circuit + recon.per_class > 0  # nonnegative fit, not all zero
     assert profile.pilots["narrow"].max_qubits == 10

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from qiskit.quantum_info import SparsePauliOp
 
-from parsl_quantum.circuits import PackedCircuits
+from parsl_quantum.circuits import QpyCircuits
 from parsl_quantum.devices import get_device
 from parsl_quantum.q_dreamer.planning.decompose import decompose
 from parsl_quantum.q_dreamer.planning.reconstruct import (
@@ -134,7 +134,7 @@ def test_fragments_processed_on_workers_reconstruct_to_the_addons_values(sampled
     index, results, raw = [], [], {label: [None] * len(c) for label, c in problem.subexperiments.items()}
     for number, group in enumerate(fragments(work, slots=2)):
         fragment_counts = sample_circuits(
-            PackedCircuits([qc for *_, qc, _ in group]), [n for *_, n in group], device=device
+            QpyCircuits([qc for *_, qc, _ in group]), [n for *_, n in group], device=device
         )
         for (label, i, _, _), c in zip(group, fragment_counts, strict=True):
             raw[label][i] = c

@@ -3,6 +3,18 @@ conversion (:mod:`.convert`), estimation by sampling (:mod:`.estimation`), defer
 (:mod:`.deferred_measurement`) and running several circuits side by side on a wide device
 (:mod:`.packing`)."""
 
-from parsl_quantum.circuits.normalize import PackedCircuits
+import warnings
+from typing import Any
 
-__all__ = ["PackedCircuits"]
+from parsl_quantum.circuits.normalize import QpyCircuits
+
+__all__ = ["QpyCircuits"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PackedCircuits":  # "packed" now means circuits side by side on a chip (.packing)
+        warnings.warn(
+            "parsl_quantum.circuits.PackedCircuits is now QpyCircuits", DeprecationWarning, stacklevel=2
+        )
+        return QpyCircuits
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -72,13 +72,13 @@ def to_circuit(circuit: CircuitLike) -> QuantumCircuit:
     return circuit
 
 
-class PackedCircuits:
+class QpyCircuits:
     """Circuits in Qiskit's binary QPY form, for sending to tasks.
 
     Parsl serialises task arguments with dill, which takes about 10 ms per ``QuantumCircuit``; a
     workflow that ships thousands of small circuits spends its time pickling them on the submitting
-    host. Packed, they cost about 0.25 ms each to pack and to unpack. Every device accepts a
-    ``PackedCircuits`` wherever it accepts a sequence of circuits.
+    host. In QPY, they cost about 0.25 ms each to write and to read back. Every device accepts a
+    ``QpyCircuits`` wherever it accepts a sequence of circuits.
 
     Parameters
     ----------
@@ -108,20 +108,20 @@ class PackedCircuits:
         return self.count
 
     def __repr__(self) -> str:
-        return f"PackedCircuits({self.count} circuits, {len(self.data)} bytes)"
+        return f"QpyCircuits({self.count} circuits, {len(self.data)} bytes)"
 
 
 def to_circuits(
-    circuits: CircuitLike | Sequence[CircuitLike] | PackedCircuits,
+    circuits: CircuitLike | Sequence[CircuitLike] | QpyCircuits,
 ) -> tuple[list[QuantumCircuit], bool]:
-    """Normalise one circuit, a sequence of them, or :class:`PackedCircuits`.
+    """Normalise one circuit, a sequence of them, or :class:`QpyCircuits`.
 
     Returns
     -------
     (list of QuantumCircuit, bool)
         The circuits, and whether a single circuit (not a sequence) was given.
     """
-    if isinstance(circuits, PackedCircuits):
+    if isinstance(circuits, QpyCircuits):
         return [to_circuit(c) for c in circuits.unpack()], False
     if isinstance(circuits, (str, bytes)) or not isinstance(circuits, Sequence):
         return [to_circuit(circuits)], True

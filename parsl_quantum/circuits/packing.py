@@ -18,7 +18,7 @@ errors add least, and regions keep ``spacing`` qubits apart, so that no two piec
 qubits (crosstalk). Each piece is transpiled on its region's own target (:func:`restrict_target`), so no
 gate can cross into another region; :func:`pack` checks it.
 
-The word is also used by :class:`~parsl_quantum.circuits.normalize.PackedCircuits`, which is something
+The word is also used by :class:`~parsl_quantum.circuits.normalize.QpyCircuits`, which is something
 else: circuits serialised as QPY to ship to a task.
 """
 

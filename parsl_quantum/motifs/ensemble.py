@@ -34,7 +34,7 @@ from parsl import join_app, python_app
 from parsl.app.errors import RemoteExceptionWrapper
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.circuits.normalize import PackedCircuits
+from parsl_quantum.circuits.normalize import QpyCircuits
 from parsl_quantum.errors import BackendError
 from parsl_quantum.executors.dfk_executors import worker_slots
 from parsl_quantum.motifs.quantum_app import QuantumApp, has_futures
@@ -82,7 +82,7 @@ def run_batch(fn: Callable[..., Any], items: Any, args: tuple, kwargs: dict, dev
     :class:`~parsl_quantum.errors.BackendError`: that is the backend's fault, so it fails the
     batch task, and the executor runs the batch again on another pilot.
     """
-    if isinstance(items, PackedCircuits):
+    if isinstance(items, QpyCircuits):
         items = items.unpack()
     outcome = BatchOutcome(values=[])
     start = time.perf_counter()
@@ -103,7 +103,7 @@ def _pack(items: list[Any]) -> Any:
     from qiskit import QuantumCircuit
 
     if items and all(isinstance(item, QuantumCircuit) for item in items):
-        return PackedCircuits(items)
+        return QpyCircuits(items)
     return items
 
 

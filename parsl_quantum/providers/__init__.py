@@ -29,4 +29,6 @@ def __getattr__(name: str) -> Any:
     warnings.warn(
         f"parsl_quantum.providers.{name} moved to {module}.{name}", DeprecationWarning, stacklevel=2
     )
+    if name == "PackedCircuits":
+        name = "QpyCircuits"
     return getattr(importlib.import_module(module), name)

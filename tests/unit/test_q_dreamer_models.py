@@ -181,19 +181,26 @@ def test_a_schedule_places_each_task_on_the_slot_where_it_finishes_first():
 # -- reconstruction and outcomes ------------------------------------------------------------------------
 
 
-def test_reconstruction_processing_and_packing_follow_their_formulas():
+def test_reconstruction_processing_and_serialising_follow_their_formulas():
     model = ReconstructionModel(
         fixed=1.0,
         per_circuit=0.1,
         per_class=0.01,
-        pack_per_circuit=0.2,
+        serialise_per_circuit=0.2,
         process_per_outcome=0.001,
         process_per_shot=1e-5,
         process_per_circuit=0.5,
     )
     assert model.seconds(10, 100.0, 3) == pytest.approx(1.0 + 0.1 * 10 + 0.01 * 100 * 4)
     assert model.processing(50.0, 1000) == pytest.approx(0.5 + 0.001 * 50 + 1e-5 * 1000)
-    assert model.packing(10) == pytest.approx(2.0)
+    assert model.serialising(10) == pytest.approx(2.0)
+
+
+def test_a_profile_saved_before_the_rename_loads_its_qpy_cost():
+    data = json.loads(Profile(pilots={}).to_json())
+    data["reconstruction"]["pack_per_circuit"] = data["reconstruction"].pop("serialise_per_circuit")
+    data["reconstruction"]["pack_per_circuit"] = 0.125
+    assert Profile.from_json(json.dumps(data)).reconstruction.serialise_per_circuit == 0.125
 
 
 def test_expected_distinct_outcomes():

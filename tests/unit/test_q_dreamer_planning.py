@@ -196,7 +196,7 @@ def test_the_lower_bound_counts_each_subexperiments_fixed_costs_and_never_exceed
     structure = find_gate_cuts(chain(6), [SparsePauliOp("ZZZZII")], 2, 2)
     problem = expand(structure)
     reconstruction = ReconstructionModel(
-        fixed=0.05, per_circuit=0.01, pack_per_circuit=0.02, process_per_circuit=0.03
+        fixed=0.05, per_circuit=0.01, serialise_per_circuit=0.02, process_per_circuit=0.03
     )
     pilot = linear_model("cpu", 1e-6, fixed=0.004, workers=2, c5=1e-7)
     subsystems = len(structure.widths)
@@ -272,7 +272,7 @@ def test_a_cut_costs_packing_its_fragments_scheduled_and_reconstruction():
         fixed=0.5,
         per_circuit=0.01,
         per_class=0.0,
-        pack_per_circuit=0.1,
+        serialise_per_circuit=0.1,
         process_per_circuit=0.0,
         process_per_outcome=0.0,
         process_per_shot=0.0,
@@ -282,7 +282,7 @@ def test_a_cut_costs_packing_its_fragments_scheduled_and_reconstruction():
     assert cut.allocation == allocate_shots(problem.coefficients, CUT_SHOTS)
     # one slot runs every subexperiment of both subsystems in turn
     circuits = 12 * 0.01 + 1e-5 * 2 * sum(cut.allocation)
-    assert cut.parts["packing"] == pytest.approx(12 * 0.1)
+    assert cut.parts["serialising"] == pytest.approx(12 * 0.1)
     assert cut.parts["circuits"] == pytest.approx(circuits)
     assert cut.parts["reconstruction"] == pytest.approx(0.5 + 0.01 * 12)
     assert cut.makespan == pytest.approx(12 * 0.1 + circuits + 0.5 + 0.01 * 12)

@@ -89,7 +89,7 @@ class Profile:
             )
         return cls(
             pilots={k: PilotModel.from_dict(v) for k, v in data["pilots"].items()},
-            reconstruction=ReconstructionModel(**data["reconstruction"]),
+            reconstruction=ReconstructionModel(**_renamed(data["reconstruction"])),
             host=data["host"],
             created=data["created"],
             samples=data.get("samples", {}),
@@ -106,6 +106,15 @@ class Profile:
         """Read a profile written by :meth:`save`."""
         with open(path) as f:
             return cls.from_json(f.read())
+
+
+def _renamed(fields: dict[str, Any]) -> dict[str, Any]:
+    """Reconstruction fields of a profile, under their current names (``pack_per_circuit`` is now
+    ``serialise_per_circuit``: "packing" means circuits side by side on a chip)."""
+    fields = dict(fields)
+    if "pack_per_circuit" in fields:
+        fields["serialise_per_circuit"] = fields.pop("pack_per_circuit")
+    return fields
 
 
 def benchmark_circuit(qubits: int, layers: int, mid: int, measured: int | None = None) -> Any:
@@ -366,7 +375,7 @@ def measure_reconstruction() -> ReconstructionModel:
     from qiskit.quantum_info import SparsePauliOp
     from scipy.optimize import nnls
 
-    from parsl_quantum.circuits.normalize import PackedCircuits
+    from parsl_quantum.circuits.normalize import QpyCircuits
     from parsl_quantum.q_dreamer.planning.decompose import decompose
     from parsl_quantum.q_dreamer.planning.reconstruct import (
         BATCHES,
@@ -415,13 +424,13 @@ def measure_reconstruction() -> ReconstructionModel:
     per_product, per_bit_string = time_distribution(rng, values_model)
     circuits = [qc for runs in two_cuts.subexperiments.values() for qc in runs]
     start = time.perf_counter()
-    PackedCircuits(circuits)
+    QpyCircuits(circuits)
     pack = (time.perf_counter() - start) / len(circuits)
     return ReconstructionModel(
         fixed=float(fixed),
         per_circuit=float(per_circuit),
         per_class=float(per_class),
-        pack_per_circuit=pack,
+        serialise_per_circuit=pack,
         process_per_circuit=float(per_subexperiment),
         process_per_outcome=float(per_outcome),
         process_per_shot=float(per_shot),

@@ -308,8 +308,8 @@ class ReconstructionModel:
     estimate_per_basis, estimate_per_term_outcome
         A task running a circuit whole turning its counts into expectation values: per measurement
         basis, and per distinct outcome and Pauli term of that basis (:meth:`estimation`).
-    pack_per_circuit
-        Packing a subexperiment into QPY for its fragment task.
+    serialise_per_circuit
+        Writing a subexperiment as QPY for its fragment task.
     process_per_circuit, process_per_outcome, process_per_shot
         Processing a subexperiment's outcomes on the worker: per subexperiment, per distinct outcome,
         and per shot (the random split into batches).
@@ -321,7 +321,7 @@ class ReconstructionModel:
     fixed: float = 0.001
     per_circuit: float = 1e-4
     per_class: float = 1e-6
-    pack_per_circuit: float = 3e-4
+    serialise_per_circuit: float = 3e-4
     process_per_outcome: float = 2e-6
     process_per_shot: float = 2e-8
     process_per_circuit: float = 1e-3
@@ -358,6 +358,6 @@ class ReconstructionModel:
         of ``shots`` shots."""
         return self.process_per_circuit + self.process_per_outcome * outcomes + self.process_per_shot * shots
 
-    def packing(self, subexperiments: int) -> float:
-        """Predicted seconds to pack the subexperiments for their tasks."""
-        return self.pack_per_circuit * subexperiments
+    def serialising(self, subexperiments: int) -> float:
+        """Predicted seconds to write the subexperiments as QPY for their tasks."""
+        return self.serialise_per_circuit * subexperiments

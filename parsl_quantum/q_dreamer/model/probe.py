@@ -55,11 +55,11 @@ the circuit, and the fragment tasks running it refine the model online."""
 logger = logging.getLogger(__name__)
 
 
-def time_probe(packed: Any, repeat: int, shots: int, repeats: int, *, device: Any) -> tuple[float, int]:
+def time_probe(qpy: Any, repeat: int, shots: int, repeats: int, *, device: Any) -> tuple[float, int]:
     """Worker side of a probe: the fastest of ``repeats`` timings of ``repeat`` copies of the probe (the
-    one circuit ``packed`` holds, a :class:`~parsl_quantum.circuits.normalize.PackedCircuits`) run in one
+    one circuit ``qpy`` holds, a :class:`~parsl_quantum.circuits.normalize.QpyCircuits`) run in one
     call on the pilot's ``device``, per copy, and the number of distinct outcomes the probe gave."""
-    (probe,) = packed.unpack()
+    (probe,) = qpy.unpack()
     best = float("inf")
     counts: list[dict[str, int]] = [{}]
     for _ in range(max(1, repeats)):
@@ -128,11 +128,11 @@ class Prober:
         unprobed in this plan) when it cannot be submitted."""
         if pilot.name in self.unprobed:
             return None
-        from parsl_quantum.circuits.normalize import PackedCircuits
+        from parsl_quantum.circuits.normalize import QpyCircuits
 
         spec = {"pilot": pilot.name, "qubits": probe.num_qubits}
         try:
-            return self.executor.submit(time_probe, spec, PackedCircuits([probe]), repeat, shots, repeats)
+            return self.executor.submit(time_probe, spec, QpyCircuits([probe]), repeat, shots, repeats)
         except Exception as exc:
             self._unprobed(pilot, probe, f"{type(exc).__name__}: {exc}")
             return None

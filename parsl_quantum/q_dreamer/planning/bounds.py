@@ -50,7 +50,7 @@ def cut_lower_bound(
     bound = min(costs, default=0.0) / slots
     if reconstruction is not None and circuits and costs:
         bound += reconstruction.processing(0.0, 0) * circuits / slots
-        bound += reconstruction.packing(circuits) + reconstruction.seconds(circuits, 0.0, 0)
+        bound += reconstruction.serialising(circuits) + reconstruction.seconds(circuits, 0.0, 0)
     return bound
 
 

@@ -177,7 +177,7 @@ def predict_cut(
         tasks.append(per_pilot)
         expected.append((("sample_fragment", problem.widest, sum(n for *_, n in group)), per_pilot))
     kinds = outcome_groups(problem.coefficients, problem.subobservables)
-    prepare = reconstruction.packing(len(work))
+    prepare = reconstruction.serialising(len(work))
     batches = batches_for(min(n for *_, n in work))
     bit_strings = 0.0
     if output == "distribution":
@@ -200,7 +200,7 @@ def predict_cut(
         expected=expected,
         costs=[costs[id(qc)] for _, _, qc, _ in work],
         parts={
-            "packing": prepare,
+            "serialising": prepare,
             "circuits": circuits,
             "reconstruction": finish,
             "outcomes": sum(outcomes),

@@ -24,7 +24,7 @@ import numpy as np
 from parsl import python_app
 from parsl.dataflow.futures import AppFuture
 
-from parsl_quantum.circuits.normalize import PackedCircuits
+from parsl_quantum.circuits.normalize import QpyCircuits
 from parsl_quantum.executors.dfk_executors import INTERNAL_EXECUTOR, worker_slots
 from parsl_quantum.q_dreamer.distribution import Distribution
 from parsl_quantum.q_dreamer.planning.decompose import CutProblem
@@ -45,7 +45,7 @@ from parsl_quantum.q_dreamer.planning.reconstruct_distribution import (
 
 
 def sample_fragment(
-    circuits: PackedCircuits,
+    circuits: QpyCircuits,
     shots: Sequence[int],
     readings: Sequence[Any],
     batches: int,
@@ -62,7 +62,7 @@ def sample_fragment(
     return process(sample_circuits(circuits, shots, device=device), readings, batches, seed)
 
 
-def sample_circuits(circuits: PackedCircuits, shots: Sequence[int], *, device: Any) -> list[dict[str, int]]:
+def sample_circuits(circuits: QpyCircuits, shots: Sequence[int], *, device: Any) -> list[dict[str, int]]:
     """Counts of circuits on a device, each with its own shots (circuits of equal shots in one call)."""
     unpacked = circuits.unpack()
     counts: list[dict[str, int]] = [{} for _ in unpacked]
@@ -194,7 +194,7 @@ def submit_cut(
     for number, group in enumerate(fragments(work, worker_slots(executors), cost)):
         total = sum(n for *_, n in group)
         future = fragment_app(
-            PackedCircuits([qc for _, _, qc, _ in group]),
+            QpyCircuits([qc for _, _, qc, _ in group]),
             [n for *_, n in group],
             [readings[label][i] for label, i, _, _ in group],
             batches,
