@@ -24,7 +24,9 @@ server, multiprocessing server, workers). The guard sends no traffic and runs no
 Parsl's. Each generation starts through :mod:`~parsl_quantum.executors.pool_boot`, its processes forked from
 a server that has the pool's and the device's modules imported; once a pool's workers run, the guard keeps
 the next generation's interpreter ready in the same way (a standby), so that a replacement starts in well
-under a second instead of paying for its imports and its processes again.
+under a second instead of paying for its imports and its processes again. After a replacement the next
+standby waits for idle CPU on the node (or 30 s): its imports would otherwise be taken from the work that
+is catching up.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ from dataclasses import dataclass, field
 from parsl_quantum.executors.pool_boot import REPORT_FD, STANDBY_MARK
 
 POLL_S = 0.2
+STANDBY_DELAY_S = 30.0
+"""After a replacement, the next standby is prepared once the node has idle CPU, or after this long."""
+IDLE_CPU_PERCENT = 75.0
+IDLE_POLLS = 5
+"""The node counts as having idle CPU after this many polls in a row under :data:`IDLE_CPU_PERCENT`."""
 FERRY_S = 0.3
 """Seconds left to the pool to pass the dead worker's ``WorkerLost`` on before it is replaced."""
 GIVE_UP_STATUS = 75
@@ -211,6 +218,7 @@ class Guard:
         self.seen: dict[int, object] = {}
         self.dead: set[int] = set()
         self.standby: subprocess.Popen | None = None
+        self.idle_polls = 0
         self.reports: dict[int, int] = {}  # pool pid -> read end of the pipe it reports its processes on
 
     def _say(self, text: str) -> None:
@@ -228,6 +236,20 @@ class Guard:
         preload = ",".join(self.preload) if standby else ""
         boot = [module[0], "-m", "parsl_quantum.executors.pool_boot", "--preload", preload]
         return [*boot, *([STANDBY_MARK] if standby else []), "--", *command]
+
+    def _standby_affordable(self, uptime_s: float) -> bool:
+        """Whether to prepare the next standby now: the first pool's at once; after a replacement, once the
+        node has idle CPU or the pool has run for :data:`STANDBY_DELAY_S` (its imports, seconds of CPU,
+        would otherwise be taken from the work catching up on a busy node)."""
+        if self.standby is not None:
+            return False
+        if self.generation == 0 or uptime_s >= STANDBY_DELAY_S:
+            return True
+        import psutil
+
+        busy = psutil.cpu_percent(interval=None)  # since the previous call: one poll ago
+        self.idle_polls = self.idle_polls + 1 if busy < IDLE_CPU_PERCENT else 0
+        return self.idle_polls >= IDLE_POLLS
 
     def _prepare_standby(self) -> None:
         """Start the next generation's interpreter now, its fork server loaded, so that a replacement pays
@@ -370,7 +392,8 @@ class Guard:
             known |= processes
             if worker_pids(watched):
                 last_alive = now
-                self._prepare_standby()
+                if self._standby_affordable(now - started):
+                    self._prepare_standby()
             elif last_alive is not None and now - last_alive > self.grace_s:
                 self._say(f"the worker pool has had no live worker for {self.grace_s:.0f} s")
                 return "replace", 0
