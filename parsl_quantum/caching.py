@@ -22,7 +22,7 @@ type                            key
 numpy scalars, ``complex``,     type and bytes
 ``bytes``, ``set``,
 ``frozenset``
-``QpyCircuits``              its QPY bytes
+``QpyCircuits``                 its QPY bytes
 ==============================  ======================================================================
 
 Noisy results and noiseless requests
