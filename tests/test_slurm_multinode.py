@@ -207,7 +207,10 @@ def test_pilot_tasks_run_on_both_compute_nodes_never_the_login_side(cluster, pil
 def test_calibration_and_probes_run_on_the_compute_nodes(cluster, pilot_run):
     records = pilot_run["planner_records"]
     names = collections.Counter(r.name for r in records)
-    assert {"noop", "time_circuits", "worker_host", "time_probe"} <= set(names), names
+    # calibration always runs there; whether the plan probes depends on what calibration measured (under
+    # the parallel test load, the state's share of a 22-qubit run can come out too small to probe): every
+    # planner task, the probe included when there is one, ran on the compute nodes
+    assert {"noop", "time_circuits", "worker_host"} <= set(names), names
     assert all(r.outcome == "success" and r.pilot == "nodes" for r in records)
     assert {r.host for r in records} <= set(cluster.nodes), {r.host for r in records}
 
