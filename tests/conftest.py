@@ -45,9 +45,27 @@ def pytest_configure(config):
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
 
 
+SHARED_SCOPES = ("module", "package", "session")
+
+
+def shares_a_fixture_with_its_module(item) -> bool:
+    """Whether ``item`` uses a module- (or wider-) scoped fixture that its own module defines, such as a
+    DataFlowKernel loaded once for the module."""
+    module_id = item.nodeid.split("::")[0]
+    for defs in item._fixtureinfo.name2fixturedefs.values():
+        for fixturedef in defs:
+            if fixturedef.scope in SHARED_SCOPES and fixturedef.baseid.startswith(module_id):
+                return True
+    return False
+
+
 def pytest_collection_modifyitems(config, items):
-    # Under pytest-xdist (``make test-integration`` runs two test processes), the Slurm tests share one
-    # cluster on this machine: they run in one test process, one after the other.
+    # Under pytest-xdist (``make test-integration`` runs two test processes):
+    # - the Slurm tests share one cluster on this machine: they run in one test process, one after the other;
+    # - the tests of a module that sets up something once for the module (a loaded DataFlowKernel, a
+    #   calibrated profile) run in one test process, so that it is set up once, not once per process.
     for item in items:
         if item.get_closest_marker("slurm"):
             item.add_marker(pytest.mark.xdist_group("slurm"))
+        elif shares_a_fixture_with_its_module(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

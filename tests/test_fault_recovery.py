@@ -59,7 +59,10 @@ def test_a_killed_worker_costs_its_task_one_attempt_not_the_pilot(load_dfk):
         time.sleep(0.1)
     status = wait_state(qex, "a", "active")
     assert status.faults == {"task fault": 1} and status.restarts == 0 and status.reason is None
-    assert status.pool_restarts == 1 and "replaced in its block" in status.last_fault
+    # both were recorded; which came last depends on whether Parsl's WorkerLost arrived before the guard
+    # had the replacement registered
+    assert status.pool_restarts == 1
+    assert "replaced in its block" in status.last_fault or "WorkerLost" in status.last_fault
     assert all(r.outcome == "success" for r in qex.metrics())
 
 

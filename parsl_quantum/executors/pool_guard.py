@@ -24,9 +24,9 @@ server, multiprocessing server, workers). The guard sends no traffic and runs no
 Parsl's. Each generation starts through :mod:`~parsl_quantum.executors.pool_boot`, its processes forked from
 a server that has the pool's and the device's modules imported; once a pool's workers run, the guard keeps
 the next generation's interpreter ready in the same way (a standby), so that a replacement starts in well
-under a second instead of paying for its imports and its processes again. After a replacement the next
-standby waits for idle CPU on the node (or 30 s): its imports would otherwise be taken from the work that
-is catching up.
+under a second instead of paying for its imports and its processes again. The standby is prepared once the
+node has idle CPU (or after 30 s of the pool's uptime): its imports, seconds of CPU, would otherwise be
+taken from the work the pilot is starting or catching up on, for a process needed only after a fault.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from parsl_quantum.executors.pool_boot import REPORT_FD, STANDBY_MARK
 
 POLL_S = 0.2
 STANDBY_DELAY_S = 30.0
-"""After a replacement, the next standby is prepared once the node has idle CPU, or after this long."""
+"""The next generation's standby is prepared once the node has idle CPU, or after this long."""
 IDLE_CPU_PERCENT = 75.0
 IDLE_POLLS = 5
 """The node counts as having idle CPU after this many polls in a row under :data:`IDLE_CPU_PERCENT`."""
@@ -238,12 +238,12 @@ class Guard:
         return [*boot, *([STANDBY_MARK] if standby else []), "--", *command]
 
     def _standby_affordable(self, uptime_s: float) -> bool:
-        """Whether to prepare the next standby now: the first pool's at once; after a replacement, once the
-        node has idle CPU or the pool has run for :data:`STANDBY_DELAY_S` (its imports, seconds of CPU,
-        would otherwise be taken from the work catching up on a busy node)."""
+        """Whether to prepare the next standby now: once the node has idle CPU or the pool has run for
+        :data:`STANDBY_DELAY_S` (its imports, seconds of CPU, would otherwise be taken from the work a pilot
+        starts with, or catches up on after a replacement, on a busy node)."""
         if self.standby is not None:
             return False
-        if self.generation == 0 or uptime_s >= STANDBY_DELAY_S:
+        if uptime_s >= STANDBY_DELAY_S:
             return True
         import psutil
 
