@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from parsl_quantum.configs import local_config
+from parsl_quantum.configs import local_config, local_pilots
 from parsl_quantum.motifs.circuit_cutting import circuit_cutting
 from parsl_quantum.workflows.common import Clock, at_most, loaded, script, verdict
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     from parsl_quantum.devices import get_device
 
     problem = make_problem(args.subcircuit, args.shots)
-    config = local_config()
+    config = local_config(pilots=local_pilots(qpu=None))  # its fragments need CPU simulators only
     with loaded(config):
         clock = Clock()
         since = time.time()

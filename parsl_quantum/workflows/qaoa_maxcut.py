@@ -19,7 +19,7 @@ import time
 import networkx as nx
 import numpy as np
 
-from parsl_quantum.configs import local_config
+from parsl_quantum.configs import local_config, local_pilots
 from parsl_quantum.motifs import ensemble
 from parsl_quantum.motifs.variational import variational
 from parsl_quantum.workflows.common import Clock, at_least, loaded, script, verdict
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     graph = nx.random_regular_graph(3, args.nodes, seed=args.seed)
     edges = [tuple(e) for e in graph.edges]
     best_cut = max_cut(graph)
-    config = local_config()
+    config = local_config(pilots=local_pilots(qpu=None), classical_workers=0)  # CPU simulators only
     executor = config.executors[0]
     with loaded(config):
         clock = Clock()

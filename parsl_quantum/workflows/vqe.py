@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from parsl_quantum.configs import local_config
+from parsl_quantum.configs import local_config, local_pilots
 from parsl_quantum.motifs.variational import variational
 from parsl_quantum.workflows.common import Clock, at_most, loaded, script, verdict
 
@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> dict:
     spectrum = np.linalg.eigvalsh(vqe.hamiltonian.to_matrix())
     exact, gap = float(spectrum[0]), float(spectrum[spectrum > spectrum[0] + 1e-9][0] - spectrum[0])
     x0 = np.random.default_rng(11).uniform(-0.3, 0.3, vqe.num_parameters)
-    config = local_config()
+    config = local_config(
+        pilots=local_pilots(qpu=None), classical_workers=0
+    )  # its tasks need CPU simulators only
     with loaded(config):
         clock = Clock()
         since = time.time()
