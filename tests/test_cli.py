@@ -218,9 +218,20 @@ def report_paths(output: str) -> dict[str, Path]:
     return {m[0]: Path(m[1]) for m in re.findall(r"^  (\w+) +(/\S+\.(?:png|html))$", output, flags=re.M)}
 
 
-def test_demo_ends_with_its_report_and_report_rewrites_it(tmp_path):
-    done = cli("demo", "--tasks", "8", cwd=tmp_path)
+def test_demo_shows_late_binding_ends_with_its_report_and_report_rewrites_it(tmp_path):
+    done = cli("demo", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "pilot cpu" in out and "pilot qpu" in out and "time breakdown" in out
+    rows = [line.split() for line in out.splitlines() if line.split() and line.split()[0].isdigit()]
+    assert len(rows) == 32 + 4  # the sweep, and the tasks that need a noiseless device
+    # earliest_finish sends sweep tasks to the slower emulator once the simulators' queue is longer
+    assert {r[3] for r in rows} == {"cpu", "qpu"}
+    needs_fidelity = [r for r in rows if r[2] == "fidelity"]
+    assert len(needs_fidelity) == 4 and all(r[4] == "aer" for r in needs_fidelity)  # never on the QPU
+    for r in rows:  # every answer near cos(theta): exact-ish on the simulator, noisy on the QPU
+        assert abs(float(r[7]) - float(r[8])) < (0.1 if r[3] == "cpu" else 0.25)
+
     tail = done.stdout[done.stdout.index("report of") :]
     paths = report_paths(tail)
     assert set(paths) == {"gantt", "utilisation", "queue_waits", "page"}, tail
@@ -235,7 +246,7 @@ def test_demo_ends_with_its_report_and_report_rewrites_it(tmp_path):
     summary = dict(re.findall(r"^  (\S.*?\S) {2,}(\S.*?)  ", printed, flags=re.M))
     headline = dict(re.findall(r"<tr><td class=text>([^<]+)</td><td class=value>([^<]+)</td>", page))
     assert summary == headline and len(headline) == 6, (summary, headline)
-    assert headline["user tasks"] == "12"  # 8 in the sweep, 4 that need a noiseless device
+    assert headline["user tasks"] == "36"  # 32 in the sweep, 4 that need a noiseless device
     assert headline["not counted above"] == "3 warm-up tasks"  # one per worker: cpu 2, qpu 1
 
     again = cli("report", "runinfo", "-o", "again", cwd=tmp_path)

@@ -13,7 +13,6 @@ from parsl_quantum.executors import (
     PilotError,
     QuantumPilotExecutor,
     TaskFailoverExhaustedError,
-    TaskWalltimeError,
     UnschedulableTaskError,
 )
 from parsl_quantum.executors.pool_guard import pool_parts
@@ -186,15 +185,6 @@ def test_waiting_work_fails_after_the_wait_timeout_naming_every_pilot(load_dfk):
     assert "no live pilot could serve it for 2 s" in str(info.value) and "a: stopped (removed)" in str(
         info.value
     )
-
-
-def test_walltime_fails_a_task_that_runs_too_long(load_dfk):
-    start(load_dfk, cpu("a", workers=1))
-    began = time.time()
-    with pytest.raises(TaskWalltimeError, match="walltime of 1 s"):
-        nap(30, **spec(walltime=1)).result(timeout=60)
-    assert time.time() - began < 25
-    assert nap(0.1, **spec(walltime=10)).result(timeout=60)[0] == "aer"
 
 
 def test_a_result_that_cannot_be_read_fails_its_task_instead_of_hanging(load_dfk):

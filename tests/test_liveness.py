@@ -61,9 +61,12 @@ def test_slow_calls_after_quick_ones_of_the_same_app_are_never_judged_stuck(load
 
 def test_a_call_past_its_walltime_fails_and_the_pilot_is_not_blamed(load_dfk):
     qex = start(load_dfk, cpu("a", workers=1))
+    began = time.time()
     with pytest.raises(TaskWalltimeError, match="walltime of 1 s"):
         nap(30, **spec(walltime=1)).result(timeout=60)
+    assert time.time() - began < 25
     assert square(5).result(timeout=60) == 25
+    assert nap(0.1, **spec(walltime=10)).result(timeout=60)[0] == "aer"  # within its walltime: runs
     status = qex.pilots["a"]
     assert status.state == "active" and status.restarts == 0 and status.pool_restarts == 0
     assert status.faults == {}

@@ -168,21 +168,6 @@ def test_an_unknown_mini_app_is_refused_with_the_list():
     assert missing.returncode == 2 and "qaoa_maxcut" in missing.stderr
 
 
-def test_demo_shows_late_binding_over_both_kinds_of_pilot():
-    done = cli("demo")
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = done.stdout
-    assert "pilot cpu" in out and "pilot qpu" in out and "time breakdown" in out
-    rows = [line.split() for line in out.splitlines() if line.split() and line.split()[0].isdigit()]
-    assert len(rows) == 32 + 4  # the sweep, and the tasks that need a noiseless device
-    # earliest_finish sends sweep tasks to the slower emulator once the simulators' queue is longer
-    assert {r[3] for r in rows} == {"cpu", "qpu"}
-    needs_fidelity = [r for r in rows if r[2] == "fidelity"]
-    assert len(needs_fidelity) == 4 and all(r[4] == "aer" for r in needs_fidelity)  # never on the QPU
-    for r in rows:  # every answer near cos(theta): exact-ish on the simulator, noisy on the QPU
-        assert abs(float(r[7]) - float(r[8])) < (0.1 if r[3] == "cpu" else 0.25)
-
-
 def test_devices_says_why_a_gpu_backend_is_unavailable():
     done = cli("devices", "aer", "aer_gpu", "--shots", "200")
     assert done.returncode == 0
