@@ -426,6 +426,7 @@ def measure_reconstruction() -> ReconstructionModel:
     start = time.perf_counter()
     QpyCircuits(circuits)
     pack = (time.perf_counter() - start) / len(circuits)
+    weigh = time_weighing(circuit)
     return ReconstructionModel(
         fixed=float(fixed),
         per_circuit=float(per_circuit),
@@ -438,7 +439,36 @@ def measure_reconstruction() -> ReconstructionModel:
         estimate_per_term_outcome=per_term_outcome,
         per_product=per_product,
         per_bit_string=per_bit_string,
+        weigh_per_instruction=weigh,
     )
+
+
+def time_weighing(circuit: Any) -> float:
+    """Seconds per generated instruction of weighing a cut candidate of ``circuit`` (two cuts): building
+    its subexperiments, binding their angles and reading their features, as the planner does (the
+    fastest of two timings)."""
+    from parsl_quantum.q_dreamer.model.models import CircuitFeatures
+    from parsl_quantum.q_dreamer.planning.decompose import cuttable
+    from parsl_quantum.q_dreamer.planning.search import CutSearch
+    from parsl_quantum.q_dreamer.planning.template import CutTemplate, parameter_values
+
+    from qiskit.quantum_info import SparsePauliOp
+
+    view = cuttable(circuit)
+    search = CutSearch(view, [SparsePauliOp("Z" * view.num_qubits)], 1234, {})
+    structure = search.narrowest(2, view.num_qubits - 1)
+    if structure is None:
+        return ReconstructionModel.weigh_per_instruction
+    seconds = np.inf
+    for _ in range(2):
+        start = time.perf_counter()
+        problem = CutTemplate.build(structure, view).bind(parameter_values(view))
+        for runs in problem.subexperiments.values():
+            for qc in runs:
+                CircuitFeatures.of(qc)
+        seconds = min(seconds, time.perf_counter() - start)
+    generated = problem.num_subexperiments / len(structure.widths) * len(view.data)
+    return float(seconds / generated)
 
 
 def time_distribution(rng: np.random.Generator, values: ReconstructionModel) -> tuple[float, float]:

@@ -316,6 +316,10 @@ class ReconstructionModel:
     per_product, per_bit_string
         A distribution's reconstruction task (:meth:`distribution_seconds`): per product of the
         subsystems' tallies and per bit string it holds, each per batch (and once for all shots).
+    weigh_per_instruction
+        Weighing a cut candidate on the planning host (generating its subexperiments, binding their
+        angles, reading their features), per instruction of the subexperiments generated
+        (:meth:`weighing`).
     """
 
     fixed: float = 0.001
@@ -330,6 +334,7 @@ class ReconstructionModel:
     estimate_per_term_outcome: float = 0.0
     per_product: float = 2e-9
     per_bit_string: float = 1e-8
+    weigh_per_instruction: float = 6e-5
 
     def estimation(self, outcomes: float, terms: int) -> float:
         """Predicted seconds to turn the counts of one measurement basis, with ``outcomes`` distinct
@@ -357,6 +362,13 @@ class ReconstructionModel:
         """Predicted seconds a worker takes to process a subexperiment's ``outcomes`` distinct outcomes
         of ``shots`` shots."""
         return self.process_per_circuit + self.process_per_outcome * outcomes + self.process_per_shot * shots
+
+    def weighing(self, subexperiments: int, subsystems: int, instructions: int) -> float:
+        """Predicted seconds to weigh a cut candidate of ``subexperiments`` subexperiments over
+        ``subsystems`` subsystems of a circuit of ``instructions`` instructions: each combination of the
+        cuts' terms gives one subexperiment per subsystem, together about the whole circuit's
+        instructions."""
+        return self.weigh_per_instruction * subexperiments / max(subsystems, 1) * instructions
 
     def serialising(self, subexperiments: int) -> float:
         """Predicted seconds to write the subexperiments as QPY for their tasks."""

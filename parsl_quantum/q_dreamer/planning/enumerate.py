@@ -13,9 +13,10 @@ are several: no cut), and cutting it with one cut, two, ... up to ``max_cuts``, 
 width the cut search (:mod:`~parsl_quantum.q_dreamer.planning.search`) reaches with that many cuts. A
 candidate is dropped before any work is spent on it when its lower bound
 (:mod:`~parsl_quantum.q_dreamer.planning.bounds`) already loses to the best candidate so far (its
-makespan is no shorter than that candidate's predicted makespan, so it could never be chosen; planning
-time does not enter, so what is pruned does not depend on how busy the planning host is); only then are
-its subexperiments generated and its makespan predicted (:mod:`~parsl_quantum.q_dreamer.planning.predict`).
+makespan is no shorter than that candidate's predicted makespan, so it could never be chosen), or when
+its lower bound plus the planning its weighing would cost (generating its subexperiments, calibrated per
+generated instruction) cannot beat the best objective predicted so far; only then are its subexperiments
+generated and its makespan predicted (:mod:`~parsl_quantum.q_dreamer.planning.predict`).
 """
 
 from __future__ import annotations
@@ -125,7 +126,10 @@ def enumerate_plans(
             bound = cut_lower_bound(
                 structure.kappa, observables, target, subsystems, pilots, branching, circuits, reconstruction
             )
-            if bound >= best:
+            # weighing it (generating its subexperiments) is planning time it would cost: not worth doing
+            # when even its lower bound with that cost cannot beat what is predicted now
+            weighing = reconstruction.weighing(circuits, subsystems, len(search.circuit.data))
+            if bound >= best or (prune and bound + weighing >= expected):
                 pruned += 1
                 continue
             template = CutTemplate.build(structure, search.circuit)
