@@ -447,12 +447,12 @@ def time_weighing(circuit: Any) -> float:
     """Seconds per generated instruction of weighing a cut candidate of ``circuit`` (two cuts): building
     its subexperiments, binding their angles and reading their features, as the planner does (the
     fastest of two timings)."""
+    from qiskit.quantum_info import SparsePauliOp
+
     from parsl_quantum.q_dreamer.model.models import CircuitFeatures
     from parsl_quantum.q_dreamer.planning.decompose import cuttable
     from parsl_quantum.q_dreamer.planning.search import CutSearch
     from parsl_quantum.q_dreamer.planning.template import CutTemplate, parameter_values
-
-    from qiskit.quantum_info import SparsePauliOp
 
     view = cuttable(circuit)
     search = CutSearch(view, [SparsePauliOp("Z" * view.num_qubits)], 1234, {})
