@@ -12,8 +12,9 @@ as many, spread over the subexperiments by :func:`~parsl_quantum.q_dreamer.preci
 QPU seconds come from the device's target alone (:mod:`parsl_quantum.q_dreamer.model.qpu_time`: each
 circuit transpiled by the device, one shot lasting its critical path plus the repetition delay; packed,
 ``ceil(n / k)`` circuits per device call, each as long as its longest piece), for two groupings: every
-subexperiment in one job per shots value, and the fragments a plan submits to one QPU worker (two
-fragments, each packed apart). Running whole (24 qubits fit the device) is given beside them.
+subexperiment in one job per shots value, and the fragments a plan submits to one QPU worker (one,
+unless splitting its work in two would finish sooner, each packed apart). Running whole (24 qubits fit
+the device) is given beside them.
 
 Predictions only: nothing runs on a QPU, and the fake backend's noise model has no crosstalk, so what
 packing costs in fidelity on a real device is not measured here.

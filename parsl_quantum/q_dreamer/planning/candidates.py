@@ -61,6 +61,9 @@ class Prediction:
     parts
         The makespan's parts in seconds: ``packing``, ``circuits`` (the scheduled tasks) and
         ``reconstruction``, and the ``outcomes`` (distinct, over all subexperiments) it was costed for.
+    task_overhead
+        Seconds a fragment task was predicted to cost its worker beyond its circuits: what the fragments
+        were sized with, and will be again when submitted.
     """
 
     cut: bool
@@ -75,6 +78,7 @@ class Prediction:
     expected: list[tuple[tuple[str, int, int], dict[str, float]]] = field(default_factory=list)
     costs: list[float] = field(default_factory=list)
     parts: dict[str, float] = field(default_factory=dict)
+    task_overhead: float = 0.0
     _problem: CutProblem | None = field(default=None, repr=False)
 
     @property

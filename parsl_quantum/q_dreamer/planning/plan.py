@@ -183,6 +183,7 @@ class CuttingPlan:
             on_fragment=run.task if run is not None else None,
             bits=bit_layout(problem, self._measured) if self.output == "distribution" else None,
             values_only=values_only,
+            overhead=prediction.task_overhead,
         )
         if run is not None:
             run.finish(future)

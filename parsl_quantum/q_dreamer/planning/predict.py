@@ -167,7 +167,8 @@ def predict_cut(
         for label, _, qc, n in work
     }
     costs = {id(qc): min(seconds[(p.name, id(qc))] for p in able) for _, _, qc, _ in work}
-    groups = fragments(work, slots, lambda qc, n: costs[id(qc)])
+    overhead = min(p.task_overhead for p in able)
+    groups = fragments(work, slots, lambda qc, n: costs[id(qc)], overhead)
     slowdown = contention(able, len(groups))
     tasks, expected = [], []
     for group in groups:
@@ -199,6 +200,7 @@ def predict_cut(
         allocation=allocation,
         expected=expected,
         costs=[costs[id(qc)] for _, _, qc, _ in work],
+        task_overhead=overhead,
         parts={
             "serialising": prepare,
             "circuits": circuits,

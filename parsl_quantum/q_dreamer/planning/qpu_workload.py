@@ -54,7 +54,9 @@ def device_calls(plan: CuttingPlan) -> list[list[tuple[Any, int]]]:
         work.extend(
             (label, i, qc, int(prediction.allocation[i // per_index])) for i, qc in enumerate(circuits)
         )
-    groups = fragments(work, worker_slots(plan._executors), prediction.cost(problem))
+    groups = fragments(
+        work, worker_slots(plan._executors), prediction.cost(problem), prediction.task_overhead
+    )
     return [[(qc, shots) for *_, qc, shots in group] for group in groups]
 
 

@@ -78,43 +78,71 @@ def sample_circuits(circuits: QpyCircuits, shots: Sequence[int], *, device: Any)
 
 
 def fragment_count(subexperiments: int, slots: int) -> int:
-    """Fragment tasks for ``subexperiments`` circuits over ``slots`` workers: two per worker, at most one
-    per circuit (two per worker lets a fast worker take a second while a slow one finishes)."""
+    """The most fragment tasks for ``subexperiments`` circuits over ``slots`` workers: two per worker, at
+    most one per circuit (two per worker lets a fast worker take a second while a slow one finishes)."""
     return min(subexperiments, 2 * max(slots, 1))
+
+
+def _balanced(costs: Sequence[float], count: int) -> list[list[int]]:
+    """Indices of ``costs`` in ``count`` bins of about equal total: longest first, each to the lightest
+    bin so far (a few expensive subexperiments, those that branch on a mid-circuit outcome and cost ten
+    times the others, land in different bins)."""
+    bins: list[tuple[float, int]] = [(0.0, b) for b in range(count)]
+    members: list[list[int]] = [[] for _ in range(count)]
+    for index in sorted(range(len(costs)), key=lambda i: -costs[i]):
+        total, b = heapq.heappop(bins)
+        members[b].append(index)
+        heapq.heappush(bins, (total + costs[index], b))
+    return [m for m in members if m]
+
+
+def _finish(totals: Sequence[float], slots: int, overhead: float) -> float:
+    """When ``slots`` workers are done with tasks of ``totals`` seconds, each costing ``overhead`` more,
+    taken costliest first by the worker free first."""
+    free = [0.0] * max(slots, 1)
+    for total in sorted(totals, reverse=True):
+        heapq.heapreplace(free, free[0] + total + overhead)
+    return max(free)
 
 
 def fragments(
     work: Sequence[tuple[Hashable, int, Any, int]],
     slots: int,
     cost: Callable[[Any, int], float] | None = None,
+    overhead: float = 0.0,
 ) -> list[list[tuple[Hashable, int, Any, int]]]:
     """Group subexperiments ``(label, index, circuit, shots)`` into fragments of about equal cost,
     costliest fragment first (each keeps its subexperiments in their order).
+
+    One fragment per worker, or two where that finishes sooner: a second round of tasks costs each
+    worker another task ``overhead`` but lets uneven subexperiments even out (a fast worker takes a
+    second fragment while a slow one finishes). At most one fragment per subexperiment.
 
     Parameters
     ----------
     work
         The subexperiments.
     slots
-        Workers to keep busy: there are at least two fragments per worker when there is enough work.
+        Workers to keep busy.
     cost
         Predicted cost of running ``circuit`` with ``shots`` (default: proportional to shots).
+    overhead
+        Predicted seconds a task costs its worker beyond its circuits (dispatch, result, device call).
     """
     if not work:
         return []
     cost = cost or (lambda circuit, shots: float(shots))
     costs = [cost(c, n) for _, _, c, n in work]
-    count = fragment_count(len(work), slots)
-    # longest first, each to the lightest fragment so far: a few expensive subexperiments (those that
-    # branch on a mid-circuit outcome cost ten times the others) land in different fragments
-    bins: list[tuple[float, int]] = [(0.0, b) for b in range(count)]
-    members: list[list[int]] = [[] for _ in range(count)]
-    for index in sorted(range(len(work)), key=lambda i: -costs[i]):
-        total, b = heapq.heappop(bins)
-        members[b].append(index)
-        heapq.heappush(bins, (total + costs[index], b))
-    totals = {b: total for total, b in bins}
-    order = sorted((b for b in range(count) if members[b]), key=lambda b: -totals[b])
+    best: tuple[float, int, list[list[int]]] | None = None
+    for count in sorted({min(len(work), max(slots, 1)), fragment_count(len(work), slots)}):
+        members = _balanced(costs, count)
+        finish = _finish([sum(costs[i] for i in m) for m in members], slots, overhead)
+        if best is None or finish < best[0] * (1 - 1e-9):
+            best = (finish, count, members)
+    assert best is not None
+    members = best[2]
+    totals = [sum(costs[i] for i in m) for m in members]
+    order = sorted(range(len(members)), key=lambda b: -totals[b])
     return [[work[i] for i in sorted(members[b])] for b in order]
 
 
@@ -129,6 +157,7 @@ def submit_cut(
     on_fragment: Callable[[int, AppFuture], None] | None = None,
     bits: BitLayout | None = None,
     values_only: bool = False,
+    overhead: float = 0.0,
 ) -> AppFuture:
     """Submit the fragment tasks and the reconstruction task of ``problem``.
 
@@ -158,6 +187,8 @@ def submit_cut(
         The reconstruction task gives the expectation values alone (an array), not the
         :class:`~parsl_quantum.q_dreamer.planning.reconstruct.Reconstruction`: no further task is needed to
         take them out of it. Ignored with ``bits``.
+    overhead
+        Predicted seconds a fragment task costs its worker beyond its circuits (see :func:`fragments`).
 
     Returns
     -------
@@ -191,7 +222,7 @@ def submit_cut(
     spec = {"qubits": problem.widest, **(requirements or {})}
     fragment_app = python_app(sample_fragment, executors=list(executors))
     launched = []
-    for number, group in enumerate(fragments(work, worker_slots(executors), cost)):
+    for number, group in enumerate(fragments(work, worker_slots(executors), cost, overhead)):
         total = sum(n for *_, n in group)
         future = fragment_app(
             QpyCircuits([qc for _, _, qc, _ in group]),
