@@ -71,7 +71,9 @@ def build(theta, n=2):
 @stages.quantum(kinds=["cpu"], qubits=2)
 def run_stage(built, *, device):
     circuit, _ = built
-    time.sleep(0.3)
+    # later inputs take longer (theta = 0, 0.5, 1, 1.5 in the test): the first input's last stage must
+    # finish before the last input's quantum stage does, even on a loaded machine
+    time.sleep(0.3 + float(circuit.data[0].operation.params[0]))
     return device.estimate(circuit, "IZ"), time.time()
 
 

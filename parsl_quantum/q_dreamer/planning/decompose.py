@@ -18,8 +18,6 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from parsl_quantum.circuits.normalize import to_circuit, to_observable
 
 
@@ -334,18 +332,18 @@ def with_wire_cuts(cut: Any) -> Any:
 
 def expand(structure: CutStructure) -> CutProblem:
     """Partition a cut structure and generate every subexperiment (exact quasi-probability weights)."""
-    from qiskit_addon_cutting import expand_observables, generate_cutting_experiments, partition_problem
+    from qiskit_addon_cutting import expand_observables, partition_problem
+
+    from parsl_quantum.q_dreamer.planning.generate import generate
 
     expanded = expand_observables(structure.paulis, structure.circuit, structure.with_ancillas)
     partitioned = partition_problem(circuit=structure.with_ancillas, observables=expanded)
-    subexperiments, coefficients = generate_cutting_experiments(
-        circuits=partitioned.subcircuits, observables=partitioned.subobservables, num_samples=np.inf
-    )
+    subexperiments, coefficients = generate(partitioned.subcircuits, partitioned.subobservables)
     return CutProblem(
         observables=structure.observables,
         paulis=structure.paulis,
-        subexperiments=dict(subexperiments),
-        coefficients=list(coefficients),
+        subexperiments=subexperiments,
+        coefficients=coefficients,
         subobservables=dict(partitioned.subobservables),
         cuts=structure.cuts,
         sampling_overhead=structure.sampling_overhead,

@@ -123,13 +123,11 @@ class CutTemplate:
         """Cut ``circuit`` (of the structure the cuts were found for) at ``structure``'s positions and
         generate its subexperiments with the uncut gates' angles as parameters."""
         from qiskit.circuit import CircuitInstruction, Parameter
-        from qiskit_addon_cutting import (
-            cut_gates,
-            expand_observables,
-            generate_cutting_experiments,
-            partition_problem,
-        )
+        from qiskit_addon_cutting import cut_gates, expand_observables, partition_problem
         from qiskit_addon_cutting.instructions import CutWire
+
+        from parsl_quantum.circuits.normalize import append_instructions
+        from parsl_quantum.q_dreamer.planning.generate import generate
 
         qc = cuttable(circuit)
         gates, wires = _cut_positions(structure)
@@ -137,13 +135,15 @@ class CutTemplate:
         template = qc.copy_empty_like()
         parameters: list[Any] = []
         cut_values: list[float] = []
+        # the template is on the circuit's own bits: instructions go in without append's checks
+        # (append_instructions), the fresh parametrised copies as they are (the template's own)
         for index, inst in enumerate(qc.data):
             operation = inst.operation
             if not _varies(operation):
-                template.append(inst)
+                append_instructions(template, (inst,))
                 continue
             if index in cut_indices:
-                template.append(inst)
+                append_instructions(template, (inst,))
                 parameters.extend([None] * len(operation.params))
                 cut_values.extend(float(v) for v in operation.params)
                 continue
@@ -151,22 +151,20 @@ class CutTemplate:
             parameters.extend(fresh)
             operation = operation.copy()
             operation.params = fresh
-            template.append(operation, inst.qubits, inst.clbits)
+            template._append(CircuitInstruction(operation, inst.qubits, inst.clbits))
         cut = cut_gates(template, gates)[0]
         for position, qubit in wires:
             cut.data.insert(position, CircuitInstruction(CutWire(), [cut.qubits[qubit]], []))
         with_ancillas = with_wire_cuts(cut)
         expanded = expand_observables(structure.paulis, qc, with_ancillas)
         partitioned = partition_problem(circuit=with_ancillas, observables=expanded)
-        subexperiments, coefficients = generate_cutting_experiments(
-            circuits=partitioned.subcircuits, observables=partitioned.subobservables, num_samples=np.inf
-        )
+        subexperiments, coefficients = generate(partitioned.subcircuits, partitioned.subobservables)
         return cls(
             structure=structure,
             parameters=parameters,
             cut_values=cut_values,
-            subexperiments=dict(subexperiments),
-            coefficients=list(coefficients),
+            subexperiments=subexperiments,
+            coefficients=coefficients,
             subobservables=dict(partitioned.subobservables),
         )
 
