@@ -198,7 +198,16 @@ class QuantumPilotExecutor(ParslExecutor, RepresentationMixin):
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start every pilot's HTEX and the poller; run files are readable by their owner only."""
+        """Start every pilot's HTEX and the poller; run files are readable by their owner only.
+
+        Raises
+        ------
+        ValueError
+            If ``PARSL_QUANTUM_STANDBY`` is set to something other than ``eager`` or ``idle``.
+        """
+        from parsl_quantum.executors.pool_guard import standby_mode
+
+        standby_mode()  # a bad value is refused here, where it can be seen, not in every pool's guard
         super().start()
         from parsl_quantum.caching import register_memo_keys
 

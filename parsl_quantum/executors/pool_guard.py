@@ -24,9 +24,12 @@ server, multiprocessing server, workers). The guard sends no traffic and runs no
 Parsl's. Each generation starts through :mod:`~parsl_quantum.executors.pool_boot`, its processes forked from
 a server that has the pool's and the device's modules imported; once a pool's workers run, the guard keeps
 the next generation's interpreter ready in the same way (a standby), so that a replacement starts in well
-under a second instead of paying for its imports and its processes again. The standby is prepared once the
-node has idle CPU (or after 30 s of the pool's uptime): its imports, seconds of CPU, would otherwise be
-taken from the work the pilot is starting or catching up on, for a process needed only after a fault.
+under a second instead of paying for its imports and its processes again. The first pool's standby is
+prepared as soon as its workers run; after a replacement, the next one once the node has idle CPU (or
+after 30 s of the pool's uptime): its imports, seconds of CPU, would otherwise be taken from the work
+that is catching up. Where pilots are many and short-lived (a test suite, a workflow that starts a pilot
+per step), ``PARSL_QUANTUM_STANDBY=idle`` in the pilots' environment applies the idle-CPU rule to the first
+pool too (:data:`STANDBY_MODE_VARIABLE`).
 """
 
 from __future__ import annotations
@@ -48,7 +51,28 @@ from parsl_quantum.executors.pool_boot import REPORT_FD, STANDBY_MARK
 
 POLL_S = 0.2
 STANDBY_DELAY_S = 30.0
-"""The next generation's standby is prepared once the node has idle CPU, or after this long."""
+"""After a replacement, the next standby is prepared once the node has idle CPU, or after this long."""
+STANDBY_MODE_VARIABLE = "PARSL_QUANTUM_STANDBY"
+"""Environment variable: ``eager`` (default), the first pool's standby is prepared once its workers run;
+``idle``, only once the node has idle CPU or after :data:`STANDBY_DELAY_S` (a pool killed before then is
+replaced from scratch, in seconds instead of about one)."""
+STANDBY_MODES = ("eager", "idle")
+
+
+def standby_mode(environ: dict[str, str] | None = None) -> str:
+    """The standby mode :data:`STANDBY_MODE_VARIABLE` sets (``eager`` when unset).
+
+    Raises
+    ------
+    ValueError
+        For a value other than those of :data:`STANDBY_MODES`, naming the variable and the value.
+    """
+    value = (os.environ if environ is None else environ).get(STANDBY_MODE_VARIABLE, "eager").strip().lower()
+    if value not in STANDBY_MODES:
+        raise ValueError(f"{STANDBY_MODE_VARIABLE}={value!r}: expected one of {', '.join(STANDBY_MODES)}")
+    return value
+
+
 IDLE_CPU_PERCENT = 75.0
 IDLE_POLLS = 5
 """The node counts as having idle CPU after this many polls in a row under :data:`IDLE_CPU_PERCENT`."""
@@ -219,6 +243,11 @@ class Guard:
         self.dead: set[int] = set()
         self.standby: subprocess.Popen | None = None
         self.idle_polls = 0
+        try:
+            self.eager = standby_mode() == "eager"
+        except ValueError as error:  # the executor refuses it where it starts; here, say so and go on
+            self.eager = True
+            self._say(f"{error}; preparing standbys eagerly")
         self.reports: dict[int, int] = {}  # pool pid -> read end of the pipe it reports its processes on
 
     def _say(self, text: str) -> None:
@@ -238,12 +267,12 @@ class Guard:
         return [*boot, *([STANDBY_MARK] if standby else []), "--", *command]
 
     def _standby_affordable(self, uptime_s: float) -> bool:
-        """Whether to prepare the next standby now: once the node has idle CPU or the pool has run for
-        :data:`STANDBY_DELAY_S` (its imports, seconds of CPU, would otherwise be taken from the work a pilot
-        starts with, or catches up on after a replacement, on a busy node)."""
+        """Whether to prepare the next standby now: the first pool's at once (unless the mode is ``idle``);
+        otherwise once the node has idle CPU or the pool has run for :data:`STANDBY_DELAY_S` (its imports,
+        seconds of CPU, would otherwise be taken from the work catching up on a busy node)."""
         if self.standby is not None:
             return False
-        if uptime_s >= STANDBY_DELAY_S:
+        if (self.generation == 0 and self.eager) or uptime_s >= STANDBY_DELAY_S:
             return True
         import psutil
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from parsl_quantum.executors.pool_boot import STANDBY_MARK, preload_modules
 from parsl_quantum.executors.pool_guard import Guard, Restarts
 
@@ -37,3 +39,28 @@ def test_the_fork_server_imports_the_device_libraries_of_cpu_and_qpu_pilots_but_
     gpu = preload_modules("lightning.gpu", "gpu")
     assert gpu == ("parsl_quantum.executors.worker", "parsl_quantum.devices.registry")
     assert preload_modules("aer_gpu", "gpu") == gpu
+
+
+def test_the_standby_mode_is_eager_unless_set_to_idle_and_a_bad_value_is_named():
+    from parsl_quantum.executors.pool_guard import STANDBY_MODE_VARIABLE, standby_mode
+
+    assert standby_mode({}) == "eager"
+    assert standby_mode({STANDBY_MODE_VARIABLE: " Idle "}) == "idle"
+    with pytest.raises(ValueError, match="PARSL_QUANTUM_STANDBY='lazy': expected one of eager, idle"):
+        standby_mode({STANDBY_MODE_VARIABLE: "lazy"})
+
+
+def test_the_first_pools_standby_is_prepared_at_once_unless_the_mode_is_idle(monkeypatch):
+    from parsl_quantum.executors import pool_guard
+
+    eager = guard()
+    assert eager._standby_affordable(0.0)  # generation 0: at once
+    eager.generation = 1  # after a replacement: idle CPU, or the delay
+    assert eager._standby_affordable(pool_guard.STANDBY_DELAY_S)
+    monkeypatch.setenv(pool_guard.STANDBY_MODE_VARIABLE, "idle")
+    idle = guard()
+    monkeypatch.setattr("psutil.cpu_percent", lambda interval=None: 100.0)  # a busy node
+    assert not any(idle._standby_affordable(0.0) for _ in range(10))
+    assert idle._standby_affordable(pool_guard.STANDBY_DELAY_S)
+    monkeypatch.setattr("psutil.cpu_percent", lambda interval=None: 10.0)  # idle: after IDLE_POLLS polls
+    assert [idle._standby_affordable(1.0) for _ in range(pool_guard.IDLE_POLLS)][-1]
