@@ -16,43 +16,26 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
+from qiskit.circuit import CircuitInstruction, Instruction, ParameterExpression
 
 KEPT = frozenset({"measure", "reset", "barrier", "delay", "cut_wire", "move"})
 """Instructions never folded into a run: the addon reads or rewrites them."""
 
 
-def _gate_run_class() -> type:
-    from qiskit.circuit import Instruction
+class GateRun(Instruction):
+    """Consecutive gates of a subcircuit as one instruction on the qubits they act on: ``body`` holds each
+    gate's operation and its qubits' positions among them."""
 
-    class GateRun(Instruction):
-        """Consecutive gates of a subcircuit as one instruction on the qubits they act on: ``body`` holds
-        each gate's operation and its qubits' positions among them."""
-
-        def __init__(self, body: list[tuple[Any, tuple[int, ...]]], num_qubits: int) -> None:
-            super().__init__("gate_run", num_qubits, 0, [])
-            self.body = body
-
-    return GateRun
-
-
-_GATE_RUN: type | None = None
-
-
-def gate_run_class() -> type:
-    """The :class:`GateRun` instruction class (made once, Qiskit imported only when needed)."""
-    global _GATE_RUN
-    if _GATE_RUN is None:
-        _GATE_RUN = _gate_run_class()
-    return _GATE_RUN
+    def __init__(self, body: list[tuple[Any, tuple[int, ...]]], num_qubits: int) -> None:
+        super().__init__("gate_run", num_qubits, 0, [])
+        self.body = body
 
 
 def folded(subcircuit: Any) -> Any:
     """``subcircuit`` with each run of consecutive ordinary gates (no cut instruction, no classical bit,
     nothing in :data:`KEPT`) as one :class:`GateRun`."""
-    from qiskit.circuit import CircuitInstruction
     from qiskit_addon_cutting.qpd import BaseQPDGate
 
-    run_class = gate_run_class()
     out = subcircuit.copy_empty_like()
     run: list[Any] = []
 
@@ -64,7 +47,7 @@ def folded(subcircuit: Any) -> Any:
             for q in inst.qubits:
                 qubits.setdefault(q, len(qubits))
         body = [(inst.operation, tuple(qubits[q] for q in inst.qubits)) for inst in run]
-        out._append(CircuitInstruction(run_class(body, len(qubits)), tuple(qubits), ()))
+        out._append(CircuitInstruction(GateRun(body, len(qubits)), tuple(qubits), ()))
         run.clear()
 
     for inst in subcircuit.data:
@@ -84,13 +67,10 @@ def unfolded(circuit: Any) -> Any:
     A standard gate is added as is (the circuit keeps its own record of it and of its parameters); any
     other gate with symbolic parameters through ``append``, which copies it, so that no two
     subexperiments share a mutable operation."""
-    from qiskit.circuit import CircuitInstruction, ParameterExpression
-
-    run_class = gate_run_class()
     out = circuit.copy_empty_like()
     for inst in circuit.data:
         operation = inst.operation
-        if not isinstance(operation, run_class):
+        if not isinstance(operation, GateRun):
             out._append(inst)
             continue
         qubits = inst.qubits

@@ -133,15 +133,15 @@ def fragments(
         return []
     cost = cost or (lambda circuit, shots: float(shots))
     costs = [cost(c, n) for _, _, c, n in work]
-    best: tuple[float, int, list[list[int]]] | None = None
+    best: tuple[float, list[list[int]], list[float]] | None = None
     for count in sorted({min(len(work), max(slots, 1)), fragment_count(len(work), slots)}):
         members = _balanced(costs, count)
-        finish = _finish([sum(costs[i] for i in m) for m in members], slots, overhead)
-        if best is None or finish < best[0] * (1 - 1e-9):
-            best = (finish, count, members)
+        totals = [sum(costs[i] for i in m) for m in members]
+        finish = _finish(totals, slots, overhead)
+        if best is None or finish < best[0] * (1 - 1e-9):  # a tie goes to fewer tasks
+            best = (finish, members, totals)
     assert best is not None
-    members = best[2]
-    totals = [sum(costs[i] for i in m) for m in members]
+    _, members, totals = best
     order = sorted(range(len(members)), key=lambda b: -totals[b])
     return [[work[i] for i in sorted(members[b])] for b in order]
 
