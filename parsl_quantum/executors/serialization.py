@@ -10,12 +10,18 @@ and constants they use, which is what users of Ray and Dask expect.
 from __future__ import annotations
 
 import inspect
+import pickle
 import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-from parsl.serialize import pack_apply_message
+from parsl.serialize import serialize
+from parsl.serialize.base import SerializerBase
+from parsl.serialize.facade import pack_buffers
+
+BUFFER_THRESHOLD = 1 << 20
+"""Bytes above which Parsl logs that a serialised argument is large."""
 
 
 class ByValue:
@@ -75,13 +81,49 @@ def needs_by_value(func: Callable[..., Any], _depth: int = 0) -> bool:
     return any(callable(h) and needs_by_value(h, _depth + 1) for h in held if h is not None)
 
 
+class PickledArguments(SerializerBase):
+    """A task's arguments pickled by the C pickler: a Parsl serialiser plugin, found on the worker by the
+    module and class name its header carries (Parsl's own data serialiser is dill, whose pure-Python
+    pickler takes 15.7 ms for a 169-gate circuit that ``pickle`` writes in 2 ms)."""
+
+    def serialize(self, data: Any) -> bytes:
+        return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def deserialize(self, payload: bytes) -> Any:
+        return pickle.loads(payload)
+
+
+_PICKLED_ARGUMENTS = PickledArguments()
+
+
+def serialize_arguments(value: Any) -> bytes:
+    """Serialise a task's positional or keyword arguments for a worker, in Parsl's framing: with the C
+    pickler where it can, else with Parsl's serialiser (dill), which ships what ``pickle`` cannot (a
+    lambda, a local class) or could only name (a function or class of the user's script, ``__main__``,
+    which a worker cannot import) by value."""
+    try:
+        body = _PICKLED_ARGUMENTS.serialize(value)
+    except Exception:
+        return serialize(value, buffer_threshold=BUFFER_THRESHOLD)
+    if b"__main__" in body:  # named, not shipped: a string that merely says it costs dill's time, no more
+        return serialize(value, buffer_threshold=BUFFER_THRESHOLD)
+    return _PICKLED_ARGUMENTS.identifier + b"\n" + body
+
+
 def pack_call(func: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> bytes:
-    """Serialise a call for a worker (by value where :func:`needs_by_value`)."""
+    """Serialise a call for a worker (the function by value where :func:`needs_by_value`, the arguments
+    by :func:`serialize_arguments`); Parsl's ``unpack_apply_message`` reads it back."""
     if needs_by_value(func):
         import cloudpickle
 
         func = ByValue(cloudpickle.dumps(func))
-    return pack_apply_message(func, args, kwargs, buffer_threshold=1 << 20)
+    return pack_buffers(
+        [
+            serialize(func, buffer_threshold=BUFFER_THRESHOLD),
+            serialize_arguments(args),
+            serialize_arguments(kwargs),
+        ]
+    )
 
 
 class KeywordCache:
