@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,9 +11,10 @@ from parsl_quantum.circuits.deferred_measurement import defer_to_end
 from parsl_quantum.circuits.normalize import (
     DYNAMIC_OPERATIONS,
     drop_unobserved_gates,
+    require_measurements,
     terminal_measurements_last,
 )
-from parsl_quantum.devices.device import Device, DeviceCapabilities
+from parsl_quantum.devices.device import Device, DeviceCapabilities, values_for
 from parsl_quantum.devices.hardware import detect_gpus, job_memory_bytes, max_statevector_qubits
 from parsl_quantum.errors import DeviceInputError, GPUUnavailableError
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 # Methods whose memory is a dense state: bytes per amplitude at double precision, and whether the state
 # is a density matrix (4**n amplitudes) rather than a vector (2**n).
 _DENSE_METHODS = {"statevector": False, "automatic": False, "density_matrix": True, "unitary": True}
+
+PREPARED_KEPT = 32
+"""Most sets of circuits :meth:`AerDevice.sample_assigned` keeps prepared (the oldest is dropped)."""
 
 MAX_DEFERRED = 4
 """Most mid-circuit measurements and resets a sampled circuit has deferred onto ancillas (each doubles
@@ -129,6 +133,7 @@ class AerDevice(Device):
         # Deferring measurements changes which instructions noise acts on: only noiseless dense states.
         dense = method in ("statevector", "automatic")
         self.max_deferred = MAX_DEFERRED if dense and "noise_model" not in options else 0
+        self._prepared: dict[tuple[Hashable, int], list[QuantumCircuit]] = {}  # see sample_assigned
 
     @property
     def simulator(self) -> Any:
@@ -181,6 +186,38 @@ class AerDevice(Device):
         deferred = [self._deferred(qc, shots) or qc for qc in circuits]
         result = self._simulator.run(self._prepare(deferred), shots=shots).result()
         return [dict(result.get_counts(i)) for i in range(len(circuits))]
+
+    def sample_assigned(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        assignment: Mapping[str, float],
+        shots: int = 1024,
+        key: Hashable | None = None,
+    ) -> list[dict[str, int]]:
+        """Counts of parametrised circuits, prepared once per ``key`` and bound to new angles at each call
+        (see :meth:`Device.sample_assigned`).
+
+        The circuits are checked, their measurements deferred where :meth:`sample` would defer them and
+        their operations made native once per ``key`` and shots; later calls with the same ``key`` only
+        bind the new angles into what was prepared.
+        """
+        self._check_shots(shots)
+        shots = int(shots)
+        ready = self._prepared.get((key, shots)) if key is not None else None
+        if ready is None:
+            for qc in circuits:
+                self.check_width(qc)
+                require_measurements(qc)
+            ready = self._prepare([self._deferred(qc, shots) or qc for qc in circuits])
+            if key is not None:
+                self._prepared[(key, shots)] = ready
+                while len(self._prepared) > PREPARED_KEPT:
+                    self._prepared.pop(next(iter(self._prepared)))
+        # bound here, not through Aer's parameter_binds: that took longer than the binding (measured 33
+        # against 29 ms for six 13-qubit fragments)
+        bound = [qc.assign_parameters(values_for(qc, assignment)) if qc.parameters else qc for qc in ready]
+        result = self._simulator.run(bound, shots=shots).result()
+        return [dict(result.get_counts(i)) for i in range(len(bound))]
 
     def _estimate_exact(
         self, circuits: list[QuantumCircuit], observables: list[list[SparsePauliOp]]

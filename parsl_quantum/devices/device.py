@@ -9,7 +9,7 @@ backend). The public methods here validate inputs once for every backend; adapte
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -139,6 +139,45 @@ class Device(ABC):
             require_measurements(qc)
         counts = self._sample(circs, int(shots))
         return counts[0] if single else counts
+
+    def sample_assigned(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        assignment: Mapping[str, float],
+        shots: int = 1024,
+        key: Hashable | None = None,
+    ) -> list[dict[str, int]]:
+        """Counts of parametrised circuits, each parameter bound to ``assignment[its name]``.
+
+        The same circuits come back with new angles at every step of a variational loop (a cut
+        template's subexperiments): a device that can bind angles as it runs keeps what it prepared of
+        the circuits under ``key`` and binds them there; this one binds them first and samples them as
+        :meth:`sample` does.
+
+        Parameters
+        ----------
+        circuits
+            ``QuantumCircuit`` objects, each of whose parameters is named in ``assignment``; each must
+            measure something.
+        assignment
+            Parameter name to value.
+        shots
+            Repetitions per circuit.
+        key
+            Names these circuits (and only these) across calls; ``None``: nothing is kept.
+
+        Returns
+        -------
+        list of dict
+            Counts per circuit, as :meth:`sample` gives them.
+
+        Raises
+        ------
+        DeviceInputError
+            For a parameter ``assignment`` does not name.
+        """
+        bound = [qc.assign_parameters(values_for(qc, assignment)) if qc.parameters else qc for qc in circuits]
+        return self.sample(bound, shots=shots)
 
     def estimate(
         self,
@@ -282,6 +321,16 @@ class Device(ABC):
     ) -> list[np.ndarray]:
         """Exact expectation values; only devices with ``exact_expectation`` implement it."""
         raise ShotsRequiredError(f"device '{self.name}' cannot give exact expectation values")
+
+
+def values_for(circuit: QuantumCircuit, assignment: Mapping[str, float]) -> list[float]:
+    """The values of ``circuit``'s parameters (in ``circuit.parameters`` order) from ``assignment``."""
+    try:
+        return [float(assignment[p.name]) for p in circuit.parameters]
+    except KeyError as exc:
+        raise DeviceInputError(
+            f"circuit '{circuit.name}': no value for its parameter {exc.args[0]!r}"
+        ) from None
 
 
 def _shape(values: list[np.ndarray], shape: str) -> Any:

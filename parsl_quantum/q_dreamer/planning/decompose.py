@@ -47,6 +47,10 @@ class CutProblem:
         The product of the cuts' sampling overheads (shots needed, relative to the uncut circuit).
     subcircuit_size
         The width constraint the cuts satisfy; the subcircuits' widths are in ``subcircuit_widths``.
+    template, values
+        The :class:`~parsl_quantum.q_dreamer.planning.template.CutTemplate` the subexperiments were bound
+        from and the circuit's angles they were bound to (``None`` for a problem cut directly): its
+        fragment tasks then ship the template's circuits, which a worker keeps, and the angles.
     """
 
     observables: list[Any]
@@ -58,6 +62,8 @@ class CutProblem:
     sampling_overhead: float
     subcircuit_size: int
     subcircuit_widths: dict[Hashable, int]
+    template: Any = None
+    values: list[float] | None = None
 
     @property
     def num_cuts(self) -> int:

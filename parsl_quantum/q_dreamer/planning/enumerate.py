@@ -30,7 +30,7 @@ from parsl_quantum.q_dreamer.model.models import PilotModel, ReconstructionModel
 from parsl_quantum.q_dreamer.model.probe import LIMITS, PROBE_BUDGET_S, Prober
 from parsl_quantum.q_dreamer.planning.bounds import cut_kinds, cut_lower_bound, fewest_subexperiments
 from parsl_quantum.q_dreamer.planning.candidates import Limits, Prediction, Rejected
-from parsl_quantum.q_dreamer.planning.predict import measured_whole, predict_cut, predict_whole
+from parsl_quantum.q_dreamer.planning.predict import WholeRun, predict_cut, predict_whole
 from parsl_quantum.q_dreamer.planning.search import CutSearch
 from parsl_quantum.q_dreamer.planning.template import CutTemplate
 from parsl_quantum.q_dreamer.precision import Target, cut_shots
@@ -90,10 +90,10 @@ def enumerate_plans(
         rejected.append(Rejected("whole", target.whole_shots, f"more than {limits.shots} shots"))
     # whole's makespan lies between its predictions with the probe's correction at its limits
     whole_low, whole_high, whole_nominal = math.inf, math.inf, math.inf
-    measured = measured_whole(circuit) if whole_fits else None
+    run = WholeRun.of(circuit, observables, target) if whole_fits else None
     if whole_fits:
         low, high, nominal = (
-            predict_whole(circuit, observables, pilots, target, prober, f, ahead, reconstruction, measured)
+            predict_whole(circuit, observables, pilots, target, prober, f, ahead, reconstruction, run)
             for f in (*LIMITS, 1.0)
         )
         whole_low, whole_high = low.makespan, high.makespan  # type: ignore[union-attr]
@@ -157,7 +157,7 @@ def enumerate_plans(
         worth = whole_low < best_cut < whole_high and probe_cost < PROBE_WORTH * at_stake or not prune
         factor = None if worth else 1.0
         whole = predict_whole(
-            circuit, observables, pilots, target, prober, factor, ahead, reconstruction, measured
+            circuit, observables, pilots, target, prober, factor, ahead, reconstruction, run
         )
         if whole is not None:
             predictions.append(whole)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from parsl_quantum.circuits.estimation import group_paulis
@@ -47,6 +48,44 @@ def measured_whole(circuit: Any) -> Any:
     return measured
 
 
+@dataclass(frozen=True)
+class WholeRun:
+    """What predicting a whole run reads of the circuit and its observables, worked out once for the
+    several predictions a plan makes of it (at each probe correction, then the chosen one).
+
+    Attributes
+    ----------
+    measured
+        :func:`measured_whole` of the circuit.
+    features
+        The measured circuit's :class:`~parsl_quantum.q_dreamer.model.models.CircuitFeatures`.
+    bases
+        Measurement bases the observables need (at least 1).
+    groups
+        Every observable's terms grouped by basis at once, as the worker groups them.
+    stderr
+        The standard error of the run at the target's shots.
+    """
+
+    measured: Any
+    features: CircuitFeatures
+    bases: int
+    groups: list[Any]
+    stderr: float
+
+    @classmethod
+    def of(cls, circuit: Any, observables: Sequence[Any], target: Target) -> WholeRun:
+        """The whole run of ``circuit`` for ``observables`` at ``target``."""
+        measured = measured_whole(circuit)
+        return cls(
+            measured=measured,
+            features=CircuitFeatures.of(measured),
+            bases=max(1, len({g.basis for op in observables for g in group_paulis([op])})),
+            groups=group_paulis(list(observables)),
+            stderr=whole_stderr(observables, target.whole_shots, target.output),
+        )
+
+
 def predict_whole(
     circuit: Any,
     observables: Sequence[Any],
@@ -56,7 +95,7 @@ def predict_whole(
     factor: float | None = None,
     ahead: dict[str, list[float]] | None = None,
     reconstruction: ReconstructionModel | None = None,
-    measured: Any = None,
+    run: WholeRun | None = None,
 ) -> Prediction | None:
     """Running the circuit whole, or ``None`` if no pilot can hold it.
 
@@ -67,17 +106,16 @@ def predict_whole(
     bounds; nothing without it).
     ``factor`` corrects the models instead of a probe (the profile's measurement of this structure is
     still used where there is one): no probe runs. ``ahead``: the work ahead on each pilot's slots (see
-    :func:`~parsl_quantum.q_dreamer.model.schedule.backlog`). ``measured``: :func:`measured_whole` of
-    ``circuit``, where the caller predicts it several times (the prober then reads its structure once)."""
+    :func:`~parsl_quantum.q_dreamer.model.schedule.backlog`). ``run``: :meth:`WholeRun.of` the circuit,
+    where the caller predicts it several times."""
     start = time.perf_counter()
     n = circuit.num_qubits
     able = [p for p in pilots if p.can_run(n)]
     if not able:
         return None
     shots = target.whole_shots
-    measured = measured_whole(circuit) if measured is None else measured
-    features = CircuitFeatures.of(measured)
-    bases = max(1, len({g.basis for op in observables for g in group_paulis([op])}))
+    run = run or WholeRun.of(circuit, observables, target)
+    measured, features, bases = run.measured, run.features, run.bases
     slowdown = contention(able, 1)
     outcomes = whole_outcomes(measured, shots, prober)
     if reconstruction is None:
@@ -86,9 +124,7 @@ def predict_whole(
         estimation = reconstruction.estimation(outcomes, 1)  # the counts tallied once, as frequencies
     else:
         # the worker groups every observable's terms by basis at once
-        estimation = sum(
-            reconstruction.estimation(outcomes, len(g.paulis)) for g in group_paulis(list(observables))
-        )
+        estimation = sum(reconstruction.estimation(outcomes, len(g.paulis)) for g in run.groups)
     costs = {
         p.name: (
             bases * p.anchored_seconds(features, shots, prober.factor(p, measured, shots, factor))
@@ -102,7 +138,7 @@ def predict_whole(
         cut=False,
         subcircuit_size=n,
         makespan=makespan,
-        stderr=whole_stderr(observables, shots, target.output),
+        stderr=run.stderr,
         shots=shots,
         planning_s=time.perf_counter() - start,
         expected=[(("run_whole", n, shots), costs)],

@@ -2,7 +2,11 @@
 
 The subexperiments of a :class:`CutProblem` are grouped into *fragments*, each one quantum task on the
 quantum executor (many small circuits per task, shipped as QPY), sized so that every connected worker gets
-work and no task is too small to pay its overhead. Each fragment task also processes its own outcomes
+work and no task is too small to pay its overhead. A problem bound from a cut template ships the
+template's parametrised circuits and the angles instead
+(:class:`~parsl_quantum.q_dreamer.planning.template.ShippedTemplate`): the bytes are written once per
+fragment, and a worker keeps what it unpacked by their key, so that a variational loop's next step sends
+and prepares nothing but its angles. Each fragment task also processes its own outcomes
 (:func:`~parsl_quantum.q_dreamer.planning.reconstruct.process_fragment`), in parallel on the workers, so
 that the reconstruction task, which depends on all of them, only combines a few numbers per
 subexperiment. A cut problem made for the distribution of the measured bits
@@ -17,6 +21,7 @@ it like any other.
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -42,10 +47,11 @@ from parsl_quantum.q_dreamer.planning.reconstruct_distribution import (
     combine_distribution,
     process_fragment_outcomes,
 )
+from parsl_quantum.q_dreamer.planning.template import ShippedTemplate
 
 
 def sample_fragment(
-    circuits: QpyCircuits,
+    circuits: QpyCircuits | ShippedTemplate,
     shots: Sequence[int],
     readings: Sequence[Any],
     batches: int,
@@ -62,17 +68,47 @@ def sample_fragment(
     return process(sample_circuits(circuits, shots, device=device), readings, batches, seed)
 
 
-def sample_circuits(circuits: QpyCircuits, shots: Sequence[int], *, device: Any) -> list[dict[str, int]]:
-    """Counts of circuits on a device, each with its own shots (circuits of equal shots in one call)."""
-    unpacked = circuits.unpack()
+UNPACKED_KEPT = 16
+"""Most shipped templates a worker keeps unpacked (the least recently used is dropped)."""
+
+_unpacked: OrderedDict[str, list[Any]] = OrderedDict()
+
+
+def unpacked_template(shipped: ShippedTemplate) -> list[Any]:
+    """The circuits of ``shipped``, unpacked once per worker process and kept by their key."""
+    circuits = _unpacked.get(shipped.key)
+    if circuits is None:
+        circuits = shipped.unpack()
+        _unpacked[shipped.key] = circuits
+        while len(_unpacked) > UNPACKED_KEPT:
+            _unpacked.popitem(last=False)
+    _unpacked.move_to_end(shipped.key)
+    return circuits
+
+
+def sample_circuits(
+    circuits: QpyCircuits | ShippedTemplate, shots: Sequence[int], *, device: Any
+) -> list[dict[str, int]]:
+    """Counts of circuits on a device, each with its own shots (circuits of equal shots in one call).
+
+    A :class:`~parsl_quantum.q_dreamer.planning.template.ShippedTemplate`'s circuits are unpacked once
+    per worker and bound to its angles by the device (:meth:`~parsl_quantum.devices.device.Device.
+    sample_assigned`, which may keep what it prepared of them).
+    """
+    shipped = circuits if isinstance(circuits, ShippedTemplate) else None
+    unpacked = unpacked_template(shipped) if shipped is not None else circuits.unpack()
     counts: list[dict[str, int]] = [{} for _ in unpacked]
     by_shots: dict[int, list[int]] = {}
     for index, n in enumerate(shots):
         by_shots.setdefault(int(n), []).append(index)
     for n, indices in by_shots.items():
-        for index, result in zip(
-            indices, device.sample([unpacked[i] for i in indices], shots=n), strict=True
-        ):
+        chosen = [unpacked[i] for i in indices]
+        if shipped is None:
+            got = device.sample(chosen, shots=n)
+        else:
+            key = (shipped.key, tuple(indices))
+            got = device.sample_assigned(chosen, shipped.assignment(), shots=n, key=key)
+        for index, result in zip(indices, got, strict=True):
             counts[index] = result
     return counts
 
@@ -224,8 +260,12 @@ def submit_cut(
     launched = []
     for number, group in enumerate(fragments(work, worker_slots(executors), cost, overhead)):
         total = sum(n for *_, n in group)
+        if problem.template is not None and problem.values is not None:
+            circuits = problem.template.ship([(label, i) for label, i, _, _ in group], problem.values)
+        else:
+            circuits = QpyCircuits([qc for _, _, qc, _ in group])
         future = fragment_app(
-            QpyCircuits([qc for _, _, qc, _ in group]),
+            circuits,
             [n for *_, n in group],
             [readings[label][i] for label, i, _, _ in group],
             batches,

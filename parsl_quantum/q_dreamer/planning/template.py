@@ -14,8 +14,8 @@ they change, the template is rebuilt at the same cut positions (no new cut searc
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,16 +41,19 @@ def _varies(operation: Any) -> bool:
 def fingerprint(circuit: Any) -> str:
     """A digest of ``circuit``'s structure: its instructions, their qubits, classical bits and any
     non-numeric parameter (a control-flow body, a condition), but not its gates' angles."""
+    qubits = {q: i for i, q in enumerate(circuit.qubits)}  # find_bit's index, without a call per bit
+    clbits = {c: i for i, c in enumerate(circuit.clbits)}
     parts: list[Any] = [circuit.num_qubits, circuit.num_clbits]
     for inst in circuit.data:
         operation = inst.operation
-        params = len(operation.params) if _varies(operation) else repr(operation.params)
+        params = operation.params  # built anew on each access of a standard gate's: read once
+        varies = operation.name not in CONTROL_FLOW and bool(params) and all(_numeric(v) for v in params)
         parts.append(
             (
                 operation.name,
-                tuple(circuit.find_bit(q).index for q in inst.qubits),
-                tuple(circuit.find_bit(c).index for c in inst.clbits),
-                params,
+                tuple(qubits[q] for q in inst.qubits),
+                tuple(clbits[c] for c in inst.clbits),
+                len(params) if varies else repr(params),
                 repr(getattr(operation, "condition", None)),
             )
         )
@@ -59,7 +62,13 @@ def fingerprint(circuit: Any) -> str:
 
 def parameter_values(circuit: Any) -> list[float]:
     """The angles of ``circuit``'s gates, in instruction order."""
-    return [float(v) for inst in circuit.data if _varies(inst.operation) for v in inst.operation.params]
+    values: list[float] = []
+    for inst in circuit.data:
+        operation = inst.operation
+        params = operation.params
+        if operation.name not in CONTROL_FLOW and params and all(_numeric(v) for v in params):
+            values.extend(float(v) for v in params)
+    return values
 
 
 def has_classical_control(circuit: Any) -> str | None:
@@ -117,6 +126,9 @@ class CutTemplate:
     subexperiments: dict[Hashable, list[Any]]
     coefficients: list[Any]
     subobservables: dict[Hashable, Any]
+    _packed: dict[tuple, tuple[str, bytes, tuple[str, ...]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def build(cls, structure: CutStructure, circuit: Any) -> CutTemplate:
@@ -196,4 +208,76 @@ class CutTemplate:
             sampling_overhead=structure.sampling_overhead,
             subcircuit_size=structure.subcircuit_size,
             subcircuit_widths=structure.widths,
+            template=self,
+            values=list(values),
         )
+
+    def ship(self, indices: Sequence[tuple[Hashable, int]], values: list[float]) -> ShippedTemplate:
+        """Subexperiments ``(label, index)`` of this template for a task, with the angles ``values``.
+
+        The circuits are written in QPY once per set of indices and kept: the next step of a loop sends
+        the same bytes (a worker that has them unpacked and prepared finds them by their key) and only
+        the new angles.
+        """
+        packed = self._packed.get(tuple(indices))
+        if packed is None:
+            import io
+
+            from qiskit import qpy
+
+            circuits = [self.subexperiments[label][i] for label, i in indices]
+            buffer = io.BytesIO()
+            qpy.dump(circuits, buffer)
+            data = buffer.getvalue()
+            names = tuple(sorted({p.name for qc in circuits for p in qc.parameters}))
+            packed = (hashlib.sha1(data).hexdigest(), data, names)
+            self._packed[tuple(indices)] = packed
+        key, data, names = packed
+        assignment = self.assignment(values)
+        return ShippedTemplate(key, data, len(indices), names, tuple(assignment[n] for n in names))
+
+    def assignment(self, values: list[float]) -> dict[str, float]:
+        """Parameter name to angle, for the circuit's angles ``values`` (see :meth:`fits`)."""
+        return {p.name: float(v) for p, v in zip(self.parameters, values, strict=True) if p is not None}
+
+
+@dataclass(frozen=True)
+class ShippedTemplate:
+    """A task's share of a template's subexperiments: the parametrised circuits in QPY and their angles.
+
+    Attributes
+    ----------
+    key
+        Digest of ``data``: a worker keeps the circuits it unpacked (and its device what it prepared of
+        them) under it.
+    data
+        The circuits, parameters unbound, in QPY.
+    count
+        How many circuits.
+    names, values
+        Every parameter of the circuits by name, and its value.
+    """
+
+    key: str
+    data: bytes
+    count: int
+    names: tuple[str, ...]
+    values: tuple[float, ...]
+
+    def unpack(self) -> list[Any]:
+        """The circuits, parameters unbound."""
+        import io
+
+        from qiskit import qpy
+
+        return list(qpy.load(io.BytesIO(self.data)))
+
+    def assignment(self) -> dict[str, float]:
+        """Parameter name to value."""
+        return dict(zip(self.names, self.values, strict=True))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __repr__(self) -> str:
+        return f"ShippedTemplate({self.count} circuits, {len(self.data)} bytes, {len(self.names)} angles)"
