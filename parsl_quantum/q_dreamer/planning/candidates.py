@@ -95,6 +95,14 @@ class Prediction:
             self._problem = self.template.bind(self.values)
         return self._problem
 
+    def submitted_problem(self) -> CutProblem | None:
+        """The cut problem fragment tasks are made from (``None`` when not cut): the bound one where it was
+        bound already (to be weighed), else the template's circuits unbound: the tasks ship the template
+        and :attr:`values`, so binding them here would be work nothing uses."""
+        if self.template is None:
+            return None
+        return self._problem if self._problem is not None else self.template.unbound(self.values)
+
     def rebound(self, values: list[float], circuit: Any, rescale: dict[str, float]) -> Prediction:
         """This prediction for the same structure with angles ``values`` (the cut rebuilt at the same
         positions when the cut gates' own angles changed), its task times scaled by ``rescale`` (per

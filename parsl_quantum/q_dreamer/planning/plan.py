@@ -171,7 +171,7 @@ class CuttingPlan:
             if values_only and self.output != "distribution":
                 return python_app(values_of, executors=[INTERNAL_EXECUTOR])(future)
             return future
-        problem = prediction.problem
+        problem = prediction.submitted_problem()
         future = submit_cut(
             problem,
             prediction.allocation,

@@ -197,6 +197,14 @@ class CutTemplate:
             ]
             for label, circuits in self.subexperiments.items()
         }
+        return self._problem(subexperiments, values)
+
+    def unbound(self, values: list[float]) -> CutProblem:
+        """The cut problem of the circuit with angles ``values``, its subexperiments left parametrised:
+        for submission, whose fragment tasks ship this template and the angles (:meth:`ship`)."""
+        return self._problem(self.subexperiments, values)
+
+    def _problem(self, subexperiments: dict[Hashable, list[Any]], values: list[float]) -> CutProblem:
         structure = self.structure
         return CutProblem(
             observables=structure.observables,
