@@ -176,8 +176,7 @@ class Device(ABC):
         DeviceInputError
             For a parameter ``assignment`` does not name.
         """
-        bound = [qc.assign_parameters(values_for(qc, assignment)) if qc.parameters else qc for qc in circuits]
-        return self.sample(bound, shots=shots)
+        return self.sample(bind_all(circuits, assignment), shots=shots)
 
     def estimate(
         self,
@@ -321,6 +320,11 @@ class Device(ABC):
     ) -> list[np.ndarray]:
         """Exact expectation values; only devices with ``exact_expectation`` implement it."""
         raise ShotsRequiredError(f"device '{self.name}' cannot give exact expectation values")
+
+
+def bind_all(circuits: Sequence[QuantumCircuit], assignment: Mapping[str, float]) -> list[QuantumCircuit]:
+    """``circuits`` with each parameter bound to ``assignment[its name]`` (see :func:`values_for`)."""
+    return [qc.assign_parameters(values_for(qc, assignment)) if qc.parameters else qc for qc in circuits]
 
 
 def values_for(circuit: QuantumCircuit, assignment: Mapping[str, float]) -> list[float]:

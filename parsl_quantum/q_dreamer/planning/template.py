@@ -29,13 +29,10 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
-def _varies(operation: Any) -> bool:
-    """Whether an instruction's parameters are angles that may change between steps of a loop."""
-    return (
-        operation.name not in CONTROL_FLOW
-        and bool(operation.params)
-        and all(_numeric(v) for v in operation.params)
-    )
+def _varies(operation: Any, params: list[Any]) -> bool:
+    """Whether an instruction's parameters ``params`` (its ``operation.params``, read once by the caller:
+    a standard gate's are built anew on each access) are angles that may change between steps of a loop."""
+    return operation.name not in CONTROL_FLOW and bool(params) and all(_numeric(v) for v in params)
 
 
 def fingerprint(circuit: Any) -> str:
@@ -46,14 +43,13 @@ def fingerprint(circuit: Any) -> str:
     parts: list[Any] = [circuit.num_qubits, circuit.num_clbits]
     for inst in circuit.data:
         operation = inst.operation
-        params = operation.params  # built anew on each access of a standard gate's: read once
-        varies = operation.name not in CONTROL_FLOW and bool(params) and all(_numeric(v) for v in params)
+        params = operation.params
         parts.append(
             (
                 operation.name,
                 tuple(qubits[q] for q in inst.qubits),
                 tuple(clbits[c] for c in inst.clbits),
-                len(params) if varies else repr(params),
+                len(params) if _varies(operation, params) else repr(params),
                 repr(getattr(operation, "condition", None)),
             )
         )
@@ -66,7 +62,7 @@ def parameter_values(circuit: Any) -> list[float]:
     for inst in circuit.data:
         operation = inst.operation
         params = operation.params
-        if operation.name not in CONTROL_FLOW and params and all(_numeric(v) for v in params):
+        if _varies(operation, params):
             values.extend(float(v) for v in params)
     return values
 
@@ -151,7 +147,7 @@ class CutTemplate:
         # (append_instructions), the fresh parametrised copies as they are (the template's own)
         for index, inst in enumerate(qc.data):
             operation = inst.operation
-            if not _varies(operation):
+            if not _varies(operation, operation.params):
                 append_instructions(template, (inst,))
                 continue
             if index in cut_indices:
