@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qiskit import QuantumCircuit
 
-from parsl_quantum.q_dreamer.model.calibrate import PROFILE_VERSION, Profile
+from parsl_quantum.q_dreamer.model.calibrate import PROFILE_VERSION, Profile, fit_simulator, relative_errors
 from parsl_quantum.q_dreamer.model.models import (
     CircuitFeatures,
     PilotModel,
@@ -85,6 +85,39 @@ def test_simulator_seconds_follow_the_documented_formula():
     assert SIMULATOR.state_seconds(FEATURES, 10) == pytest.approx(1e-3 * 32 * 2 + 1e-4 * 10 * 32)
     gateless = CircuitFeatures(2, 0, 0, 2, 0)  # a circuit of measurements alone still costs one pass
     assert SimulatorModel(c0=0, c1=1.0, c2=0).seconds(gateless, 1) == 4.0
+
+
+def test_a_device_drawing_from_the_marginal_pays_per_outcome_where_it_draws_from_it():
+    marginal = SimulatorModel(c0=0, c1=0, c2=1.0, c5=0.5, samples_marginals=True)
+    fragment = CircuitFeatures(13, 30, 12, 2, 0)  # two measured qubits: 4 outcomes
+    assert marginal.sampled(fragment, 6144) == 4
+    assert marginal.seconds(fragment, 6144) == pytest.approx(4 * (1.0 + 0.5 * 2))
+    assert SimulatorModel(c0=0, c1=0, c2=1.0, c5=0.5).seconds(fragment, 6144) == pytest.approx(6144 * 2)
+    wide = CircuitFeatures(13, 30, 12, 13, 0)  # 8192 outcomes, more than the shots: sampled shot by shot
+    assert marginal.sampled(wide, 6144) == 6144
+    branching = CircuitFeatures(13, 30, 12, 2, 1)  # not deferred (max_deferred 0): branches, shot by shot
+    assert marginal.sampled(marginal.as_run(branching, 6144), 6144) == 6144
+    deferring = SimulatorModel(max_deferred=1, samples_marginals=True)
+    assert deferring.sampled(deferring.as_run(branching, 6144), 6144) == 4  # deferred, then drawn
+
+
+def test_the_fit_recovers_a_marginal_device_from_samples_of_both_kinds():
+    truth = SimulatorModel(c0=1e-3, c1=2e-9, c2=4e-7, c5=1e-7, samples_marginals=True)
+    shapes = [(12, 2, 16000), (16, 2, 16000), (12, 12, 1000), (16, 16, 1000), (8, 1, 4000), (20, 20, 1000)]
+    samples = []
+    for qubits, measured, shots in shapes:
+        features = CircuitFeatures(qubits, 3 * qubits, qubits - 1, measured, 0)
+        samples.append(
+            {
+                **{k: getattr(features, k) for k in features.__dataclass_fields__},
+                "shots": shots,
+                "seconds": truth.seconds(features, shots),
+                "samples_marginals": True,
+            }
+        )
+    fitted = fit_simulator(samples, memory_bytes=8e9)
+    assert fitted.samples_marginals
+    assert max(abs(e) for e in relative_errors(fitted, samples)) < 0.01
 
 
 def test_statevector_memory_is_sixteen_bytes_an_amplitude():

@@ -32,9 +32,10 @@ from parsl_quantum.q_dreamer.model.models import (
     QPUModel,
     ReconstructionModel,
     SimulatorModel,
+    time_terms,
 )
 
-PROFILE_VERSION = 5
+PROFILE_VERSION = 6
 
 
 @dataclass
@@ -171,6 +172,7 @@ def time_circuits(specs: list[tuple[int, ...]], *, device: Any) -> list[dict[str
                 "seconds": best,
                 "ancillas": _deferred_ancillas(device, circuit, shots),
                 "max_deferred": int(getattr(device, "max_deferred", 0)),
+                "samples_marginals": bool(getattr(device, "samples_marginals", False)),
             }
         )
     return out
@@ -329,11 +331,7 @@ def fit_simulator(
     rows, targets = [], []
     for s in samples:
         features = _features(s).deferred(int(s.get("ancillas", 0)))  # what the device ran
-        shots = int(s["shots"])
-        volume = max(features.gates, 1) * 2.0**features.qubits
-        branching = shots * (features.mid_measurements > 0)
-        readout = shots * features.measurements
-        row = np.array([1.0, volume * features.branches(shots), shots, shots * volume, branching, readout])
+        row = time_terms(features, int(s["shots"]), bool(s.get("samples_marginals", False)))
         weight = 1.0 / max(s["seconds"], 1e-4)
         rows.append(row * weight)
         targets.append(s["seconds"] * weight)
@@ -349,6 +347,7 @@ def fit_simulator(
         bytes_per_amplitude=bytes_per_amplitude,
         memory_bytes=memory_bytes,
         max_deferred=max((int(s.get("max_deferred", 0)) for s in samples), default=0),
+        samples_marginals=any(bool(s.get("samples_marginals", False)) for s in samples),
     )
 
 

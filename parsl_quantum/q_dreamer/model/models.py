@@ -16,7 +16,10 @@ Simulator time
     pilot by :mod:`~parsl_quantum.q_dreamer.model.calibrate`. A device that defers up to ``max_deferred``
     mid-circuit measurements onto ancillas (noiseless Aer does, see
     :meth:`~parsl_quantum.devices.aer.AerDevice.deferred_ancillas`) runs such a circuit as one of
-    :math:`n + m` qubits measured at the end: no branches.
+    :math:`n + m` qubits measured at the end: no branches. A device that draws the counts of a circuit
+    measured only at the end from its measured qubits' marginal (``samples_marginals``; noiseless Aer
+    does, see :mod:`~parsl_quantum.devices.marginal_sampling`) pays the per-shot terms per distinct
+    outcome instead: :math:`s` becomes :math:`\min(s, 2^M)` (:meth:`SimulatorModel.sampled`).
 
 Simulator memory
     :math:`16 \cdot 2^n` bytes for a double-precision statevector: whether a width fits a pilot.
@@ -35,6 +38,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,9 @@ class SimulatorModel:
     max_deferred
         Most mid-circuit measurements the device defers onto ancillas rather than branching on them (0:
         it always branches); see :meth:`as_run`.
+    samples_marginals
+        Whether the device draws the counts of a circuit measured only at the end from its measured
+        qubits' marginal (see :meth:`sampled`).
     """
 
     c0: float = 0.01
@@ -135,6 +143,7 @@ class SimulatorModel:
     bytes_per_amplitude: int = 16
     memory_bytes: float = 8e9
     max_deferred: int = 0
+    samples_marginals: bool = False
 
     def as_run(self, features: CircuitFeatures, shots: int) -> CircuitFeatures:
         """The features of the circuit the device runs for ``features``: with its mid-circuit
@@ -144,24 +153,27 @@ class SimulatorModel:
             return features
         return features.deferred(m)
 
+    def sampled(self, features: CircuitFeatures, shots: int) -> int:
+        """The shots the per-shot terms are paid for, for a circuit the device runs with ``features``
+        (see :meth:`as_run`): ``shots``, or the distinct outcomes of its measured qubits where the device
+        draws counts from their marginal (measured only at the end, no more outcomes than shots)."""
+        return sampled_shots(features, shots, self.samples_marginals)
+
     def seconds(self, features: CircuitFeatures, shots: int) -> float:
         """Predicted seconds to sample ``shots`` shots of a circuit with ``features``."""
         features = self.as_run(features, shots)
-        volume = max(features.gates, 1) * 2.0**features.qubits
-        return (
-            self.c0
-            + self.c1 * volume * features.branches(shots)
-            + self.c2 * shots
-            + self.c3 * shots * volume
-            + self.c4 * shots * (features.mid_measurements > 0)
-            + self.c5 * shots * features.measurements
-        )
+        return float(np.dot(self.coefficients, time_terms(features, shots, self.samples_marginals)))
 
     def state_seconds(self, features: CircuitFeatures, shots: int) -> float:
         """The part of :meth:`seconds` that grows with the state: gates times amplitudes, trajectories."""
         features = self.as_run(features, shots)
-        volume = max(features.gates, 1) * 2.0**features.qubits
-        return self.c1 * volume * features.branches(shots) + self.c3 * shots * volume
+        terms = time_terms(features, shots, self.samples_marginals)
+        return self.c1 * terms[1] + self.c3 * terms[3]
+
+    @property
+    def coefficients(self) -> tuple[float, ...]:
+        """``(c0, c1, c2, c3, c4, c5)``, in the order of :func:`time_terms`."""
+        return (self.c0, self.c1, self.c2, self.c3, self.c4, self.c5)
 
     def memory(self, qubits: int) -> float:
         """Bytes of the state of ``qubits`` qubits."""
@@ -170,6 +182,37 @@ class SimulatorModel:
     def fits(self, qubits: int) -> bool:
         """Whether a state of ``qubits`` qubits fits in a worker's memory."""
         return self.memory(qubits) <= self.memory_bytes
+
+
+def sampled_shots(features: CircuitFeatures, shots: int, samples_marginals: bool) -> int:
+    """The shots a device pays per-shot costs for (see :meth:`SimulatorModel.sampled`)."""
+    from parsl_quantum.devices.marginal_sampling import MAX_MEASURED
+
+    outcomes = 2 ** min(features.measurements, MAX_MEASURED + 1)
+    marginal = (
+        samples_marginals
+        and features.mid_measurements == 0
+        and 0 < features.measurements <= MAX_MEASURED
+        and outcomes <= shots
+    )
+    return outcomes if marginal else shots
+
+
+def time_terms(features: CircuitFeatures, shots: int, samples_marginals: bool) -> np.ndarray:
+    """The terms the simulator time model's coefficients ``c0`` ... ``c5`` multiply, for a circuit run
+    with ``features`` (see the module documentation)."""
+    volume = max(features.gates, 1) * 2.0**features.qubits
+    paid = sampled_shots(features, shots, samples_marginals)
+    return np.array(
+        [
+            1.0,
+            volume * features.branches(shots),
+            paid,
+            paid * volume,
+            paid * (features.mid_measurements > 0),
+            paid * features.measurements,
+        ]
+    )
 
 
 @dataclass

@@ -30,7 +30,9 @@ def cut_lower_bound(
     It needs ``N`` shots per subsystem for the target; each costs at least a pilot's calibrated cost per
     shot and per measured bit (every subexperiment reads at least one: one that reads none cannot be
     sampled), and a share ``branching`` of them (over both sides of a cut, see :func:`cut_kinds`) at
-    least the extra cost of a shot after a mid-circuit measurement; spread over every slot. Where the
+    least the extra cost of a shot after a mid-circuit measurement; spread over every slot. A pilot that
+    draws counts from the measured qubits' marginal pays those costs per outcome, not per shot: at least
+    once per circuit. Where the
     cut is known to generate ``circuits`` subexperiments (see :func:`fewest_subexperiments`), each costs
     at least a pilot's fixed cost per circuit and the ``reconstruction`` model's cost per circuit
     (processing on a worker, packing, and reading it in the reconstruction, which runs once).
@@ -40,8 +42,9 @@ def cut_lower_bound(
     costs = [
         p.scale
         * (
-            (p.simulator.c2 + p.simulator.c5) * shots * subsystems
-            + p.simulator.c4 * shots * branching
+            (p.simulator.c2 + p.simulator.c5)
+            * (circuits if p.simulator.samples_marginals else shots * subsystems)
+            + (0.0 if p.simulator.samples_marginals else p.simulator.c4 * shots * branching)
             + p.simulator.c0 * circuits
         )
         for p in pilots

@@ -112,6 +112,9 @@ def enumerate_plans(
             started = time.perf_counter()
             # a slow search runs only where the cut could save more than it costs, as predicted now
             expected = min([whole_nominal, *(p.objective for p in cuts_found)])
+            if prune and search.gate_cut_seconds(cuts) > expected - bound:
+                pruned += max_cuts - cuts + 1  # enumerating more cuts costs more still
+                break
             structure = search.narrowest(cuts, upper, expected - bound if prune else math.inf)
             if structure is None or structure.widest >= narrowest:
                 continue

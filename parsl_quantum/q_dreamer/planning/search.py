@@ -31,6 +31,12 @@ only where gate cuts alone cannot reach a width and the gain it could bring is l
 cost."""
 
 
+GATE_CUT_SECONDS_PER_ELEMENT = 3.5e-7
+"""What trying one set of cut qubit pairs costs per qubit and per joined pair of the circuit, about (a
+union-find over its interaction graph): enumerating gate cuts of ``c`` cuts tries every set of up to ``c``
+of the pairs."""
+
+
 class CutSearch:
     """Cut searches of one circuit structure and its observables, kept across widths and plans.
 
@@ -53,7 +59,17 @@ class CutSearch:
         self.found = found
         self.seconds = 0.0
         self.gate_cuts: dict[int, CutStructure | None] = {}
-        self.two_qubit_gates = sum(1 for inst in circuit.data if len(inst.qubits) == 2)
+        two_qubit = [inst.qubits for inst in circuit.data if len(inst.qubits) == 2]
+        self.two_qubit_gates = len(two_qubit)
+        self.pairs = len({frozenset(qubits) for qubits in two_qubit})
+
+    def gate_cut_seconds(self, cuts: int) -> float:
+        """Predicted seconds of enumerating the gate cuts of at most ``cuts`` cuts (0 once done): every
+        set of up to ``cuts`` of the circuit's joined qubit pairs is tried."""
+        if cuts in self.gate_cuts:
+            return 0.0
+        sets = sum(math.comb(self.pairs, r) for r in range(cuts + 1))
+        return GATE_CUT_SECONDS_PER_ELEMENT * (self.circuit.num_qubits + self.pairs) * sets
 
     def at(self, size: int) -> CutStructure | None:
         """The cut for subcircuits of at most ``size`` qubits (searched once)."""
@@ -76,15 +92,18 @@ class CutSearch:
     def narrowest(self, cuts: int, upper: int, budget: float = math.inf) -> CutStructure | None:
         """The cut with at most ``cuts`` cuts and the narrowest pieces, at widths up to ``upper``.
 
-        Gate cuts are enumerated first (:func:`~parsl_quantum.q_dreamer.planning.decompose.find_gate_cuts`,
-        milliseconds). Only if they cannot reach a width up to ``upper`` does the addon's search for gate
-        and wire cuts run, and only if its predicted cost is within ``budget`` (seconds the cut could still
-        save). A connected circuit cut into pieces of width ``w`` needs at least ``ceil(n / w) - 1``
+        Gate cuts are enumerated first (:func:`~parsl_quantum.q_dreamer.planning.decompose.find_gate_cuts`),
+        if their predicted cost (:meth:`gate_cut_seconds`) is within ``budget`` (seconds the cut could still
+        save; else nothing is searched). Only if they cannot reach a width up to ``upper`` does the addon's
+        search for gate and wire cuts run, and only if its predicted cost is within ``budget`` too. A
+        connected circuit cut into pieces of width ``w`` needs at least ``ceil(n / w) - 1``
         cuts, so ``c`` cuts cannot give pieces narrower than ``ceil(n / (c + 1))``: that width is tried
         first, and if the search needs more cuts there, the narrowest width that ``c`` cuts reach is found
         by bisection above it.
         """
         if cuts not in self.gate_cuts:
+            if self.gate_cut_seconds(cuts) > budget:
+                return None
             start = time.perf_counter()
             self.gate_cuts[cuts] = find_gate_cuts(
                 self.circuit, self.observables, cuts, self.circuit.num_qubits - 1
