@@ -33,7 +33,7 @@ from parsl_quantum.q_dreamer.planning.decompose import _components, expand, find
 from parsl_quantum.q_dreamer.planning.enumerate import enumerate_plans
 from parsl_quantum.q_dreamer.planning.predict import expected_outcomes, predict_cut, predict_whole, support_of
 from parsl_quantum.q_dreamer.planning.rewrite import fragment_count, fragments
-from parsl_quantum.q_dreamer.planning.search import CutSearch
+from parsl_quantum.q_dreamer.planning.search import GATE_CUT_SECONDS_PER_ELEMENT, CutSearch
 from parsl_quantum.q_dreamer.planning.template import fingerprint
 from parsl_quantum.q_dreamer.precision import (
     DEFAULT_SHOTS,
@@ -156,6 +156,17 @@ def test_the_addons_search_runs_only_where_it_could_save_more_than_it_costs():
     assert search.gate_cuts == {1: None} and search.found == {}
 
 
+def test_gate_cuts_are_enumerated_only_where_it_could_save_more_than_it_costs():
+    search = CutSearch(chain(6), [SparsePauliOp("Z" * 6)], seed=1, found={})
+    assert search.pairs == 5
+    # every set of up to 2 of the 5 pairs (16 sets), each a union-find over 6 qubits and 5 pairs
+    assert search.gate_cut_seconds(2) == pytest.approx(GATE_CUT_SECONDS_PER_ELEMENT * (6 + 5) * 16)
+    assert search.narrowest(2, 5, budget=1e-5) is None
+    assert search.gate_cuts == {}  # nothing enumerated, nothing remembered as impossible
+    assert search.narrowest(2, 5).widest == 2
+    assert search.gate_cut_seconds(2) == 0.0  # done: free from now on
+
+
 def test_cut_kinds_are_the_cheapest_cut_and_the_least_mid_circuit_measuring():
     assert cut_kinds(chain(4)) == (3.0, 0.0)  # the last CX: neither qubit is used after it
     control_again = QuantumCircuit(2)
@@ -209,6 +220,20 @@ def test_the_lower_bound_counts_each_subexperiments_fixed_costs_and_never_exceed
     fixed = (0.004 + 0.03) * circuits / 2 + 0.02 * circuits + 0.05 + 0.01 * circuits
     assert bound == pytest.approx(bare + fixed)
     cut = predict_cut(problem, [pilot], shots, reconstruction, 2, Prober(None))
+    assert bound <= cut.makespan
+
+
+def test_on_a_pilot_drawing_from_the_marginal_the_bound_counts_circuits_not_shots():
+    structure = find_gate_cuts(chain(6), [SparsePauliOp("ZZZZII")], 2, 2)
+    problem = expand(structure)
+    pilot = linear_model("cpu", 1e-6, fixed=0.004, workers=2, c5=1e-7, c4=1e-5, samples_marginals=True)
+    subsystems = len(structure.widths)
+    circuits = fewest_subexperiments(structure.cut_circuit, subsystems)
+    shots = cut_shots(problem.kappa, problem.observables, TARGET.stderr)
+    bound = cut_lower_bound(problem.kappa, problem.observables, TARGET, subsystems, [pilot], 0.5, circuits)
+    # at least one outcome per circuit, and no branching: the device defers and draws
+    assert bound == pytest.approx(((1e-6 + 1e-7) * circuits + 0.004 * circuits) / 2)
+    cut = predict_cut(problem, [pilot], shots, ReconstructionModel(), 2, Prober(None))
     assert bound <= cut.makespan
 
 
