@@ -331,7 +331,7 @@ def fit_simulator(
     rows, targets = [], []
     for s in samples:
         features = _features(s).deferred(int(s.get("ancillas", 0)))  # what the device ran
-        row = time_terms(features, int(s["shots"]), bool(s.get("samples_marginals", False)))
+        row = np.array(time_terms(features, int(s["shots"]), bool(s.get("samples_marginals", False))))
         weight = 1.0 / max(s["seconds"], 1e-4)
         rows.append(row * weight)
         targets.append(s["seconds"] * weight)

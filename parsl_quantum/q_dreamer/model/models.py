@@ -39,8 +39,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class CircuitFeatures:
@@ -162,7 +160,8 @@ class SimulatorModel:
     def seconds(self, features: CircuitFeatures, shots: int) -> float:
         """Predicted seconds to sample ``shots`` shots of a circuit with ``features``."""
         features = self.as_run(features, shots)
-        return float(np.dot(self.coefficients, time_terms(features, shots, self.samples_marginals)))
+        t = time_terms(features, shots, self.samples_marginals)
+        return self.c0 + self.c1 * t[1] + self.c2 * t[2] + self.c3 * t[3] + self.c4 * t[4] + self.c5 * t[5]
 
     def state_seconds(self, features: CircuitFeatures, shots: int) -> float:
         """The part of :meth:`seconds` that grows with the state: gates times amplitudes, trajectories."""
@@ -186,32 +185,27 @@ class SimulatorModel:
 
 def sampled_shots(features: CircuitFeatures, shots: int, samples_marginals: bool) -> int:
     """The shots a device pays per-shot costs for (see :meth:`SimulatorModel.sampled`)."""
+    if not samples_marginals or features.mid_measurements or features.measurements <= 0:
+        return shots
     from parsl_quantum.devices.marginal_sampling import MAX_MEASURED
 
-    outcomes = 2 ** min(features.measurements, MAX_MEASURED + 1)
-    marginal = (
-        samples_marginals
-        and features.mid_measurements == 0
-        and 0 < features.measurements <= MAX_MEASURED
-        and outcomes <= shots
-    )
-    return outcomes if marginal else shots
+    if features.measurements > MAX_MEASURED or 2**features.measurements > shots:
+        return shots
+    return 2**features.measurements
 
 
-def time_terms(features: CircuitFeatures, shots: int, samples_marginals: bool) -> np.ndarray:
+def time_terms(features: CircuitFeatures, shots: int, samples_marginals: bool) -> tuple[float, ...]:
     """The terms the simulator time model's coefficients ``c0`` ... ``c5`` multiply, for a circuit run
     with ``features`` (see the module documentation)."""
     volume = max(features.gates, 1) * 2.0**features.qubits
     paid = sampled_shots(features, shots, samples_marginals)
-    return np.array(
-        [
-            1.0,
-            volume * features.branches(shots),
-            paid,
-            paid * volume,
-            paid * (features.mid_measurements > 0),
-            paid * features.measurements,
-        ]
+    return (
+        1.0,
+        volume * features.branches(shots),
+        float(paid),
+        paid * volume,
+        float(paid * (features.mid_measurements > 0)),
+        float(paid * features.measurements),
     )
 
 
