@@ -79,6 +79,14 @@ def ours(dreamer: Any, qc: Any, observable: str, executor: Any, shots: int) -> t
     return plan, float(plan.submit().result()[0])
 
 
+def sampler_result(counts: list[dict[str, int]], shots: int) -> Any:
+    """Counts of one subsystem's subexperiments as the ``SamplerResult`` the addon's reconstruction reads."""
+    from qiskit.primitives import SamplerResult
+
+    quasi = [{int(k.replace(" ", ""), 2): v / shots for k, v in c.items()} for c in counts]
+    return SamplerResult(quasi_dists=quasi, metadata=[{} for _ in quasi])
+
+
 def addon_flow(
     qc: Any,
     observable: str,
@@ -104,7 +112,6 @@ def addon_flow(
     import time
 
     from qiskit import transpile
-    from qiskit.primitives import SamplerResult
     from qiskit.quantum_info import PauliList
     from qiskit_addon_cutting import (
         cut_gates,
@@ -119,7 +126,7 @@ def addon_flow(
 
     from parsl_quantum.circuits.deferred_measurement import defer_to_end
     from parsl_quantum.circuits.normalize import drop_unobserved_gates
-    from parsl_quantum.devices.marginal_sampling import PROBABILITIES, marginal_form
+    from parsl_quantum.devices.marginal_sampling import draw_counts, marginal_form
 
     steps: dict[str, float] = {}
     start = time.perf_counter()
@@ -152,11 +159,7 @@ def addon_flow(
         counts = []
         for batch in batches:
             if marginal:
-                rng = np.random.default_rng()
-                result = backend.run([form.circuit for form in batch], shots=1).result()
-                counts.extend(
-                    form.counts(result.data(i)[PROBABILITIES], shots, rng) for i, form in enumerate(batch)
-                )
+                counts.extend(draw_counts(backend, batch, shots, np.random.default_rng()))
                 continue
             got = backend.run(batch, shots=shots).result().get_counts()
             counts.extend(got if isinstance(got, list) else [got])
@@ -164,8 +167,7 @@ def addon_flow(
         for label, circuits in ready.items():
             mine = counts[start_of : start_of + len(circuits)]
             start_of += len(circuits)
-            quasi = [{int(k.replace(" ", ""), 2): v / shots for k, v in c.items()} for c in mine]
-            results[label] = SamplerResult(quasi_dists=quasi, metadata=[{} for _ in quasi])
+            results[label] = sampler_result(mine, shots)
     else:
         backend = AerSimulator()
         sampler = SamplerV2()
@@ -228,23 +230,18 @@ class TemplateFlow:
 
     def step(self, values: np.ndarray) -> float:
         """The value at the angles ``values`` (in the circuit's parameter order)."""
-        from qiskit.primitives import SamplerResult
         from qiskit_addon_cutting import reconstruct_expectation_values
 
         from parsl_quantum.devices.device import bind_all
-        from parsl_quantum.devices.marginal_sampling import PROBABILITIES
+        from parsl_quantum.devices.marginal_sampling import draw_counts
 
         assignment = dict(zip(self.names, values, strict=True))
         rng = np.random.default_rng()
         results = {}
         for label, forms in self.forms.items():
             bound = bind_all([form.circuit for form in forms], assignment)
-            result = self.backend.run(bound, shots=1).result()
-            counts = [
-                form.counts(result.data(i)[PROBABILITIES], self.shots, rng) for i, form in enumerate(forms)
-            ]
-            quasi = [{int(k.replace(" ", ""), 2): v / self.shots for k, v in c.items()} for c in counts]
-            results[label] = SamplerResult(quasi_dists=quasi, metadata=[{} for _ in quasi])
+            counts = draw_counts(self.backend, forms, self.shots, rng, bound)
+            results[label] = sampler_result(counts, self.shots)
         return float(
             reconstruct_expectation_values(results, self.coefficients, self.partitioned.subobservables)[0]
         )

@@ -16,7 +16,7 @@ from parsl_quantum.circuits.normalize import (
 )
 from parsl_quantum.devices.device import Device, DeviceCapabilities, bind_all
 from parsl_quantum.devices.hardware import detect_gpus, job_memory_bytes, max_statevector_qubits
-from parsl_quantum.devices.marginal_sampling import PROBABILITIES, MarginalForm, marginal_form
+from parsl_quantum.devices.marginal_sampling import MarginalForm, draw_counts, marginal_form
 from parsl_quantum.errors import DeviceInputError, GPUUnavailableError
 
 if TYPE_CHECKING:
@@ -216,8 +216,8 @@ class AerDevice(Device):
         assignment: Mapping[str, float] | None = None,
     ) -> list[dict[str, int]]:
         """Counts of what :meth:`_ready` gave, bound to ``assignment`` first where given: the marginal
-        forms in one Aer call of one shot (their probabilities are exact; with more shots Aer would run
-        them shot by shot), the rest in another."""
+        forms in one Aer call of one shot (:func:`~parsl_quantum.devices.marginal_sampling.draw_counts`),
+        the rest in another."""
         circuits = [r.circuit if isinstance(r, MarginalForm) else r for r in ready]
         if assignment is not None:
             circuits = bind_all(circuits, assignment)
@@ -225,10 +225,12 @@ class AerDevice(Device):
         sampled = [i for i, r in enumerate(ready) if not isinstance(r, MarginalForm)]
         counts: list[dict[str, int]] = [{} for _ in ready]
         if forms:
-            result = self._simulator.run([circuits[i] for i, _ in forms], shots=1).result()
             rng = np.random.default_rng(self._options.get("seed_simulator"))
-            for j, (i, form) in enumerate(forms):
-                counts[i] = form.counts(result.data(j)[PROBABILITIES], shots, rng)
+            drawn = draw_counts(
+                self._simulator, [form for _, form in forms], shots, rng, [circuits[i] for i, _ in forms]
+            )
+            for (i, _), got in zip(forms, drawn, strict=True):
+                counts[i] = got
         if sampled:
             result = self._simulator.run([circuits[i] for i in sampled], shots=shots).result()
             for j, i in enumerate(sampled):

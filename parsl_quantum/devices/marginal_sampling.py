@@ -14,6 +14,7 @@ probabilities into counts keyed as Qiskit's ``get_counts`` keys them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -137,3 +138,36 @@ def marginal_form(circuit: QuantumCircuit, shots: int) -> MarginalForm | None:
         "memory_slots": circuit.num_clbits,
     }
     return MarginalForm(rewritten, tuple(sorted((p, s) for s, p in slot_of.items())), header)
+
+
+def draw_counts(
+    simulator: Any,
+    forms: Sequence[MarginalForm],
+    shots: int,
+    rng: np.random.Generator,
+    circuits: Sequence[QuantumCircuit] | None = None,
+) -> list[dict[str, int]]:
+    """Counts of ``shots`` shots of each of ``forms``, from one call of ``simulator`` (an Aer backend) at
+    one shot: their probabilities are exact (with more shots Aer would run the circuits shot by shot).
+
+    Parameters
+    ----------
+    simulator
+        The Aer backend to run on.
+    forms
+        What :func:`marginal_form` gave.
+    shots
+        Shots per circuit.
+    rng
+        The random generator to draw with.
+    circuits
+        Run in place of the forms' circuits, one each (the same circuits with their parameters bound).
+
+    Returns
+    -------
+    list of dict
+        Counts per form (see :meth:`MarginalForm.counts`).
+    """
+    run = [form.circuit for form in forms] if circuits is None else list(circuits)
+    result = simulator.run(run, shots=1).result()
+    return [form.counts(result.data(i)[PROBABILITIES], shots, rng) for i, form in enumerate(forms)]

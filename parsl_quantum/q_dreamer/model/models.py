@@ -169,11 +169,6 @@ class SimulatorModel:
         terms = time_terms(features, shots, self.samples_marginals)
         return self.c1 * terms[1] + self.c3 * terms[3]
 
-    @property
-    def coefficients(self) -> tuple[float, ...]:
-        """``(c0, c1, c2, c3, c4, c5)``, in the order of :func:`time_terms`."""
-        return (self.c0, self.c1, self.c2, self.c3, self.c4, self.c5)
-
     def memory(self, qubits: int) -> float:
         """Bytes of the state of ``qubits`` qubits."""
         return self.bytes_per_amplitude * 2.0**qubits
