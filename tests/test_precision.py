@@ -5,16 +5,14 @@ First the pure functions of :mod:`parsl_quantum.q_dreamer.precision`; then both 
 observable :math:`4 Z_0 + 3 Z_2 Z_3 - 3 X_4 X_5` (l1 norm 10) on a 6-qubit circuit at ``precision=0.05``.
 Sized as if the observable had unit norm, the motif gave standard errors of 0.17-0.20.
 
-How the checks are derived. A cut run estimates its standard error from ``B`` batch means (the shots of
-every subexperiment split at random into ``B`` parts): with :math:`\sigma` the true standard error,
-:math:`(B - 1) s^2 / \sigma^2` is chi-square with :math:`B - 1` degrees of freedom (each batch value sums
-tens of thousands of shots: normal). ``RUNS`` independent runs pooled,
-:math:`d \, \bar{s^2} / \sigma^2` is chi-square with :math:`d = RUNS (B - 1)`. The sizing promises
-:math:`\sigma \le` target, so :math:`\sqrt{\bar{s^2}} \le \text{target} \sqrt{\chi^2_{d, 1 - \alpha} / d}`
-fails a correct sizing with probability below :math:`\alpha` (:data:`ALPHA`), and fails the unit-norm
-sizing (:math:`\sigma \approx 0.18`, more than twice the bound) every time. Each value's distance from
-the exact one over the pooled :math:`s` is Student-t with ``d`` degrees of freedom: beyond 5 with
-probability :math:`3 \cdot 10^{-5}` at :math:`d = 28`.
+How the checks are derived. A cut run computes its standard error from its counts (products of independent
+subsystem means, :func:`~parsl_quantum.q_dreamer.planning.reconstruct.product_variance`); that estimate
+varies from run to run by a few per cent (under 10 % in ``tests/test_q_dreamer_reconstruction.py``, against
+the spread of 400 runs), so the pooled estimate of ``RUNS`` runs stands for the true standard error
+:math:`\sigma` to within :data:`ESTIMATE_SLACK`. The sizing promises :math:`\sigma \le` target, so the
+pooled estimate must be within the target times that slack; the unit-norm sizing (:math:`\sigma \approx
+0.18`, more than three times the target) fails it every time. Each value's distance from the exact one is
+then normal in units of the pooled estimate: beyond 5 with probability :math:`6 \cdot 10^{-7}`.
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ import pytest
 from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_addon_cutting.qpd import WeightType
-from scipy.stats import chi2
 
 from parsl_quantum.configs import local_config
 from parsl_quantum.motifs import circuit_cutting
@@ -48,9 +45,9 @@ from tests.refs import exact_expectation
 
 PRECISION = 0.05
 RUNS = 4
-"""Independent runs of each road: 4 x (8 - 1) = 28 degrees of freedom for the pooled standard error."""
-ALPHA = 1e-4
-"""Chance that a correctly sized run fails the standard-error check."""
+"""Independent runs of each road."""
+ESTIMATE_SLACK = 1.1
+"""How far above the true standard error the pooled estimate of ``RUNS`` runs may lie."""
 WEIGHTED = SparsePauliOp.from_sparse_list([("Z", [0], 4.0), ("ZZ", [2, 3], 3.0), ("XX", [4, 5], -3.0)], 6)
 
 
@@ -146,13 +143,10 @@ def env(tmp_path_factory):
 
 
 def check_runs(results, exact):
-    """The pooled standard error within the chi-square bound of the target, every value within 5 of it of
-    exact; the pooled standard error."""
-    batches = {r.batches for r in results}
-    assert len(batches) == 1, batches
-    dof = len(results) * (batches.pop() - 1)
+    """The pooled standard error within the target (and the estimate's slack), every value within 5 of it
+    of exact; the pooled standard error."""
     pooled = math.sqrt(np.mean([r.stderr[0] ** 2 for r in results]))
-    assert pooled <= PRECISION * math.sqrt(chi2.ppf(1 - ALPHA, dof) / dof), pooled
+    assert pooled <= PRECISION * ESTIMATE_SLACK, pooled
     values = np.array([r.values[0] for r in results])
     assert np.all(np.abs(values - exact) <= 5 * pooled), (values, exact, pooled)
     return pooled
