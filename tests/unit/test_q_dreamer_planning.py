@@ -26,6 +26,7 @@ from parsl_quantum.q_dreamer.planning.bounds import (
     _measuring_share,
     cut_kinds,
     cut_lower_bound,
+    fewest_cut_terms,
     fewest_subexperiments,
 )
 from parsl_quantum.q_dreamer.planning.candidates import Limits, Prediction
@@ -235,6 +236,64 @@ def test_on_a_pilot_drawing_from_the_marginal_the_bound_counts_circuits_not_shot
     assert bound == pytest.approx(((1e-6 + 1e-7) * circuits + 0.004 * circuits) / 2)
     cut = predict_cut(problem, [pilot], shots, ReconstructionModel(), 2, Prober(None))
     assert bound <= cut.makespan
+
+
+def ring(n: int) -> QuantumCircuit:
+    qc = chain(n)
+    qc.cx(n - 1, 0)
+    return qc
+
+
+def test_the_fewest_terms_of_a_cut_bound_the_subexperiments_before_the_search():
+    assert fewest_cut_terms(chain(4)) == 6  # a CX decomposes into 6 terms; a wire cut into more
+    rzz = QuantumCircuit(2)
+    rzz.rzz(0.3, 0, 1)
+    rzz.cx(0, 1)
+    assert fewest_cut_terms(rzz) == min(
+        6, sum(1 for c in qpdbasis_from_instruction(rzz.data[0].operation).coeffs if c)
+    )
+    # a ring cut twice makes two pieces, not three: the bound before the search assumes two
+    for qc, cuts in ((chain(6), 1), (chain(6), 2), (ring(6), 2)):
+        structure = find_gate_cuts(qc, [SparsePauliOp("Z" * 6)], cuts, 5)
+        assert structure.num_cuts == cuts
+        pieces = min(cuts + 1, 2)
+        assert pieces * fewest_cut_terms(qc) ** cuts <= fewest_subexperiments(
+            structure.cut_circuit, len(structure.widths)
+        )
+    assert len(find_gate_cuts(ring(6), [SparsePauliOp("Z" * 6)], 2, 5).widths) == 2
+
+
+def test_the_bound_before_the_search_never_exceeds_the_bound_after_it():
+    """On a pilot drawing from the marginal the bound before the search counts circuits: it sets aside
+    two cuts of a chain without enumerating them, and never more than the found cut's own bound."""
+    pilot = linear_model("cpu", 1e-6, fixed=0.004, workers=2, c5=1e-7, c4=1e-5, samples_marginals=True)
+    reconstruction = ReconstructionModel(fixed=0.05, per_circuit=0.01, process_per_circuit=0.03)
+    qc = chain(6)
+    kappa, branching = cut_kinds(qc)
+    for cuts in (1, 2):
+        structure = find_gate_cuts(qc, [SparsePauliOp("ZZZZII")], cuts, 5)
+        subsystems = len(structure.widths)
+        before = cut_lower_bound(
+            kappa**cuts,
+            [SparsePauliOp("ZZZZII")],
+            TARGET,
+            min(cuts + 1, 2),
+            [pilot],
+            branching,
+            min(cuts + 1, 2) * fewest_cut_terms(qc) ** cuts,
+            reconstruction,
+        )
+        after = cut_lower_bound(
+            structure.kappa,
+            [SparsePauliOp("ZZZZII")],
+            TARGET,
+            subsystems,
+            [pilot],
+            branching,
+            fewest_subexperiments(structure.cut_circuit, subsystems),
+            reconstruction,
+        )
+        assert 0 < before <= after
 
 
 def test_support_of_is_at_most_the_space_of_outcomes():

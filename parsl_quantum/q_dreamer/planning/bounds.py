@@ -1,9 +1,10 @@
 """Lower bounds on a cut's makespan, cheap enough to set a candidate aside before any work is spent on it.
 
 Before searching for ``c`` cuts, the bound comes from the fewest shots any ``c`` cuts need (the smallest
-``kappa`` of one cut of the circuit, to the power ``c``, from :func:`cut_kinds`); after the search, from
-the shots its own ``kappa`` needs and the subexperiments its cuts generate (:func:`cut_lower_bound`,
-:func:`fewest_subexperiments`).
+``kappa`` of one cut of the circuit, to the power ``c``, from :func:`cut_kinds`) and the fewest
+subexperiments they generate (two subsystems at least, each with the fewest terms of one cut to the power
+``c``, from :func:`fewest_cut_terms`); after the search, from the shots its own ``kappa`` needs and the
+subexperiments its cuts generate (:func:`cut_lower_bound`, :func:`fewest_subexperiments`).
 """
 
 from __future__ import annotations
@@ -87,6 +88,33 @@ def _measuring_share(basis: Any, side: int) -> float:
         if any(op.name == "qpd_measure" for op in maps[side])
     )
     return measured / total
+
+
+def fewest_cut_terms(circuit: Any) -> int:
+    """The fewest terms of nonzero weight that any one cut of ``circuit`` decomposes into, over its
+    two-qubit gates the addon can cut and a wire cut: ``c`` cuts generate at least its ``c``-th power of
+    subexperiments per subsystem."""
+    from qiskit_addon_cutting.instructions import Move
+    from qiskit_addon_cutting.qpd import qpdbasis_from_instruction
+
+    def nonzero(basis: Any) -> int:
+        return max(1, sum(1 for c in basis.coeffs if float(c) != 0.0))
+
+    fewest = nonzero(qpdbasis_from_instruction(Move()))
+    seen: set[Any] = set()
+    for inst in circuit.data:
+        operation = inst.operation
+        if len(inst.qubits) != 2 or operation.name in ("barrier", "measure"):
+            continue
+        key = (operation.name, repr(operation.params))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            fewest = min(fewest, nonzero(qpdbasis_from_instruction(operation)))
+        except (ValueError, TypeError):
+            continue
+    return fewest
 
 
 def cut_kinds(circuit: Any) -> tuple[float, float]:

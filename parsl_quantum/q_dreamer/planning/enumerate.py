@@ -28,7 +28,12 @@ from typing import Any
 
 from parsl_quantum.q_dreamer.model.models import PilotModel, ReconstructionModel
 from parsl_quantum.q_dreamer.model.probe import LIMITS, PROBE_BUDGET_S, Prober
-from parsl_quantum.q_dreamer.planning.bounds import cut_kinds, cut_lower_bound, fewest_subexperiments
+from parsl_quantum.q_dreamer.planning.bounds import (
+    cut_kinds,
+    cut_lower_bound,
+    fewest_cut_terms,
+    fewest_subexperiments,
+)
 from parsl_quantum.q_dreamer.planning.candidates import Limits, Prediction, Rejected
 from parsl_quantum.q_dreamer.planning.predict import WholeRun, predict_cut, predict_whole
 from parsl_quantum.q_dreamer.planning.search import CutSearch
@@ -101,11 +106,24 @@ def enumerate_plans(
     best = whole_high if prune else math.inf
     if search is not None and circuit.num_qubits >= 3:
         kappa, branching = cut_kinds(search.circuit)
+        terms = fewest_cut_terms(search.circuit)
         upper, narrowest = circuit.num_qubits - 1, math.inf
         # a circuit whose qubits fall into groups no gate joins runs as those pieces with no cut at all
         apart = search.narrowest(0, upper) is not None
         for cuts in range(0 if apart else 1, max_cuts + 1):
-            bound = cut_lower_bound(kappa**cuts, observables, target, cuts + 1, pilots, branching)
+            # before the search: c cuts make two pieces at least (a ring cut twice makes two), and each
+            # piece gets at least one subexperiment per combination of the cuts' terms
+            pieces = min(cuts + 1, 2)
+            bound = cut_lower_bound(
+                kappa**cuts,
+                observables,
+                target,
+                pieces,
+                pilots,
+                branching,
+                pieces * terms**cuts,
+                reconstruction,
+            )
             if bound >= best:
                 pruned += max_cuts - cuts + 1  # more cuts need more shots still
                 break
