@@ -182,3 +182,16 @@ def test_the_planner_reaches_the_precision_asked_for_whole_or_cut(env):
     assert ran.stderr[0] <= PRECISION and abs(ran.values[0] - exact) <= 5 * ran.stderr[0]
     values = plan.submit().result()  # the public road: the chosen plan's values
     assert abs(values[0] - exact) <= 5 * PRECISION
+
+
+def test_each_plan_has_the_target_it_was_asked_for(env):
+    """The planner keeps targets per observable and request: asking again with another precision, or with
+    shots, gives that target, not the one before."""
+    executor, dreamer = env
+    circuit = circuit6()
+    assert dreamer.plan(circuit, [WEIGHTED], executor, precision=0.05).target_stderr == 0.05
+    assert dreamer.plan(circuit, [WEIGHTED], executor, precision=0.1).target_stderr == 0.1
+    by_shots = dreamer.plan(circuit, [WEIGHTED], executor, shots=1000)
+    assert by_shots.target_stderr == pytest.approx(whole_stderr([WEIGHTED], 1000))
+    unit = dreamer.plan(circuit, ["Z" * 6], executor, shots=1000)
+    assert unit.target_stderr == pytest.approx(whole_stderr([SparsePauliOp("Z" * 6)], 1000))

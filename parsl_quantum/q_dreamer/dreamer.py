@@ -131,6 +131,7 @@ class QDreamer:
         self._ratios: dict[str, deque[float]] = {}
         self._plans: OrderedDict[tuple, tuple[list[Prediction], list[Rejected], int, dict]] = OrderedDict()
         self._searches: OrderedDict[tuple, dict] = OrderedDict()
+        self._targets: OrderedDict[tuple, Target] = OrderedDict()
         self._attached: dict[int, bool] = {}
         self._log = PlanLog()
         self._lock = threading.Lock()
@@ -339,9 +340,17 @@ class QDreamer:
         uncuttable = has_classical_control(qc)
         view = qc if uncuttable else cuttable(qc)
         values = parameter_values(view)
-        target = target_of(ops, precision, shots, output)
         structure = fingerprint(qc)
         observable_key = tuple((tuple(op.paulis.to_labels()), tuple(op.coeffs.tolist())) for op in ops)
+        # the target depends on the observables alone: a loop's steps group their terms once
+        target_key = (observable_key, precision, shots, output)
+        with self._lock:
+            target = self._targets.get(target_key)
+        if target is None:
+            target = target_of(ops, precision, shots, output)
+            with self._lock:
+                self._targets[target_key] = target
+                self._trim(self._targets)
         from parsl_quantum.executors.dfk_executors import worker_slots
 
         slots = worker_slots([executor.label])

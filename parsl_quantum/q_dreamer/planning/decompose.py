@@ -391,16 +391,29 @@ def decompose(
 _CUT_BASIS = ["rz", "ry", "rx", "sx", "x", "h", "s", "sdg", "t", "tdg", "u", "p", "cx", "cz", "rzz"]
 
 
+_STANDARD_WIDTHS: dict[str, int] = {}
+"""Qiskit's standard gates' names and widths (``get_standard_gate_name_mapping`` builds every gate at
+each call)."""
+
+
+def _standard_widths() -> dict[str, int]:
+    if not _STANDARD_WIDTHS:
+        from qiskit.circuit.library import get_standard_gate_name_mapping
+
+        mapping = get_standard_gate_name_mapping()
+        _STANDARD_WIDTHS.update({name: gate.num_qubits for name, gate in mapping.items()})
+    return _STANDARD_WIDTHS
+
+
 def cuttable(circuit: Any) -> Any:
     """``circuit`` in standard gates of one or two qubits, as the cut finder needs (transpiled to a small
     basis only when it holds larger or composite gates), with an identity on each qubit no gate acts on
     (the addon's partitioning leaves such a qubit in no piece: Bernstein-Vazirani's for a 0 bit)."""
     from qiskit import transpile
-    from qiskit.circuit.library import get_standard_gate_name_mapping
 
-    standard = get_standard_gate_name_mapping()
+    widths = _standard_widths()
     names = set(circuit.count_ops()) - {"barrier"}
-    if not all(n in standard and standard[n].num_qubits <= 2 for n in names):
+    if not all(widths.get(n, 3) <= 2 for n in names):
         circuit = transpile(circuit, basis_gates=_CUT_BASIS, optimization_level=0)
     acted = {
         circuit.find_bit(q).index
