@@ -75,8 +75,13 @@ def fewest_subexperiments(cut_circuit: Any, subsystems: int) -> int:
             basis = qpdbasis_from_instruction(Move())
         else:
             continue
-        terms *= max(1, sum(1 for c in basis.coeffs if float(c) != 0.0))
+        terms *= _nonzero_terms(basis)
     return subsystems * terms
+
+
+def _nonzero_terms(basis: Any) -> int:
+    """Terms of nonzero weight in a QPD basis (at least one)."""
+    return max(1, sum(1 for c in basis.coeffs if float(c) != 0.0))
 
 
 def _measuring_share(basis: Any, side: int) -> float:
@@ -97,10 +102,7 @@ def fewest_cut_terms(circuit: Any) -> int:
     from qiskit_addon_cutting.instructions import Move
     from qiskit_addon_cutting.qpd import qpdbasis_from_instruction
 
-    def nonzero(basis: Any) -> int:
-        return max(1, sum(1 for c in basis.coeffs if float(c) != 0.0))
-
-    fewest = nonzero(qpdbasis_from_instruction(Move()))
+    fewest = _nonzero_terms(qpdbasis_from_instruction(Move()))
     seen: set[Any] = set()
     for inst in circuit.data:
         operation = inst.operation
@@ -111,7 +113,7 @@ def fewest_cut_terms(circuit: Any) -> int:
             continue
         seen.add(key)
         try:
-            fewest = min(fewest, nonzero(qpdbasis_from_instruction(operation)))
+            fewest = min(fewest, _nonzero_terms(qpdbasis_from_instruction(operation)))
         except (ValueError, TypeError):
             continue
     return fewest

@@ -317,11 +317,11 @@ def combine(
         groups = layout.groups[label]
         width = max(len(g.masks) for g in groups)
         values = np.zeros((1 + batches, len(runs), width))
-        spread = np.zeros((len(runs), width, width))
+        within = np.zeros((len(runs), width, width))  # each subexperiment's covariance
         for i, run in enumerate(runs):
             group = groups[i % len(groups)]
             k = len(group.masks)
-            values[:, i, :k], spread[i, :k, :k] = _expectations(run, group, batches)
+            values[:, i, :k], within[i, :k, :k] = _expectations(run, group, batches)
         values = values.reshape(1 + batches, indices, len(groups), width)
         # each term's value in this subsystem averages some (group, position) values: a linear map
         lookups = layout.lookups[label]
@@ -333,9 +333,9 @@ def combine(
         terms = np.einsum("tg,big->bit", average, flat)  # (1 + batches, indices, terms)
         product *= terms
         blocks = np.zeros((indices, len(groups) * width, len(groups) * width))
-        spread = spread.reshape(indices, len(groups), width, width)
+        within = within.reshape(indices, len(groups), width, width)
         for m in range(len(groups)):  # different groups are different subexperiments: independent
-            blocks[:, m * width : (m + 1) * width, m * width : (m + 1) * width] = spread[:, m]
+            blocks[:, m * width : (m + 1) * width, m * width : (m + 1) * width] = within[:, m]
         means[label] = terms[0]
         covariances[label] = _Projected(average, blocks)
     per_pauli = np.einsum("bit,i->bt", product, layout.weights)  # (1 + batches, terms)
