@@ -309,13 +309,48 @@ def strip_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
         return circuit
     kept = [inst for inst, is_final in zip(circuit.data, final, strict=True) if not is_final]
     if not any(_clbits_read(inst) for inst in kept):
-        # Nothing classical is left: Qiskit's pass also drops the idle bits (and keeps the layout).
-        stripped = circuit.remove_final_measurements(inplace=False)
+        # Nothing classical is left: the classical bits go, and so do the barriers only final
+        # measurements followed (as with Qiskit's pass).
+        quantum = _quantum_only(circuit, kept)
+        if quantum is not None:
+            return quantum
+        stripped = circuit.remove_final_measurements(inplace=False)  # loose bits, a layout, variables
         if not count_measurements(stripped):
             return stripped
     out = circuit.copy_empty_like()
     for inst in kept:
         out.append(inst)
+    return out
+
+
+def _quantum_only(circuit: QuantumCircuit, kept: list[Any]) -> QuantumCircuit | None:
+    """A circuit of ``circuit``'s quantum registers alone holding the ``kept`` instructions, less the
+    barriers nothing but removed measurements followed; ``None`` where that would lose something (qubits
+    outside registers, a layout, classical variables): then Qiskit's slower pass does it."""
+    from qiskit import QuantumCircuit
+
+    if (
+        circuit.layout is not None
+        or circuit.num_vars
+        or circuit.num_stretches
+        or [q for register in circuit.qregs for q in register] != list(circuit.qubits)
+    ):
+        return None
+    touched: set[Any] = set()  # qubits something kept acts on later
+    final_barrier = [False] * len(kept)
+    for index in range(len(kept) - 1, -1, -1):
+        inst = kept[index]
+        if inst.operation.name == "barrier" and not touched.intersection(inst.qubits):
+            final_barrier[index] = True
+            continue
+        touched.update(inst.qubits)
+    out = QuantumCircuit(
+        *circuit.qregs,
+        name=circuit.name,
+        global_phase=circuit.global_phase,
+        metadata=dict(circuit.metadata or {}),
+    )
+    append_instructions(out, (inst for inst, drop in zip(kept, final_barrier, strict=True) if not drop))
     return out
 
 

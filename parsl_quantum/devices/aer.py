@@ -148,6 +148,9 @@ class AerDevice(Device):
         self.max_deferred = MAX_DEFERRED if dense and "noise_model" not in options else 0
         # The same condition lets counts be drawn from the measured qubits' marginal (a pure state).
         self.samples_marginals = bool(self.max_deferred) and bool(marginal_sampling)
+        # Aer simulates only the qubits the measurements depend on (its truncation pass, on by default):
+        # Q-Dreamer's model counts the light cone's qubits and gates for it.
+        self.truncates = bool(options.get("enable_truncation", True))
         self._prepared: dict[
             tuple[Hashable, int], list[QuantumCircuit | MarginalForm]
         ] = {}  # see sample_assigned

@@ -140,7 +140,7 @@ def test_the_work_ahead_comes_from_the_executors_pilots_queue_and_estimator():
 
 
 def test_the_profile_keeps_the_fixed_costs_under_a_new_version():
-    assert PROFILE_VERSION == 6
+    assert PROFILE_VERSION == 7
     pilot = PilotModel(
         "cpu",
         "cpu",
@@ -156,8 +156,9 @@ def test_the_profile_keeps_the_fixed_costs_under_a_new_version():
     )
     profile = Profile(pilots={"cpu": pilot}, reconstruction=reconstruction)
     data = json.loads(profile.to_json())
-    assert data["version"] == 6
+    assert data["version"] == 7
     assert data["pilots"]["cpu"]["simulator"]["samples_marginals"] is False
+    assert data["pilots"]["cpu"]["simulator"]["truncates"] is False
     assert (data["pilots"]["cpu"]["latency"], data["pilots"]["cpu"]["dispatch"]) == (0.014, 7e-5)
     assert (data["reconstruction"]["launch"], data["reconstruction"]["estimate_per_basis"]) == (0.0011, 0.002)
     assert Profile.from_json(profile.to_json()) == profile

@@ -11,7 +11,7 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from qiskit import QuantumCircuit
+from qiskit import ClassicalRegister, QuantumCircuit
 
 from parsl_quantum.q_dreamer.model.calibrate import PROFILE_VERSION, Profile, fit_simulator, relative_errors
 from parsl_quantum.q_dreamer.model.models import (
@@ -48,7 +48,82 @@ def test_a_reset_ends_what_a_measurement_before_it_could_reach():
     qc.h(0)
     qc.barrier()
     qc.measure(0, 1)
-    assert CircuitFeatures.of(qc) == CircuitFeatures(2, 2, 0, 2, 0)
+    assert CircuitFeatures.of(qc) == CircuitFeatures(2, 2, 0, 2, 0, 1, 2)  # qubit 1 idle: outside the cone
+
+
+def _aer_active_qubits(qc: QuantumCircuit) -> int:
+    """How many qubits Aer simulates of ``qc`` (after its truncation pass), from its own metadata."""
+    from qiskit import transpile
+    from qiskit_aer import AerSimulator
+
+    simulator = AerSimulator(method="statevector")
+    result = simulator.run(transpile(qc, simulator, optimization_level=0), shots=1).result()
+    return len(result.results[0].metadata["active_input_qubits"])
+
+
+def _measuring(qc: QuantumCircuit, qubits: list[int]) -> QuantumCircuit:
+    out = qc.copy()
+    out.add_register(ClassicalRegister(len(qubits), "end"))
+    out.measure(qubits, out.cregs[-1])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("measured", [[0], [2, 5], [0, 3, 7], list(range(9))])
+def test_the_light_cone_has_the_qubits_aer_simulates(seed, measured):
+    from qiskit.circuit.random import random_circuit
+
+    qc = _measuring(random_circuit(9, 3, max_operands=2, seed=seed), measured)
+    features = CircuitFeatures.of(qc)
+    qubits, gates = features.simulated(truncates=True)
+    assert qubits == _aer_active_qubits(qc)
+    assert features.simulated(truncates=False) == (features.qubits, features.gates)
+    assert gates <= features.gates
+
+
+def test_a_chain_measured_at_its_start_is_simulated_on_few_qubits():
+    from parsl_quantum.q_dreamer.model.calibrate import benchmark_circuit
+
+    qc = benchmark_circuit(12, 2, 0, 1)  # RY RZ per qubit and a CX chain, twice; qubit 0 measured
+    features = CircuitFeatures.of(qc)
+    assert (features.cone_qubits, features.cone_gates) == (3, 13) == (_aer_active_qubits(qc), 13)
+    # backwards from the measurement: CX(0,1), RY RZ on q0 q1, then CX(1,2), CX(0,1), RY RZ on q0-q2
+    whole = benchmark_circuit(12, 2, 0)
+    assert CircuitFeatures.of(whole).cone_qubits is None  # every qubit measured: the whole circuit
+
+
+def test_a_truncating_model_pays_the_state_terms_for_the_cone_only():
+    cone = CircuitFeatures(20, 100, 19, 1, 0, 3, 13)
+    plain = SimulatorModel(c0=0.0, c1=1.0, c2=0.0, c5=0.0)
+    truncating = SimulatorModel(c0=0.0, c1=1.0, c2=0.0, c5=0.0, truncates=True)
+    assert plain.seconds(cone, 10) == 100 * 2.0**20
+    assert truncating.seconds(cone, 10) == 13 * 2.0**3
+    assert truncating.state_seconds(cone, 10) == 13 * 2.0**3
+    deferred = CircuitFeatures(20, 100, 19, 2, 1, 3, 13).deferred(1)
+    assert (deferred.cone_qubits, deferred.cone_gates) == (4, 14)
+
+
+def test_the_fit_recovers_a_truncating_device():
+    truth = SimulatorModel(c0=1e-3, c1=2e-9, c2=3e-7, c5=1.5e-7, truncates=True)
+    shapes = [
+        CircuitFeatures(q, 6 * q - 2, 2 * q - 2, m, 0, *((None, None) if m >= q else (m + 2, 6 * m + 7)))
+        for q in (8, 12, 16, 20)
+        for m in (1, 2, q)
+    ]
+    samples = [
+        {
+            **{k: getattr(f, k) for k in f.__dataclass_fields__},
+            "shots": shots,
+            "seconds": truth.seconds(f, shots),
+            "truncates": True,
+        }
+        for f in shapes
+        for shots in (1000, 16000)
+    ]
+    fitted = fit_simulator(samples, memory_bytes=8e9)
+    assert fitted.truncates
+    assert max(abs(e) for e in relative_errors(fitted, samples)) < 0.01
+    assert fitted.c2 == pytest.approx(3e-7, rel=0.05)
 
 
 def test_a_measurement_before_a_classically_controlled_block_is_mid_circuit():

@@ -35,7 +35,7 @@ from parsl_quantum.q_dreamer.model.models import (
     time_terms,
 )
 
-PROFILE_VERSION = 6
+PROFILE_VERSION = 7
 
 
 @dataclass
@@ -173,6 +173,7 @@ def time_circuits(specs: list[tuple[int, ...]], *, device: Any) -> list[dict[str
                 "ancillas": _deferred_ancillas(device, circuit, shots),
                 "max_deferred": int(getattr(device, "max_deferred", 0)),
                 "samples_marginals": bool(getattr(device, "samples_marginals", False)),
+                "truncates": bool(getattr(device, "truncates", False)),
             }
         )
     return out
@@ -319,7 +320,8 @@ def simulator_specs(max_qubits: int, noisy: bool) -> list[tuple[int, ...]]:
 
 def _features(sample: dict[str, float]) -> CircuitFeatures:
     keys = ("qubits", "gates", "two_qubit_gates", "measurements", "mid_measurements")
-    return CircuitFeatures(*(int(sample[k]) for k in keys))
+    cone = [sample.get(k) for k in ("cone_qubits", "cone_gates")]
+    return CircuitFeatures(*(int(sample[k]) for k in keys), *(None if c is None else int(c) for c in cone))
 
 
 def fit_simulator(
@@ -331,7 +333,8 @@ def fit_simulator(
     rows, targets = [], []
     for s in samples:
         features = _features(s).deferred(int(s.get("ancillas", 0)))  # what the device ran
-        row = np.array(time_terms(features, int(s["shots"]), bool(s.get("samples_marginals", False))))
+        marginal, truncates = bool(s.get("samples_marginals", False)), bool(s.get("truncates", False))
+        row = np.array(time_terms(features, int(s["shots"]), marginal, truncates))
         weight = 1.0 / max(s["seconds"], 1e-4)
         rows.append(row * weight)
         targets.append(s["seconds"] * weight)
@@ -348,6 +351,7 @@ def fit_simulator(
         memory_bytes=memory_bytes,
         max_deferred=max((int(s.get("max_deferred", 0)) for s in samples), default=0),
         samples_marginals=any(bool(s.get("samples_marginals", False)) for s in samples),
+        truncates=any(bool(s.get("truncates", False)) for s in samples),
     )
 
 

@@ -19,7 +19,9 @@ Simulator time
     :math:`n + m` qubits measured at the end: no branches. A device that draws the counts of a circuit
     measured only at the end from its measured qubits' marginal (``samples_marginals``; noiseless Aer
     does, see :mod:`~parsl_quantum.devices.marginal_sampling`) pays the per-shot terms per distinct
-    outcome instead: :math:`s` becomes :math:`\min(s, 2^M)` (:meth:`SimulatorModel.sampled`).
+    outcome instead: :math:`s` becomes :math:`\min(s, 2^M)` (:meth:`SimulatorModel.sampled`). A device
+    that truncates (Aer does by default) simulates only the backward light cone of the measurements:
+    there :math:`n` and :math:`G` are the cone's qubits and gates (:meth:`CircuitFeatures.simulated`).
 
 Simulator memory
     :math:`16 \cdot 2^n` bytes for a double-precision statevector: whether a width fits a pilot.
@@ -49,6 +51,10 @@ class CircuitFeatures:
     qubits, gates, two_qubit_gates, measurements, mid_measurements
         Width; gates (measurements, resets and barriers excluded); two-qubit gates; measurements; and
         measurements whose qubit's later state reaches a later measurement (see :meth:`of`).
+    cone_qubits, cone_gates
+        The qubits and gates in the backward light cone of the measurements, where it is narrower than
+        the circuit (``None``: the whole circuit). A simulator that truncates (Aer's
+        ``enable_truncation``, on by default) simulates only these.
     """
 
     qubits: int
@@ -56,6 +62,8 @@ class CircuitFeatures:
     two_qubit_gates: int
     measurements: int
     mid_measurements: int
+    cone_qubits: int | None = None
+    cone_gates: int | None = None
 
     @classmethod
     def of(cls, circuit: Any) -> CircuitFeatures:
@@ -69,6 +77,8 @@ class CircuitFeatures:
         ops = circuit.count_ops()
         not_gates = {"measure", "reset", "barrier", "delay"}
         live: set[int] = set()  # qubits whose state reaches a later measurement
+        cone: set[int] = set()  # qubits some measurement depends on through the gates (resets kept)
+        cone_gates = 0
         controlled = False  # a classically controlled block comes later
         mid = 0
         two_qubit = 0
@@ -80,6 +90,7 @@ class CircuitFeatures:
             if name == "measure":
                 mid += sum(1 for q in qubits if q in live or controlled)
                 live.update(qubits)
+                cone.update(qubits)
                 continue
             if name == "reset":
                 live.difference_update(qubits)
@@ -91,8 +102,14 @@ class CircuitFeatures:
                 live.update(qubits)
             elif live.intersection(qubits):
                 live.update(qubits)
+            if controlled or cone.intersection(qubits):
+                cone.update(qubits)
+                cone_gates += 1
         gates = sum(v for k, v in ops.items() if k not in not_gates)
-        return cls(circuit.num_qubits, gates, two_qubit, int(ops.get("measure", 0)), mid)
+        measurements = int(ops.get("measure", 0))
+        if not measurements or (len(cone) >= circuit.num_qubits and cone_gates >= gates):
+            return cls(circuit.num_qubits, gates, two_qubit, measurements, mid)
+        return cls(circuit.num_qubits, gates, two_qubit, measurements, mid, len(cone), cone_gates)
 
     def deferred(self, ancillas: int) -> CircuitFeatures:
         """The features of this circuit with its mid-circuit measurements deferred onto ``ancillas``
@@ -105,7 +122,15 @@ class CircuitFeatures:
             self.two_qubit_gates + ancillas,
             self.measurements,
             0,
+            None if self.cone_qubits is None else self.cone_qubits + ancillas,
+            None if self.cone_gates is None else self.cone_gates + ancillas,
         )
+
+    def simulated(self, truncates: bool) -> tuple[int, int]:
+        """``(qubits, gates)`` a simulator runs: the light cone's if it ``truncates``, else all."""
+        if truncates and self.cone_qubits is not None and self.cone_gates is not None:
+            return self.cone_qubits, self.cone_gates
+        return self.qubits, self.gates
 
     def branches(self, shots: int) -> int:
         """Distinct simulations the circuit needs: one per mid-circuit outcome, at most one per shot."""
@@ -130,6 +155,9 @@ class SimulatorModel:
     samples_marginals
         Whether the device draws the counts of a circuit measured only at the end from its measured
         qubits' marginal (see :meth:`sampled`).
+    truncates
+        Whether the device simulates only the light cone of the measurements (Aer's truncation): the
+        state-sized terms then count :attr:`CircuitFeatures.cone_qubits` and ``cone_gates``.
     """
 
     c0: float = 0.01
@@ -142,6 +170,7 @@ class SimulatorModel:
     memory_bytes: float = 8e9
     max_deferred: int = 0
     samples_marginals: bool = False
+    truncates: bool = False
 
     def as_run(self, features: CircuitFeatures, shots: int) -> CircuitFeatures:
         """The features of the circuit the device runs for ``features``: with its mid-circuit
@@ -160,13 +189,13 @@ class SimulatorModel:
     def seconds(self, features: CircuitFeatures, shots: int) -> float:
         """Predicted seconds to sample ``shots`` shots of a circuit with ``features``."""
         features = self.as_run(features, shots)
-        t = time_terms(features, shots, self.samples_marginals)
+        t = time_terms(features, shots, self.samples_marginals, self.truncates)
         return self.c0 + self.c1 * t[1] + self.c2 * t[2] + self.c3 * t[3] + self.c4 * t[4] + self.c5 * t[5]
 
     def state_seconds(self, features: CircuitFeatures, shots: int) -> float:
         """The part of :meth:`seconds` that grows with the state: gates times amplitudes, trajectories."""
         features = self.as_run(features, shots)
-        terms = time_terms(features, shots, self.samples_marginals)
+        terms = time_terms(features, shots, self.samples_marginals, self.truncates)
         return self.c1 * terms[1] + self.c3 * terms[3]
 
     def memory(self, qubits: int) -> float:
@@ -189,10 +218,13 @@ def sampled_shots(features: CircuitFeatures, shots: int, samples_marginals: bool
     return 2**features.measurements
 
 
-def time_terms(features: CircuitFeatures, shots: int, samples_marginals: bool) -> tuple[float, ...]:
+def time_terms(
+    features: CircuitFeatures, shots: int, samples_marginals: bool, truncates: bool = False
+) -> tuple[float, ...]:
     """The terms the simulator time model's coefficients ``c0`` ... ``c5`` multiply, for a circuit run
-    with ``features`` (see the module documentation)."""
-    volume = max(features.gates, 1) * 2.0**features.qubits
+    with ``features`` (see the module documentation) on a device that ``truncates`` or not."""
+    qubits, gates = features.simulated(truncates)
+    volume = max(gates, 1) * 2.0**qubits
     paid = sampled_shots(features, shots, samples_marginals)
     return (
         1.0,
