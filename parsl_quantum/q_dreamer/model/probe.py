@@ -56,17 +56,20 @@ logger = logging.getLogger(__name__)
 
 
 def time_probe(qpy: Any, repeat: int, shots: int, repeats: int, *, device: Any) -> tuple[float, int]:
-    """Worker side of a probe: the fastest of ``repeats`` timings of ``repeat`` copies of the probe (the
+    """Worker side of a probe: the median of ``repeats`` timings of ``repeat`` copies of the probe (the
     one circuit ``qpy`` holds, a :class:`~parsl_quantum.circuits.normalize.QpyCircuits`) run in one
-    call on the pilot's ``device``, per copy, and the number of distinct outcomes the probe gave."""
+    call on the pilot's ``device``, per copy (the statistic calibration keeps), and the number of
+    distinct outcomes the probe gave."""
+    import statistics
+
     (probe,) = qpy.unpack()
-    best = float("inf")
+    timings = []
     counts: list[dict[str, int]] = [{}]
     for _ in range(max(1, repeats)):
         begin = time.perf_counter()
         counts = device.sample([probe] * repeat, shots=shots)
-        best = min(best, (time.perf_counter() - begin) / repeat)
-    return best, len(counts[0])
+        timings.append((time.perf_counter() - begin) / repeat)
+    return statistics.median(timings), len(counts[0])
 
 
 def slice_circuit(circuit: Any, width: int) -> Any:
@@ -99,7 +102,7 @@ class Prober:
     measured
         Measurements kept from earlier plans, by key (see :attr:`Profile.measured`); filled as it goes.
     repeats
-        Timings per probe (the fastest is kept).
+        Timings per probe (their median is kept).
     timeout_s
         Longest wait for one probe. A pilot whose probe timed out or failed is not probed again in this
         plan; its model stays as calibrated.
