@@ -154,8 +154,7 @@ PARALLEL_PROBE = (16, 4, 1, 4000)
 def time_circuits(specs: list[tuple[int, ...]], *, device: Any) -> list[dict[str, float]]:
     """Time ``device.sample`` on benchmark circuits ``(qubits, layers, mid, shots[, measured])`` (runs on a
     worker): the median of three timings of each, as the no-op tasks are timed. The model predicts what a
-    task meets on the host as it is; the fastest of three is what it meets on its best moment, and on a
-    shared host that is a tenth or more below the typical run."""
+    task meets on the host as it is, not what it meets at its best moment."""
     out = []
     device.sample(benchmark_circuit(2, 1, 0), shots=10)  # warm the device up
     for spec in specs:
