@@ -261,7 +261,9 @@ def test_the_headline_counts_the_users_tasks_apart_from_calibration(finished_run
     ran = [t for t in run.user_tasks if t.ran]
     assert summary.median_run_s == pytest.approx(float(np.median([t.run_time for t in ran])))
     noops = [t.run_time for t in calibration if t.name == "noop"]
-    assert summary.median_run_s > 10 * max(noops)  # the user's work, not the calibration's no-ops
+    # the user's work, not the calibration's no-ops: against their typical run time (one no-op held up by
+    # the busy host took a fifth of a quick GHZ task's median in one CI run)
+    assert summary.median_run_s > 10 * float(np.median(noops))
     first = min(t.submit for t in run.user_tasks)
     assert summary.wall_s == pytest.approx(max(t.done for t in run.user_tasks) - first)
 
