@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -87,22 +87,43 @@ def _basis_bits(key: str) -> int:
     return int(key.split(" ", 1)[0], 2)
 
 
+def _outcome_values(keys: Sequence[str]) -> np.ndarray:
+    """The basis register's bits of each counts key as integers: unsigned 64-bit where they fit (and
+    NumPy counts bits), else Python integers."""
+    first = keys[0] if keys else ""
+    width = len(first.split(" ", 1)[0])
+    fits = width <= 64 and hasattr(np, "bitwise_count")
+    dtype: Any = np.uint64 if fits else object
+    if " " in first:
+        return np.fromiter((_basis_bits(k) for k in keys), dtype=dtype, count=len(keys))
+    return np.fromiter((int(k, 2) for k in keys), dtype=dtype, count=len(keys))
+
+
+def _parities(values: np.ndarray, mask: int) -> np.ndarray:
+    """1 where an outcome has an odd number of ones under ``mask``, else 0."""
+    if values.dtype == np.uint64 and mask < 1 << 64:
+        return np.bitwise_count(values & np.uint64(mask)) & 1
+    return np.array([(int(v) & mask).bit_count() & 1 for v in values], dtype=np.int64)
+
+
 def pauli_expectations(counts: dict[str, int], labels: Sequence[str]) -> dict[str, tuple[float, float]]:
     """Mean and standard error of each Pauli in ``labels`` from counts taken in a shared basis.
+
+    Each outcome's bits are read once; every label's signs are then one vectorised pass over them.
 
     Returns
     -------
     dict
         ``label -> (mean, standard error of the mean)``.
     """
-    values = np.fromiter((_basis_bits(k) for k in counts), dtype=object, count=len(counts))
+    values = _outcome_values(list(counts))
     weights = np.fromiter(counts.values(), dtype=float, count=len(counts))
     shots = weights.sum()
     out = {}
     for label in labels:
         n = len(label)
         mask = sum(1 << q for q in range(n) if label[n - 1 - q] != "I")
-        signs = np.array([1.0 - 2.0 * ((int(v) & mask).bit_count() & 1) for v in values])
+        signs = 1.0 - 2.0 * _parities(values, mask)
         mean = float(signs @ weights / shots)
         out[label] = (mean, float(np.sqrt(max(1.0 - mean * mean, 0.0) / shots)))
     return out

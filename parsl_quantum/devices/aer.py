@@ -14,6 +14,7 @@ from parsl_quantum.circuits.normalize import (
     require_measurements,
     terminal_measurements_last,
 )
+from parsl_quantum.devices.counts import counts_of
 from parsl_quantum.devices.device import Device, DeviceCapabilities, bind_all
 from parsl_quantum.devices.hardware import detect_gpus, job_memory_bytes, max_statevector_qubits
 from parsl_quantum.devices.marginal_sampling import MarginalForm, draw_counts, marginal_form
@@ -237,7 +238,7 @@ class AerDevice(Device):
         if sampled:
             result = self._simulator.run([circuits[i] for i in sampled], shots=shots).result()
             for j, i in enumerate(sampled):
-                counts[i] = dict(result.get_counts(j))
+                counts[i] = counts_of(result, j)
         return counts
 
     def _sample(self, circuits: list[QuantumCircuit], shots: int) -> list[dict[str, int]]:

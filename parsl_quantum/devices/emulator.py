@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from parsl_quantum.circuits.normalize import active_qubits
 from parsl_quantum.circuits.packing import independent_parts, restrict_target
+from parsl_quantum.devices.counts import counts_of
 from parsl_quantum.devices.hardware import job_memory_bytes, max_statevector_qubits
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ class CompactNoiseEmulator:
                 memories[i].append(result.data(0)["memory"])
                 headers[i] = result.results[0].header
             else:
-                counts[i] = dict(result.get_counts(0))
+                counts[i] = counts_of(result, 0)
         for i, memory in enumerate(memories):
             if memory:
                 counts[i] = join_outcomes(memory, headers[i])

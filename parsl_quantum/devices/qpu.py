@@ -30,6 +30,7 @@ from parsl_quantum.circuits.packing import (
     restrict_target,
     split_counts,
 )
+from parsl_quantum.devices.counts import counts_of
 from parsl_quantum.devices.device import Device, DeviceCapabilities
 from parsl_quantum.errors import DeviceInputError, TooManyQubitsError
 
@@ -87,7 +88,7 @@ class BackendRunner:
             result = self._backend.run(circuits, **options).result()
         except Exception as exc:
             raise BackendError(f"job on '{self._backend.name}' failed: {type(exc).__name__}: {exc}") from exc
-        return [dict(result.get_counts(i)) for i in range(len(circuits))]
+        return [counts_of(result, i) for i in range(len(circuits))]
 
 
 @dataclass(frozen=True)
