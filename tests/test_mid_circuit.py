@@ -272,6 +272,27 @@ def test_gates_no_measurement_observes_are_dropped_and_the_measurement_is_then_t
     assert abs(counts["11"] / SHOTS - both_one) < 5 * math.sqrt(both_one * (1 - both_one) / SHOTS)
 
 
+def test_a_noiseless_aer_device_runs_only_the_gates_its_measurements_observe():
+    from qiskit_aer.noise import NoiseModel, depolarizing_error
+
+    qc = QuantumCircuit(4, 1, name="one_of_four")
+    qc.ry(0.7, range(4))
+    qc.cx(0, 1)
+    qc.cx(2, 3)  # neither q2 nor q3 reaches the measured q1
+    qc.rz(0.2, 3)
+    qc.measure(1, 0)
+    aer = get_device("aer", seed_simulator=4)
+    (ready,) = aer._ready([qc], SHOTS)
+    assert [i.operation.name for i in ready.data] == ["ry", "ry", "cx", "measure"]
+    noise = NoiseModel()
+    noise.add_all_qubit_quantum_error(depolarizing_error(0.01, 1), ["ry"])
+    (kept,) = get_device("aer", noise_model=noise)._ready([qc], SHOTS)
+    assert len(kept.data) == len(qc.data)  # noise may act where nothing is observed: all kept
+    counts = aer.sample(qc, shots=SHOTS)
+    one = (math.sin(0.35) ** 2 * math.cos(0.35) ** 2) * 2  # q1 ends |1> when exactly one of q0, q1 is
+    assert abs(counts.get("1", 0) / SHOTS - one) < 5 * math.sqrt(one * (1 - one) / SHOTS)
+
+
 def test_rebuilt_circuits_do_not_share_parametrised_operations_with_the_original():
     from qiskit.circuit import Parameter
 
