@@ -42,6 +42,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.apt import install, install_lock
+
 #: Programs every cluster needs, and the Debian package that provides each.
 PROGRAMS = {
     "slurmctld": "slurmctld",
@@ -87,13 +89,6 @@ def missing_programs(programs: dict[str, str] = PROGRAMS) -> list[str]:
     return [p for p in programs if which(p) is None]
 
 
-def _apt_get(*args: str, timeout: float) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    return subprocess.run(
-        ["apt-get", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
 def ensure_installed(programs: dict[str, str] = PROGRAMS, timeout: float = 900.0) -> None:
     """Install the Debian packages of the missing ``programs`` with apt-get.
 
@@ -118,16 +113,14 @@ def ensure_installed(programs: dict[str, str] = PROGRAMS, timeout: float = 900.0
         )
     if which("apt-get") is None:
         raise SlurmClusterError(f"{what}; apt-get is not available to install {' '.join(packages)}")
-    install = ("install", "-y", "-q", "--no-install-recommends", *packages)
-    result = _apt_get(*install, timeout=timeout)
-    if result.returncode != 0:
-        update = _apt_get("update", "-q", timeout=timeout)
-        result = _apt_get(*install, timeout=timeout)
+    with install_lock():
+        if not missing_programs(programs):
+            return  # another test process installed them while this one waited
+        result, updated = install(packages, timeout)
         if result.returncode != 0:
             raise SlurmClusterError(
                 f"{what}; 'apt-get install -y {' '.join(packages)}' failed (exit {result.returncode}):\n"
-                f"{_tail(result.stdout + result.stderr)}\napt-get update said:\n"
-                f"{_tail(update.stdout + update.stderr)}"
+                f"{_tail(result.stdout + result.stderr)}\napt-get update said:\n{_tail(updated)}"
             )
     still = missing_programs(programs)
     if still:

@@ -29,6 +29,7 @@ from parsl_quantum.report.figure import OUTCOME_COLOURS, PILOT_COLOURS, ROLE_COL
 from parsl_quantum.report.roles import OVERHEAD_ROLES
 from parsl_quantum.report.summary import summarise
 from tests import refs
+from tests.apt import install, install_lock
 from tests.executor_helpers import broken, ghz_counts, nap, spec
 
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
@@ -311,13 +312,9 @@ def chromium():
     """Headless Chromium: Debian's ``chromium``, installed with apt-get when missing (as root)."""
     found = chromium_binary()
     if found is None and shutil.which("apt-get") and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "chromium"]
-        if subprocess.run(install, env=env, capture_output=True, timeout=900, check=False).returncode:
-            subprocess.run(
-                ["apt-get", "update", "-q"], env=env, capture_output=True, timeout=600, check=False
-            )
-            subprocess.run(install, env=env, capture_output=True, timeout=900, check=False)
+        with install_lock():
+            if chromium_binary() is None:
+                install(["chromium"], timeout=900, recommends=True)  # its fonts
         found = chromium_binary()
     if found is None:
         message = "headless Chromium is missing and could not be installed (Debian package 'chromium')"
