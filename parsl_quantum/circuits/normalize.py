@@ -225,7 +225,8 @@ def append_instructions(circuit: QuantumCircuit, instructions: Any) -> None:
     instruction (milliseconds for a cut fragment rebuilt on a worker); an instruction taken from a circuit
     on the same bits needs none of it. Control flow, and an operation with symbolic parameters or
     classical expressions, still go through ``append``, which validates them and copies a parametrised
-    operation so that the two circuits do not share it.
+    operation so that the two circuits do not share it; a standard gate needs no copy (the circuit keeps
+    its parameters itself and gives a new gate object each time one is read).
     """
     from qiskit.circuit import ControlFlowOp, ParameterExpression
     from qiskit.circuit.classical import expr
@@ -233,7 +234,11 @@ def append_instructions(circuit: QuantumCircuit, instructions: Any) -> None:
     checked = (ParameterExpression, expr.Expr)
     for instruction in instructions:
         operation = instruction.operation
-        if isinstance(operation, ControlFlowOp) or any(isinstance(p, checked) for p in operation.params):
+        if isinstance(operation, ControlFlowOp) or (
+            # a standard gate's parameters are held by the circuit, not by a shared Python object
+            getattr(operation, "_standard_gate", None) is None
+            and any(isinstance(p, checked) for p in operation.params)
+        ):
             circuit.append(instruction)
         else:
             circuit._append(instruction)
@@ -294,10 +299,17 @@ def drop_unobserved_gates(circuit: QuantumCircuit) -> QuantumCircuit:
     # a copy less the dropped instructions: rebuilding it instruction by instruction would copy every
     # parametrised gate (a cut template's fragments are all parametrised), ten times the cost
     out = circuit.copy()
-    kept_data = out.data
-    for index in range(len(keep) - 1, -1, -1):
-        if not keep[index]:
-            del kept_data[index]
+    runs: list[list[int]] = []  # the dropped instructions as runs [start, end), deleted a run at a time
+    for index, kept in enumerate(keep):
+        if kept:
+            continue
+        if runs and runs[-1][1] == index:
+            runs[-1][1] = index + 1
+        else:
+            runs.append([index, index + 1])
+    out_data = out.data
+    for start, end in reversed(runs):
+        del out_data[start:end]
     return out
 
 
