@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from parsl_quantum.circuits.normalize import active_qubits
 from parsl_quantum.circuits.packing import independent_parts, restrict_target
-from parsl_quantum.devices.counts import counts_of
+from parsl_quantum.devices.counts import counts_of, keyed_counts
 from parsl_quantum.devices.hardware import job_memory_bytes, max_statevector_qubits
 
 if TYPE_CHECKING:
@@ -179,8 +179,6 @@ def join_outcomes(parts: list[list[str]], header: Any) -> dict[str, int]:
     """
     from collections import Counter
 
-    from qiskit.result.postprocess import format_counts_memory
-
     shots = {len(memory) for memory in parts}
     if len(shots) != 1:
         raise ValueError(f"parts ran different shots: {sorted(shots)}")
@@ -188,7 +186,7 @@ def join_outcomes(parts: list[list[str]], header: Any) -> dict[str, int]:
     for memory in parts[1:]:
         joined = [a | int(b, 16) for a, b in zip(joined, memory, strict=True)]
     header = header if isinstance(header, dict) else header.to_dict()
-    return {format_counts_memory(hex(value), header): n for value, n in Counter(joined).items()}
+    return keyed_counts(Counter(joined).items(), header)
 
 
 def relabel(circuit: QuantumCircuit, qubits: tuple[int, ...]) -> QuantumCircuit:

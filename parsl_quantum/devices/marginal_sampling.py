@@ -69,18 +69,17 @@ class MarginalForm:
             Counts keyed as ``Result.get_counts`` keys them: classical bit 0 rightmost, registers
             separated by spaces, last register first; outcomes never drawn left out.
         """
-        from qiskit.result.postprocess import format_counts
+        from parsl_quantum.devices.counts import keyed_counts
 
         p = np.clip(np.asarray(probabilities, dtype=float), 0.0, None)
         drawn = rng.multinomial(shots, p / p.sum())
-        hex_counts: dict[str, int] = {}
+        memories: dict[int, int] = {}
         for outcome in np.flatnonzero(drawn):
             memory = 0
             for position, slot in self.slots:
                 memory |= ((int(outcome) >> position) & 1) << slot
-            key = hex(memory)
-            hex_counts[key] = hex_counts.get(key, 0) + int(drawn[outcome])
-        return format_counts(hex_counts, self.header)
+            memories[memory] = memories.get(memory, 0) + int(drawn[outcome])
+        return keyed_counts(memories.items(), self.header)
 
 
 def marginal_form(circuit: QuantumCircuit, shots: int) -> MarginalForm | None:

@@ -84,3 +84,19 @@ def test_results_without_hexadecimal_counts_go_through_get_counts():
         }
     )
     assert counts_of(result, 0) == dict(result.get_counts(0)) == {"01": 2, "10": 1}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_keyed_counts_writes_keys_as_qiskit_formats_memory(seed):
+    from qiskit.result.postprocess import format_counts_memory
+
+    from parsl_quantum.devices.counts import keyed_counts
+
+    rng = np.random.default_rng(seed)
+    sizes = [int(s) for s in rng.integers(1, 6, size=int(rng.integers(1, 4)))]
+    header = {"creg_sizes": [[f"c{i}", s] for i, s in enumerate(sizes)], "memory_slots": sum(sizes)}
+    if seed % 5 == 0:
+        header = {}  # no layout: unpadded bits, as Qiskit writes them
+    outcomes = {int(v): int(rng.integers(1, 9)) for v in rng.integers(0, 2 ** sum(sizes), size=40)}
+    expected = {format_counts_memory(hex(v), header): n for v, n in outcomes.items()}
+    assert keyed_counts(outcomes.items(), header) == expected
