@@ -260,7 +260,7 @@ def _block_names(circuit: QuantumCircuit) -> set[str]:
     """Names of the operations of ``circuit``, those inside ``if_test`` blocks included."""
     names = set()
     for inst in circuit.data:
-        names.add(inst.operation.name)
+        names.add(inst.name)
         for block in getattr(inst.operation, "blocks", ()):
             names |= _block_names(block)
     return names
@@ -328,12 +328,12 @@ def _gates(block: QuantumCircuit, wires: Sequence[int]) -> tuple[Any, ...]:
     index = {q: wires[i] for i, q in enumerate(block.qubits)}
     return tuple(
         pennylane_gate(
-            QISKIT_TO_PENNYLANE[inst.operation.name],
+            QISKIT_TO_PENNYLANE[inst.name],
             [float(p) for p in inst.operation.params],
             [index[q] for q in inst.qubits],
         )
         for inst in block.data
-        if inst.operation.name not in SKIPPED_QISKIT_OPS
+        if inst.name not in SKIPPED_QISKIT_OPS
     )
 
 
@@ -402,7 +402,7 @@ def qiskit_to_pennylane(circuit: QuantumCircuit) -> PennyLaneCircuit:
     final = final_measurements(circuit)
     instructions: list[Any] = []
     for pos, inst in enumerate(circuit.data):
-        name = inst.operation.name
+        name = inst.name
         if name in SKIPPED_QISKIT_OPS:
             continue
         qubits = [qubit_index[q] for q in inst.qubits]

@@ -196,14 +196,14 @@ def defer_to_end(circuit: QuantumCircuit) -> QuantumCircuit:
         For classical control, naming the operation.
     """
     from qiskit import QuantumRegister
-    from qiskit.circuit import CircuitInstruction, ControlFlowOp, Measure
+    from qiskit.circuit import CircuitInstruction, Measure
     from qiskit.circuit.library import CXGate
 
     from parsl_quantum.circuits.normalize import append_instructions, measurement_scan
 
     terminal = measurement_scan(circuit, later_writes_count=True)
     needed = sum(
-        (inst.operation.name == "measure" and not last) or inst.operation.name == "reset"
+        (inst.name == "measure" and not last) or inst.name == "reset"
         for inst, last in zip(circuit.data, terminal, strict=True)
     )
     ancillas = QuantumRegister(needed, ANCILLA_REGISTER)
@@ -214,20 +214,20 @@ def defer_to_end(circuit: QuantumCircuit) -> QuantumCircuit:
     body: list[Any] = []
     measurements: list[Any] = []
     for inst, last in zip(circuit.data, terminal, strict=True):
-        op = inst.operation
-        if isinstance(op, ControlFlowOp) or op.name == "store":
+        name = inst.name  # not inst.operation: a standard gate's is built anew at each read
+        if inst.is_control_flow() or name == "store":
             raise UnsupportedOperationError(
                 f"circuit '{circuit.name}': measurements cannot be deferred past the operation "
-                f"'{op.name}', which reads classical bits"
+                f"'{name}', which reads classical bits"
             )
-        if op.name == "measure":
+        if name == "measure":
             qubit = inst.qubits[0]
             if not last:
                 anc = next(free)
                 body.append(CircuitInstruction(CXGate(), (qubit, anc), ()))
                 qubit = anc
             measurements.append(CircuitInstruction(Measure(), (qubit,), inst.clbits))
-        elif op.name == "reset":
+        elif name == "reset":
             anc = next(free)
             body.append(CircuitInstruction(CXGate(), (inst.qubits[0], anc), ()))
             body.append(CircuitInstruction(CXGate(), (anc, inst.qubits[0]), ()))

@@ -149,6 +149,8 @@ def require_measurements(circuit: QuantumCircuit) -> None:
 def _clbits_read(instruction: Any) -> set[Any]:
     """Classical bits an instruction reads or writes: its clbits, and the bits a ``store`` reads."""
     bits = set(instruction.clbits)
+    if instruction.name != "store":  # only a store reads an expression (reading any other operation
+        return bits  # would build a Python object for a standard gate)
     rvalue = getattr(instruction.operation, "rvalue", None)
     if rvalue is not None:
         from qiskit.circuit import ClassicalRegister, Clbit
@@ -178,10 +180,10 @@ def measurement_scan(circuit: QuantumCircuit, later_writes_count: bool) -> list[
     later_clbits: set[Any] = set()
     for index in range(len(data) - 1, -1, -1):
         inst = data[index]
-        is_measure = inst.operation.name == "measure"
+        is_measure = inst.name == "measure"
         if is_measure and not (set(inst.qubits) & later_qubits or set(inst.clbits) & later_clbits):
             final[index] = True
-        if inst.operation.name in ("barrier", "delay"):
+        if inst.name in ("barrier", "delay"):
             continue
         if not is_measure:  # measuring a qubit again in the same basis does not disturb the first outcome
             later_qubits.update(inst.qubits)
@@ -286,10 +288,13 @@ def drop_unobserved_gates(circuit: QuantumCircuit) -> QuantumCircuit:
     keep = [True] * len(data)
     for index in range(len(data) - 1, -1, -1):
         inst = data[index]
-        op = inst.operation
-        if op.name in ("barrier", "delay"):
+        if inst.name in ("barrier", "delay"):
             continue
-        plain_gate = isinstance(op, Gate) and not inst.clbits and getattr(op, "condition", None) is None
+        if inst.is_standard_gate():  # a plain gate (its operation is built anew at each read: not read)
+            plain_gate = True
+        else:
+            op = inst.operation
+            plain_gate = isinstance(op, Gate) and not inst.clbits and getattr(op, "condition", None) is None
         if plain_gate and not observed.intersection(inst.qubits):
             keep[index] = False
             continue
@@ -357,7 +362,7 @@ def _quantum_only(circuit: QuantumCircuit, kept: list[Any]) -> QuantumCircuit | 
     final_barrier = [False] * len(kept)
     for index in range(len(kept) - 1, -1, -1):
         inst = kept[index]
-        if inst.operation.name == "barrier" and not touched.intersection(inst.qubits):
+        if inst.name == "barrier" and not touched.intersection(inst.qubits):
             final_barrier[index] = True
             continue
         touched.update(inst.qubits)
@@ -467,7 +472,7 @@ def active_qubits(circuit: QuantumCircuit) -> list[int]:
     """Indices of the qubits that some non-barrier instruction touches, in increasing order."""
     used: set[int] = set()
     for inst in circuit.data:
-        if inst.operation.name in ("barrier", "delay"):
+        if inst.name in ("barrier", "delay"):
             continue
         used.update(circuit.find_bit(q).index for q in inst.qubits)
     return sorted(used)

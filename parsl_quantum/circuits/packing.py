@@ -318,14 +318,12 @@ def check_regions(circuit: QuantumCircuit, layout: PackedLayout) -> None:
     one region, or on a qubit of none."""
     owner = {q: i for i, region in enumerate(layout.regions) for q in region}
     for inst in circuit.data:
-        if inst.operation.name == "barrier":
+        if inst.name == "barrier":
             continue
         touched = {owner.get(circuit.find_bit(q).index, -1) for q in inst.qubits}
         if len(touched) > 1 or -1 in touched:
             where = [circuit.find_bit(q).index for q in inst.qubits]
-            raise ValueError(
-                f"'{inst.operation.name}' on qubits {where} crosses the regions of a packed circuit"
-            )
+            raise ValueError(f"'{inst.name}' on qubits {where} crosses the regions of a packed circuit")
 
 
 def split_key(key: str, layout: PackedLayout) -> list[str]:
@@ -400,7 +398,7 @@ def independent_parts(circuit: QuantumCircuit) -> list[tuple[list[int], list[int
         return x
 
     for inst in circuit.data:
-        if inst.operation.name in ("barrier", "delay"):
+        if inst.name in ("barrier", "delay"):
             continue
         nodes = [("q", circuit.find_bit(q).index) for q in inst.qubits]
         nodes += [("c", circuit.find_bit(c).index) for c in _clbits_read(inst)]  # a condition's bits too

@@ -58,7 +58,7 @@ def _measurements_last(circuit: QuantumCircuit, ops: dict[str, int]) -> bool:
         return False
     measurements = int(ops.get("measure", 0))
     for inst in reversed(circuit.data):
-        name = inst.operation.name
+        name = inst.name
         if name == "measure":
             measurements -= 1
         elif name not in ("barrier", "delay"):

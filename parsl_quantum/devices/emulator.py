@@ -205,7 +205,7 @@ def relabel(circuit: QuantumCircuit, qubits: tuple[int, ...]) -> QuantumCircuit:
     for inst in circuit.data:
         positions = [circuit.find_bit(q).index for q in inst.qubits]
         inside = [p in index for p in positions]
-        if not all(inside) and (inst.operation.name in ("barrier", "delay") or not any(inside)):
+        if not all(inside) and (inst.name in ("barrier", "delay") or not any(inside)):
             continue
         out.append(inst.operation, [index[p] for p in positions], inst.clbits, copy=False)
     return out

@@ -108,13 +108,14 @@ def marginal_form(circuit: QuantumCircuit, shots: int) -> MarginalForm | None:
 
     data = circuit.data
     tail = len(data)
-    while tail and data[tail - 1].operation.name in _PASSIVE | {"measure"}:
+    while tail and data[tail - 1].name in _PASSIVE | {"measure"}:
         tail -= 1
-    measures = [inst for inst in data[tail:] if inst.operation.name == "measure"]
+    measures = [inst for inst in data[tail:] if inst.name == "measure"]
     if not measures:
         return None
     for inst in data[:tail]:
-        if not (isinstance(inst.operation, Gate) or inst.operation.name in _PASSIVE):
+        # a standard gate is a Gate (reading its operation would build a Python object for it)
+        if not (inst.is_standard_gate() or inst.name in _PASSIVE or isinstance(inst.operation, Gate)):
             return None
     in_registers = [bit for register in circuit.cregs for bit in register]
     if in_registers != list(circuit.clbits):

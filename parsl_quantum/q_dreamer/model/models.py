@@ -82,11 +82,12 @@ class CircuitFeatures:
         controlled = False  # a classically controlled block comes later
         mid = 0
         two_qubit = 0
+        index = {q: i for i, q in enumerate(circuit.qubits)}  # find_bit's index, without a call per bit
         for inst in reversed(circuit.data):
-            name = inst.operation.name
+            name = inst.name
             if name in ("barrier", "delay"):
                 continue
-            qubits = [circuit.find_bit(q).index for q in inst.qubits]
+            qubits = [index[q] for q in inst.qubits]
             if name == "measure":
                 mid += sum(1 for q in qubits if q in live or controlled)
                 live.update(qubits)
@@ -97,7 +98,7 @@ class CircuitFeatures:
                 continue
             if len(qubits) == 2:
                 two_qubit += 1
-            if getattr(inst.operation, "blocks", None):
+            if inst.is_control_flow():
                 controlled = True
                 live.update(qubits)
             elif live.intersection(qubits):

@@ -78,7 +78,7 @@ def slice_circuit(circuit: Any, width: int) -> Any:
 
     out = QuantumCircuit(width, name=f"{circuit.name}_probe{width}")
     for inst in circuit.data:
-        if inst.operation.name in ("measure", "barrier", "reset", "delay"):
+        if inst.name in ("measure", "barrier", "reset", "delay"):
             continue
         qubits = [circuit.find_bit(q).index for q in inst.qubits]
         if max(qubits) < width and not inst.clbits:

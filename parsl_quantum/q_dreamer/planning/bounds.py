@@ -68,7 +68,7 @@ def fewest_subexperiments(cut_circuit: Any, subsystems: int) -> int:
 
     terms = 1
     for inst in cut_circuit.data:
-        name = inst.operation.name
+        name = inst.name
         if name == "qpd_2q":
             basis = inst.operation.basis
         elif name == "cut_wire":
@@ -129,7 +129,7 @@ def cut_kinds(circuit: Any) -> tuple[float, float]:
 
     last: dict[int, int] = {}
     for index, inst in enumerate(circuit.data):
-        if inst.operation.name not in ("measure", "barrier"):
+        if inst.name not in ("measure", "barrier"):
             for q in inst.qubits:
                 last[circuit.find_bit(q).index] = index
     wire = qpdbasis_from_instruction(Move())

@@ -97,7 +97,7 @@ def measured_bits(circuit: Any) -> MeasuredBits:
     if max(qc.num_clbits, qc.num_qubits if not qc.num_clbits else 0) > 63:
         raise ValueError(f"circuit '{qc.name}': a distribution of more than 63 bits is not supported")
     final = final_measurements(qc)
-    measures = [inst for inst in qc.data if inst.operation.name == "measure"]
+    measures = [inst for inst in qc.data if inst.name == "measure"]
     if not measures:
         return MeasuredBits(qc.num_qubits, {q: q for q in range(qc.num_qubits)})
     if len(measures) != sum(final):
