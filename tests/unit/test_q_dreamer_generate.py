@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit
@@ -62,25 +64,36 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_the_subexperiments_are_the_addons_instruction_for_instruction(case):
-    cut, observables = CASES[case]()
+def uncut(cut: QuantumCircuit) -> QuantumCircuit:
+    """``cut`` less its wire-cut markers."""
     original = cut.copy_empty_like()
     for inst in cut.data:
         if inst.operation.name != "cut_wire":
             original.append(inst)
-    problem = partitioned(cut, observables, original)
+    return original
+
+
+def pairs(problem: object, ours: object) -> list:
+    """The addon's subexperiments of ``problem`` and :func:`generate`'s of ``ours`` side by side, once the
+    coefficients and the layout are checked equal."""
     expected, coefficients = generate_cutting_experiments(
         circuits=problem.subcircuits, observables=problem.subobservables, num_samples=np.inf
     )
-    subexperiments, ours = generate(problem.subcircuits, problem.subobservables)
-    assert ours == list(coefficients)
+    subexperiments, weights = generate(ours.subcircuits, ours.subobservables)
+    assert weights == list(coefficients)
     assert set(subexperiments) == set(expected)
     for label, circuits in expected.items():
         assert len(subexperiments[label]) == len(circuits)
-        for mine, theirs in zip(subexperiments[label], circuits, strict=True):
-            assert mine == theirs
-            assert [i.operation.name for i in mine.data] == [i.operation.name for i in theirs.data]
+    return [pair for label in expected for pair in zip(subexperiments[label], expected[label], strict=True)]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_subexperiments_are_the_addons_instruction_for_instruction(case):
+    cut, observables = CASES[case]()
+    problem = partitioned(cut, observables, uncut(cut))
+    for mine, theirs in pairs(problem, problem):
+        assert mine == theirs
+        assert [i.operation.name for i in mine.data] == [i.operation.name for i in theirs.data]
 
 
 def test_runs_fold_the_gates_between_cut_instructions_and_unfold_back():
@@ -111,3 +124,76 @@ def test_symbolic_angles_stay_symbolic_and_bind_per_subexperiment():
             bound = circuit.assign_parameters({t: values[t] for t in circuit.parameters})
             assert not bound.parameters
             assert circuit.parameters  # binding one left the others as they were
+
+
+def _wires(circuit: QuantumCircuit) -> dict:
+    """What acts on each qubit and each observable bit, in order (a QPD measurement's bit by its register
+    alone: the reconstruction reads only the parity of the QPD bits, so which of them it fills is free)."""
+    qubits = {q: i for i, q in enumerate(circuit.qubits)}
+    bits = {}
+    for register in circuit.cregs:
+        for i, bit in enumerate(register):
+            bits[bit] = (register.name, i if register.name == "observable_measurements" else None)
+    wires: dict = {}
+    for inst in circuit.data:
+        item = (
+            inst.name,
+            tuple(qubits[q] for q in inst.qubits),
+            tuple(bits[c] for c in inst.clbits),
+            tuple(float(p) if not hasattr(p, "parameters") else str(p) for p in inst.params),
+        )
+        for wire in [("q", qubits[q]) for q in inst.qubits] + [bits[c] for c in inst.clbits]:
+            wires.setdefault(wire, []).append(item)
+    return wires
+
+
+def _random_cut(n: int, seed: int) -> tuple[QuantumCircuit, PauliList]:
+    from qiskit.circuit.random import random_circuit
+    from qiskit_addon_cutting import DeviceConstraints, OptimizationParameters, find_cuts
+
+    qc = random_circuit(n, 3, max_operands=2, seed=seed)
+    search = OptimizationParameters(seed=1, max_backjumps=300)
+    cut, _ = find_cuts(qc, search, DeviceConstraints(qubits_per_subcircuit=(2 * n) // 3))
+    rng = np.random.default_rng(seed)
+    return cut, PauliList(["".join(rng.choice(list("IXYZ"), n)) for _ in range(3)])
+
+
+PARTITION_CASES = {
+    **CASES,
+    **{
+        f"random {n} qubits, seed {seed}": partial(_random_cut, n, seed)
+        for n, seed in ((6, 1), (6, 2), (8, 0), (8, 3), (10, 4))
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(PARTITION_CASES))
+def test_partitioning_in_runs_gives_the_addons_subexperiments(case):
+    """``partitioned`` (the addon's partitioning of the circuit with each piece's gates in runs), then
+    ``generate``: the addon's subexperiments, coefficients and subobservables, each qubit's operations in
+    the addon's order (only commuting operations on different qubits may come in another order)."""
+    from parsl_quantum.q_dreamer.planning.generate import partitioned as in_runs
+
+    cut, observables = PARTITION_CASES[case]()
+    with_ancillas = cut_wires(cut) if "cut_wire" in cut.count_ops() else cut
+    expanded = expand_observables(observables, uncut(cut), with_ancillas)
+    problem = partition_problem(circuit=with_ancillas, observables=expanded)
+    ours = in_runs(with_ancillas, expanded)
+    assert {k: list(v) for k, v in ours.subobservables.items()} == {
+        k: list(v) for k, v in problem.subobservables.items()
+    }
+    for mine, theirs in pairs(problem, ours):
+        assert mine.num_qubits == theirs.num_qubits
+        assert [(r.name, r.size) for r in mine.cregs] == [(r.name, r.size) for r in theirs.cregs]
+        assert _wires(mine) == _wires(theirs)
+
+
+def test_a_piece_is_folded_into_one_run_between_its_cut_instructions():
+    from parsl_quantum.q_dreamer.planning.generate import folded_by_piece
+
+    cut, _ = gate_cut(8, 1, ["ZZZZZZZZ"])
+    packed = folded_by_piece(cut)
+    names = [i.name for i in packed.data]
+    # two pieces, one cut: each piece's gates before the cut in one run, and after it in another
+    assert names.count("gate_run") == 4 and names.count("qpd_2q") == 1
+    assert len(packed.data) == 5

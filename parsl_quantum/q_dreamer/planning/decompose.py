@@ -236,10 +236,11 @@ def find_gate_cuts(circuit: Any, observables: Sequence[Any], cuts: int, upper: i
     kappas: dict[Any, float | None] = {}
     gates: dict[tuple[int, int], list[tuple[int, float]]] = {}
     fixed: set[tuple[int, int]] = set()
+    position = {q: i for i, q in enumerate(qc.qubits)}  # find_bit's index, without a call per bit
     for index, inst in enumerate(qc.data):
-        qubits = sorted(qc.find_bit(q).index for q in inst.qubits)
-        if len(qubits) < 2 or inst.operation.name == "barrier":
+        if len(inst.qubits) < 2 or inst.name == "barrier":
             continue
+        qubits = sorted(position[q] for q in inst.qubits)
         kappa = _gate_kappa(inst.operation, kappas) if len(qubits) == 2 else None
         if kappa is None:
             fixed.update((qubits[0], q) for q in qubits[1:])
@@ -338,19 +339,19 @@ def with_wire_cuts(cut: Any) -> Any:
 
 def expand(structure: CutStructure) -> CutProblem:
     """Partition a cut structure and generate every subexperiment (exact quasi-probability weights)."""
-    from qiskit_addon_cutting import expand_observables, partition_problem
+    from qiskit_addon_cutting import expand_observables
 
-    from parsl_quantum.q_dreamer.planning.generate import generate
+    from parsl_quantum.q_dreamer.planning.generate import generate, partitioned
 
     expanded = expand_observables(structure.paulis, structure.circuit, structure.with_ancillas)
-    partitioned = partition_problem(circuit=structure.with_ancillas, observables=expanded)
-    subexperiments, coefficients = generate(partitioned.subcircuits, partitioned.subobservables)
+    problem = partitioned(structure.with_ancillas, expanded)
+    subexperiments, coefficients = generate(problem.subcircuits, problem.subobservables)
     return CutProblem(
         observables=structure.observables,
         paulis=structure.paulis,
         subexperiments=subexperiments,
         coefficients=coefficients,
-        subobservables=dict(partitioned.subobservables),
+        subobservables=dict(problem.subobservables),
         cuts=structure.cuts,
         sampling_overhead=structure.sampling_overhead,
         subcircuit_size=structure.subcircuit_size,
@@ -415,13 +416,8 @@ def cuttable(circuit: Any) -> Any:
     names = set(circuit.count_ops()) - {"barrier"}
     if not all(widths.get(n, 3) <= 2 for n in names):
         circuit = transpile(circuit, basis_gates=_CUT_BASIS, optimization_level=0)
-    acted = {
-        circuit.find_bit(q).index
-        for inst in circuit.data
-        if inst.operation.name != "barrier"
-        for q in inst.qubits
-    }
-    idle = [q for q in range(circuit.num_qubits) if q not in acted]
+    acted = {q for inst in circuit.data if inst.name != "barrier" for q in inst.qubits}
+    idle = [i for i, q in enumerate(circuit.qubits) if q not in acted]
     if not idle:
         return circuit
     circuit = circuit.copy()

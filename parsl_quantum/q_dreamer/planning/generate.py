@@ -1,13 +1,19 @@
-"""Generating a cut's subexperiments with qiskit-addon-cutting, its uncut gates carried as blocks.
+"""Partitioning a cut circuit and generating its subexperiments with qiskit-addon-cutting, the uncut gates
+carried as blocks.
 
-``generate_cutting_experiments`` writes one circuit per subsystem and combination of the cuts' terms. It
-copies and rewrites every instruction of a subcircuit several times per subexperiment, though it changes
-only the cut instructions (each replaced by its term's operations) and adds the observables'
-measurements: the gates between cuts pass through untouched. :func:`generate` hands it each subcircuit
-with every run of consecutive ordinary gates folded into one opaque instruction (:class:`GateRun`), and
-unfolds the runs in what it returns, so that the addon handles a few instructions per subexperiment
-instead of every gate. The subexperiments and coefficients are the addon's own (the same circuits,
-instruction for instruction).
+``partition_problem`` walks every instruction of the cut circuit several times (its connectivity, a
+copy, a DAG to decompose the cut gates, another to split the pieces), and
+``generate_cutting_experiments`` writes one circuit per subsystem and combination of the cuts' terms,
+copying and rewriting every instruction of a subcircuit several times per subexperiment, though it
+changes only the cut instructions (each replaced by its term's operations) and adds the observables'
+measurements: the gates between cuts pass through untouched. Here the addon gets each piece's gates
+between its cut instructions folded into one opaque instruction (:class:`GateRun`): :func:`partitioned`
+folds them before partitioning, :func:`generate` folds what is left and unfolds the runs in what it
+returns, so that the addon handles a few instructions per piece instead of every gate. The
+subexperiments, coefficients and subobservables are the addon's own: the same operations on each qubit
+in the same order (operations on different qubits, which commute, may come in another order, and with
+several cuts in one piece the QPD measurements may fill the QPD register in another order: the
+reconstruction reads only their parity).
 """
 
 from __future__ import annotations
@@ -31,49 +37,146 @@ class GateRun(Instruction):
         self.body = body
 
 
-def folded(subcircuit: Any) -> Any:
-    """``subcircuit`` with each run of consecutive ordinary gates (no cut instruction, no classical bit,
-    nothing in :data:`KEPT`) as one :class:`GateRun`."""
+def _foldable(inst: Any) -> bool:
+    """Whether an instruction may go into a :class:`GateRun`: an ordinary gate (no cut instruction, no
+    classical bit, nothing in :data:`KEPT`)."""
     from qiskit_addon_cutting.qpd import BaseQPDGate
 
+    if inst.is_standard_gate():  # (reading a standard gate's operation builds a Python object for it)
+        return True
+    return not (inst.clbits or inst.name in KEPT or isinstance(inst.operation, BaseQPDGate))
+
+
+def _run_of(run: list[Any]) -> CircuitInstruction:
+    """Instructions ``run`` as one :class:`GateRun` on the qubits they act on (in order of first use);
+    a run among them contributes its own gates (runs do not nest)."""
+    qubits: dict[Any, int] = {}
+    body: list[tuple[Any, tuple[int, ...]]] = []
+    for inst in run:
+        operation = inst.operation
+        if isinstance(operation, GateRun):
+            placed = [(gate, tuple(inst.qubits[p] for p in positions)) for gate, positions in operation.body]
+        else:
+            placed = [(operation, inst.qubits)]
+        for gate, on in placed:
+            for q in on:
+                qubits.setdefault(q, len(qubits))
+            body.append((gate, tuple(qubits[q] for q in on)))
+    return CircuitInstruction(GateRun(body, len(qubits)), tuple(qubits), ())
+
+
+def folded(subcircuit: Any) -> Any:
+    """``subcircuit`` with each run of consecutive ordinary gates (see :func:`_foldable`) as one
+    :class:`GateRun`."""
     out = subcircuit.copy_empty_like()
     run: list[Any] = []
-
-    def flush() -> None:
-        if not run:
-            return
-        qubits: dict[Any, int] = {}
-        for inst in run:
-            for q in inst.qubits:
-                qubits.setdefault(q, len(qubits))
-        body = [(inst.operation, tuple(qubits[q] for q in inst.qubits)) for inst in run]
-        out._append(CircuitInstruction(GateRun(body, len(qubits)), tuple(qubits), ()))
-        run.clear()
-
     for inst in subcircuit.data:
-        operation = inst.operation
-        if inst.clbits or isinstance(operation, BaseQPDGate) or operation.name in KEPT:
-            flush()
-            out._append(inst)
-        else:
+        if _foldable(inst):
             run.append(inst)
-    flush()
+            continue
+        if run:
+            out._append(_run_of(run))
+            run.clear()
+        out._append(inst)
+    if run:
+        out._append(_run_of(run))
     return out
 
 
-def unfolded(circuit: Any) -> Any:
+def folded_by_piece(circuit: Any) -> Any:
+    """``circuit`` (cut gates and wires as the addon's ``TwoQubitQPDGate``) with the ordinary gates of
+    each piece between its cut instructions folded into one :class:`GateRun`.
+
+    A piece is a group of qubits the instructions other than cut gates join, as ``partition_problem``
+    finds them. Each piece's gates are gathered until an instruction that is not foldable touches it;
+    gates of different pieces act on different qubits, so moving one piece's run past another's
+    instructions changes nothing, and within a piece the order is kept. The addon's partitioning then
+    handles a few instructions per piece instead of every gate, and each subcircuit it gives holds the
+    same gates in the same order, in runs.
+    """
+    from qiskit_addon_cutting.qpd import TwoQubitQPDGate
+
+    index = {q: i for i, q in enumerate(circuit.qubits)}
+    parent = list(range(len(index)))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    data = circuit.data
+    cut = [not inst.is_standard_gate() and isinstance(inst.operation, TwoQubitQPDGate) for inst in data]
+    for inst, is_cut in zip(data, cut, strict=True):
+        if not is_cut and len(inst.qubits) > 1:
+            first = root(index[inst.qubits[0]])
+            for q in inst.qubits[1:]:
+                other = root(index[q])
+                if other != first:
+                    parent[other] = first
+    out = circuit.copy_empty_like()
+    runs: dict[int, list[Any]] = {}
+    for inst, is_cut in zip(data, cut, strict=True):
+        if not is_cut and inst.qubits and _foldable(inst):
+            runs.setdefault(root(index[inst.qubits[0]]), []).append(inst)
+            continue
+        for piece in dict.fromkeys(root(index[q]) for q in inst.qubits):
+            run = runs.pop(piece, None)
+            if run:
+                out._append(_run_of(run))
+        out._append(inst)
+    for run in runs.values():
+        out._append(_run_of(run))
+    return out
+
+
+def partitioned(circuit: Any, observables: Any) -> Any:
+    """``partition_problem(circuit, observables=observables)`` of the addon, on :func:`folded_by_piece`
+    of the circuit: its subcircuits hold their gates in :class:`GateRun` s (:func:`generate` unfolds
+    them)."""
+    from qiskit_addon_cutting import partition_problem
+
+    return partition_problem(circuit=folded_by_piece(circuit), observables=observables)
+
+
+def _block(run: GateRun) -> Any:
+    """``run``'s gates as a circuit on its own qubits, or ``None`` where one of them is not a standard
+    gate: a block of standard gates is copied into each subexperiment whole (:func:`unfolded`)."""
+    from qiskit import QuantumCircuit
+
+    block = QuantumCircuit(run.num_qubits)
+    qubits = block.qubits
+    for gate, positions in run.body:
+        if getattr(gate, "_standard_gate", None) is None:
+            return None
+        block._append(CircuitInstruction(gate, tuple(qubits[p] for p in positions), ()))
+    return block
+
+
+def unfolded(circuit: Any, blocks: dict[int, Any] | None = None) -> Any:
     """``circuit`` with every :class:`GateRun` replaced by its gates.
 
-    A standard gate is added as is (the circuit keeps its own record of it and of its parameters); any
-    other gate with symbolic parameters through ``append``, which copies it, so that no two
-    subexperiments share a mutable operation."""
+    A run of standard gates is copied in at once, from its block (:func:`_block`, kept in ``blocks`` by
+    the run's body across the subexperiments that share it): the circuit keeps its own record of a
+    standard gate and its parameters, so nothing is shared. Any other gate is added one at a time, one
+    with symbolic parameters through ``append``, which copies it, so that no two subexperiments share a
+    mutable operation."""
+    blocks = {} if blocks is None else blocks
     out = circuit.copy_empty_like()
+    index = {q: i for i, q in enumerate(circuit.qubits)}
     for inst in circuit.data:
         operation = inst.operation
         if not isinstance(operation, GateRun):
             out._append(inst)
             continue
         qubits = inst.qubits
+        key = id(operation.body)
+        if key not in blocks:
+            blocks[key] = (_block(operation), operation.body)  # the body kept alive: its id stays its own
+        block = blocks[key][0]
+        if block is not None:
+            out._data.native_extend(block._data, qubits=[index[q] for q in qubits])
+            continue
         for gate, positions in operation.body:
             placed = CircuitInstruction(gate, tuple(qubits[p] for p in positions), ())
             symbolic = any(isinstance(p, ParameterExpression) for p in gate.params)
@@ -96,7 +199,8 @@ def generate(
         observables=subobservables,
         num_samples=np.inf,
     )
+    blocks: dict[int, Any] = {}
     return (
-        {label: [unfolded(qc) for qc in circuits] for label, circuits in subexperiments.items()},
+        {label: [unfolded(qc, blocks) for qc in circuits] for label, circuits in subexperiments.items()},
         list(coefficients),
     )

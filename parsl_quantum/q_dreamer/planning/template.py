@@ -29,10 +29,16 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
-def _varies(operation: Any, params: list[Any]) -> bool:
-    """Whether an instruction's parameters ``params`` (its ``operation.params``, read once by the caller:
-    a standard gate's are built anew on each access) are angles that may change between steps of a loop."""
-    return operation.name not in CONTROL_FLOW and bool(params) and all(_numeric(v) for v in params)
+def _varies(name: str, params: list[Any]) -> bool:
+    """Whether the parameters ``params`` of an instruction named ``name`` (read once by the caller: a
+    standard gate's are built anew on each access) are angles that may change between steps of a loop."""
+    return name not in CONTROL_FLOW and bool(params) and all(_numeric(v) for v in params)
+
+
+def _condition(inst: Any) -> Any:
+    """An instruction's classical condition (``None``; a standard gate has none, and reading the
+    operation of one builds a Python object for it)."""
+    return None if inst.is_standard_gate() else getattr(inst.operation, "condition", None)
 
 
 def fingerprint(circuit: Any) -> str:
@@ -42,15 +48,14 @@ def fingerprint(circuit: Any) -> str:
     clbits = {c: i for i, c in enumerate(circuit.clbits)}
     parts: list[Any] = [circuit.num_qubits, circuit.num_clbits]
     for inst in circuit.data:
-        operation = inst.operation
-        params = operation.params
+        name, params = inst.name, inst.params
         parts.append(
             (
-                operation.name,
+                name,
                 tuple(qubits[q] for q in inst.qubits),
                 tuple(clbits[c] for c in inst.clbits),
-                len(params) if _varies(operation, params) else repr(params),
-                repr(getattr(operation, "condition", None)),
+                len(params) if _varies(name, params) else repr(params),
+                repr(_condition(inst)),
             )
         )
     return hashlib.sha1(repr(parts).encode()).hexdigest()
@@ -60,9 +65,8 @@ def parameter_values(circuit: Any) -> list[float]:
     """The angles of ``circuit``'s gates, in instruction order."""
     values: list[float] = []
     for inst in circuit.data:
-        operation = inst.operation
-        params = operation.params
-        if _varies(operation, params):
+        params = inst.params
+        if _varies(inst.name, params):
             values.extend(float(v) for v in params)
     return values
 
@@ -91,10 +95,10 @@ def _cut_positions(structure: CutStructure) -> tuple[list[int], list[tuple[int, 
     cut = structure.cut_circuit
     inserted = 0
     for position, inst in enumerate(cut.data):
-        if inst.operation.name == "cut_wire":
+        if inst.name == "cut_wire":
             wires.append((position, cut.find_bit(inst.qubits[0]).index))
             inserted += 1
-        elif inst.operation.name == "qpd_2q":
+        elif inst.name == "qpd_2q":
             gates.append(position - inserted)
     return gates, wires
 
@@ -131,11 +135,11 @@ class CutTemplate:
         """Cut ``circuit`` (of the structure the cuts were found for) at ``structure``'s positions and
         generate its subexperiments with the uncut gates' angles as parameters."""
         from qiskit.circuit import CircuitInstruction, Parameter
-        from qiskit_addon_cutting import cut_gates, expand_observables, partition_problem
+        from qiskit_addon_cutting import cut_gates, expand_observables
         from qiskit_addon_cutting.instructions import CutWire
 
         from parsl_quantum.circuits.normalize import append_instructions
-        from parsl_quantum.q_dreamer.planning.generate import generate
+        from parsl_quantum.q_dreamer.planning.generate import generate, partitioned
 
         qc = cuttable(circuit)
         gates, wires = _cut_positions(structure)
@@ -146,18 +150,21 @@ class CutTemplate:
         # the template is on the circuit's own bits: instructions go in without append's checks
         # (append_instructions), the fresh parametrised copies as they are (the template's own)
         for index, inst in enumerate(qc.data):
-            operation = inst.operation
-            if not _varies(operation, operation.params):
+            params = inst.params
+            if not _varies(inst.name, params):
                 append_instructions(template, (inst,))
                 continue
             if index in cut_indices:
                 append_instructions(template, (inst,))
-                parameters.extend([None] * len(operation.params))
-                cut_values.extend(float(v) for v in operation.params)
+                parameters.extend([None] * len(params))
+                cut_values.extend(float(v) for v in params)
                 continue
-            fresh = [Parameter(f"_qd{len(parameters) + k}") for k in range(len(operation.params))]
+            fresh = [Parameter(f"_qd{len(parameters) + k}") for k in range(len(params))]
             parameters.extend(fresh)
-            operation = operation.copy()
+            if inst.is_standard_gate():  # a new record of the gate, its parameters the fresh ones
+                template._append(inst.replace(params=fresh))
+                continue
+            operation = inst.operation.copy()
             operation.params = fresh
             template._append(CircuitInstruction(operation, inst.qubits, inst.clbits))
         cut = cut_gates(template, gates)[0]
@@ -165,15 +172,15 @@ class CutTemplate:
             cut.data.insert(position, CircuitInstruction(CutWire(), [cut.qubits[qubit]], []))
         with_ancillas = with_wire_cuts(cut)
         expanded = expand_observables(structure.paulis, qc, with_ancillas)
-        partitioned = partition_problem(circuit=with_ancillas, observables=expanded)
-        subexperiments, coefficients = generate(partitioned.subcircuits, partitioned.subobservables)
+        problem = partitioned(with_ancillas, expanded)
+        subexperiments, coefficients = generate(problem.subcircuits, problem.subobservables)
         return cls(
             structure=structure,
             parameters=parameters,
             cut_values=cut_values,
             subexperiments=subexperiments,
             coefficients=coefficients,
-            subobservables=dict(partitioned.subobservables),
+            subobservables=dict(problem.subobservables),
         )
 
     def fits(self, values: list[float]) -> bool:
