@@ -23,6 +23,7 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,13 @@ from parsl_quantum.q_dreamer.planning.reconstruct_distribution import (
     process_fragment_outcomes,
 )
 from parsl_quantum.q_dreamer.planning.template import ShippedTemplate
+
+
+@lru_cache(maxsize=64)
+def _app(function: Callable[..., Any], executors: tuple[str, ...]) -> Any:
+    """``python_app(function, executors=executors)``, made once (wrapping a function costs about as
+    much as submitting it; the app takes the DataFlowKernel loaded when it is called)."""
+    return python_app(function, executors=list(executors))
 
 
 def sample_fragment(
@@ -256,7 +264,7 @@ def submit_cut(
         work.extend((label, i, qc, int(shots[i // per_index])) for i, qc in enumerate(circuits))
     batches = batches_for(min(int(n) for n in shots))
     spec = {"qubits": problem.widest, **(requirements or {})}
-    fragment_app = python_app(sample_fragment, executors=list(executors))
+    fragment_app = _app(sample_fragment, tuple(executors))
     launched = []
     for number, group in enumerate(fragments(work, worker_slots(executors), cost, overhead)):
         total = sum(n for *_, n in group)
@@ -282,7 +290,7 @@ def submit_cut(
     futures = [future for _, future in launched]
     where = list(classical_executors) if classical_executors else [INTERNAL_EXECUTOR]
     options = {"values_only": True} if values_only and bits is None else {}
-    return python_app(finish, executors=where)(*arguments, index, *futures, **options)
+    return _app(finish, tuple(where))(*arguments, index, *futures, **options)
 
 
 def reconstruct_fragments(
