@@ -192,7 +192,8 @@ def test_a_piece_is_folded_into_one_run_between_its_cut_instructions():
     from parsl_quantum.q_dreamer.planning.generate import folded_by_piece
 
     cut, _ = gate_cut(8, 1, ["ZZZZZZZZ"])
-    packed = folded_by_piece(cut)
+    packed, labels = folded_by_piece(cut)
+    assert labels == [0] * 4 + [1] * 4
     names = [i.name for i in packed.data]
     # two pieces, one cut: each piece's gates before the cut in one run, and after it in another
     assert names.count("gate_run") == 4 and names.count("qpd_2q") == 1

@@ -30,9 +30,11 @@ KEPT = frozenset({"measure", "reset", "barrier", "delay", "cut_wire", "move"})
 
 class GateRun(Instruction):
     """Consecutive gates of a subcircuit as one instruction on the qubits they act on: ``body`` holds each
-    gate's operation and its qubits' positions among them."""
+    gate's instruction (its operation and parameters; its own qubits are not read) and its qubits'
+    positions among the run's. Instructions, not operations: a standard gate's operation would be a
+    Python object built for the purpose."""
 
-    def __init__(self, body: list[tuple[Any, tuple[int, ...]]], num_qubits: int) -> None:
+    def __init__(self, body: list[tuple[CircuitInstruction, tuple[int, ...]]], num_qubits: int) -> None:
         super().__init__("gate_run", num_qubits, 0, [])
         self.body = body
 
@@ -51,13 +53,12 @@ def _run_of(run: list[Any]) -> CircuitInstruction:
     """Instructions ``run`` as one :class:`GateRun` on the qubits they act on (in order of first use);
     a run among them contributes its own gates (runs do not nest)."""
     qubits: dict[Any, int] = {}
-    body: list[tuple[Any, tuple[int, ...]]] = []
+    body: list[tuple[CircuitInstruction, tuple[int, ...]]] = []
     for inst in run:
-        operation = inst.operation
-        if isinstance(operation, GateRun):
-            placed = [(gate, tuple(inst.qubits[p] for p in positions)) for gate, positions in operation.body]
+        if inst.name == "gate_run":
+            placed = [(gate, tuple(inst.qubits[p] for p in at)) for gate, at in inst.operation.body]
         else:
-            placed = [(operation, inst.qubits)]
+            placed = [(inst, inst.qubits)]
         for gate, on in placed:
             for q in on:
                 qubits.setdefault(q, len(qubits))
@@ -83,16 +84,17 @@ def folded(subcircuit: Any) -> Any:
     return out
 
 
-def folded_by_piece(circuit: Any) -> Any:
+def folded_by_piece(circuit: Any) -> tuple[Any, list[int | None]]:
     """``circuit`` (cut gates and wires as the addon's ``TwoQubitQPDGate``) with the ordinary gates of
-    each piece between its cut instructions folded into one :class:`GateRun`.
+    each piece between its cut instructions folded into one :class:`GateRun`, and each qubit's piece.
 
-    A piece is a group of qubits the instructions other than cut gates join, as ``partition_problem``
-    finds them. Each piece's gates are gathered until an instruction that is not foldable touches it;
-    gates of different pieces act on different qubits, so moving one piece's run past another's
-    instructions changes nothing, and within a piece the order is kept. The addon's partitioning then
-    handles a few instructions per piece instead of every gate, and each subcircuit it gives holds the
-    same gates in the same order, in runs.
+    A piece is a group of qubits the instructions other than cut gates join, labelled as
+    ``partition_problem`` labels them (0, 1, ... by their lowest qubit; ``None`` for a qubit nothing acts
+    on). Each piece's gates are gathered until an instruction that is not foldable touches it; gates of
+    different pieces act on different qubits, so moving one piece's run past another's instructions
+    changes nothing, and within a piece the order is kept. The addon's partitioning then handles a few
+    instructions per piece instead of every gate, and each subcircuit it gives holds the same gates in
+    the same order, in runs.
     """
     from qiskit_addon_cutting.qpd import TwoQubitQPDGate
 
@@ -107,13 +109,15 @@ def folded_by_piece(circuit: Any) -> Any:
 
     data = circuit.data
     cut = [not inst.is_standard_gate() and isinstance(inst.operation, TwoQubitQPDGate) for inst in data]
+    used: set[int] = set()
     for inst, is_cut in zip(data, cut, strict=True):
-        if not is_cut and len(inst.qubits) > 1:
-            first = root(index[inst.qubits[0]])
-            for q in inst.qubits[1:]:
-                other = root(index[q])
-                if other != first:
-                    parent[other] = first
+        at = [index[q] for q in inst.qubits]
+        used.update(at)
+        if not is_cut:
+            for q in at[1:]:
+                a, b = root(at[0]), root(q)
+                if a != b:
+                    parent[b] = a
     out = circuit.copy_empty_like()
     runs: dict[int, list[Any]] = {}
     for inst, is_cut in zip(data, cut, strict=True):
@@ -127,16 +131,25 @@ def folded_by_piece(circuit: Any) -> Any:
         out._append(inst)
     for run in runs.values():
         out._append(_run_of(run))
-    return out
+    # pieces numbered by their lowest qubit; a qubit nothing acts on is in none
+    numbers: dict[int, int] = {}
+    labels: list[int | None] = []
+    for q in range(len(parent)):
+        if q not in used:
+            labels.append(None)
+            continue
+        labels.append(numbers.setdefault(root(q), len(numbers)))
+    return out, labels
 
 
 def partitioned(circuit: Any, observables: Any) -> Any:
     """``partition_problem(circuit, observables=observables)`` of the addon, on :func:`folded_by_piece`
-    of the circuit: its subcircuits hold their gates in :class:`GateRun` s (:func:`generate` unfolds
-    them)."""
+    of the circuit (with the labels it gives, as the addon would find them): its subcircuits hold their
+    gates in :class:`GateRun` s (:func:`generate` unfolds them)."""
     from qiskit_addon_cutting import partition_problem
 
-    return partition_problem(circuit=folded_by_piece(circuit), observables=observables)
+    folded_circuit, labels = folded_by_piece(circuit)
+    return partition_problem(circuit=folded_circuit, partition_labels=labels, observables=observables)
 
 
 def _block(run: GateRun) -> Any:
@@ -147,9 +160,9 @@ def _block(run: GateRun) -> Any:
     block = QuantumCircuit(run.num_qubits)
     qubits = block.qubits
     for gate, positions in run.body:
-        if getattr(gate, "_standard_gate", None) is None:
+        if not gate.is_standard_gate():
             return None
-        block._append(CircuitInstruction(gate, tuple(qubits[p] for p in positions), ()))
+        block._append(gate.replace(qubits=tuple(qubits[p] for p in positions)))
     return block
 
 
@@ -178,9 +191,9 @@ def unfolded(circuit: Any, blocks: dict[int, Any] | None = None) -> Any:
             out._data.native_extend(block._data, qubits=[index[q] for q in qubits])
             continue
         for gate, positions in operation.body:
-            placed = CircuitInstruction(gate, tuple(qubits[p] for p in positions), ())
+            placed = gate.replace(qubits=tuple(qubits[p] for p in positions))
             symbolic = any(isinstance(p, ParameterExpression) for p in gate.params)
-            if symbolic and getattr(gate, "_standard_gate", None) is None:
+            if symbolic and not gate.is_standard_gate():
                 out.append(placed)
             else:
                 out._append(placed)
