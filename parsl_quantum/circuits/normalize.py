@@ -172,7 +172,7 @@ def measurement_scan(circuit: QuantumCircuit, later_writes_count: bool) -> list[
     ``store``). With ``later_writes_count``, a later measurement into the same bit also makes it
     non-final: it cannot then be moved past that measurement.
     """
-    data = circuit.data
+    data = list(circuit.data)  # one pass over the circuit's own storage, not an indexing call per item
     final = [False] * len(data)
     if not circuit.count_ops().get("measure"):
         return final
@@ -235,6 +235,9 @@ def append_instructions(circuit: QuantumCircuit, instructions: Any) -> None:
 
     checked = (ParameterExpression, expr.Expr)
     for instruction in instructions:
+        if instruction.is_standard_gate():  # (its operation would be a Python object built to be read)
+            circuit._append(instruction)
+            continue
         operation = instruction.operation
         if isinstance(operation, ControlFlowOp) or (
             # a standard gate's parameters are held by the circuit, not by a shared Python object
@@ -254,10 +257,8 @@ def terminal_measurements_last(circuit: QuantumCircuit) -> QuantumCircuit:
     measurements come last: a circuit that measures each qubit right after rotating it (cut
     subexperiments do) otherwise runs shot by shot. Circuits with nothing to move are returned as is.
     """
-    from qiskit.circuit import ControlFlowOp
-
-    data = circuit.data
-    if any(isinstance(inst.operation, ControlFlowOp) for inst in data):
+    data = list(circuit.data)
+    if any(inst.is_control_flow() for inst in data):
         return circuit  # classical control reads bits: keep the order as written
     terminal = measurement_scan(circuit, later_writes_count=True)
     first_terminal = next((i for i, t in enumerate(terminal) if t), len(data))
@@ -283,7 +284,7 @@ def drop_unobserved_gates(circuit: QuantumCircuit) -> QuantumCircuit:
     """
     from qiskit.circuit import Gate
 
-    data = circuit.data
+    data = list(circuit.data)  # one pass over the circuit's own storage, not an indexing call per item
     observed: set[Any] = set()
     keep = [True] * len(data)
     for index in range(len(data) - 1, -1, -1):
@@ -301,8 +302,12 @@ def drop_unobserved_gates(circuit: QuantumCircuit) -> QuantumCircuit:
         observed.update(inst.qubits)
     if all(keep):
         return circuit
-    # a copy less the dropped instructions: rebuilding it instruction by instruction would copy every
-    # parametrised gate (a cut template's fragments are all parametrised), ten times the cost
+    kept = sum(keep)
+    if 2 * kept < len(keep):  # most are dropped (a cut fragment's light cone): the kept ones, added again
+        out = circuit.copy_empty_like()
+        append_instructions(out, (inst for inst, keeps in zip(data, keep, strict=True) if keeps))
+        return out
+    # else a copy less the dropped instructions, deleted a run at a time
     out = circuit.copy()
     runs: list[list[int]] = []  # the dropped instructions as runs [start, end), deleted a run at a time
     for index, kept in enumerate(keep):
