@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--qubits", type=int, default=26)
     parser.add_argument("--shots", type=int, default=4096, help="per basis whole: sets the precision")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--beyond-qubits", type=int, default=34, help="a circuit too wide for memory")
     args = parser.parse_args(argv)
     n = args.qubits
