@@ -98,33 +98,26 @@ def folded_by_piece(circuit: Any) -> tuple[Any, list[int | None]]:
     """
     from qiskit_addon_cutting.qpd import TwoQubitQPDGate
 
+    from parsl_quantum.q_dreamer.planning.decompose import _components
+
     index = {q: i for i, q in enumerate(circuit.qubits)}
-    parent = list(range(len(index)))
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    data = circuit.data
+    data = list(circuit.data)
     cut = [not inst.is_standard_gate() and isinstance(inst.operation, TwoQubitQPDGate) for inst in data]
     used: set[int] = set()
+    edges: list[tuple[int, int]] = []
     for inst, is_cut in zip(data, cut, strict=True):
         at = [index[q] for q in inst.qubits]
         used.update(at)
         if not is_cut:
-            for q in at[1:]:
-                a, b = root(at[0]), root(q)
-                if a != b:
-                    parent[b] = a
+            edges.extend((at[0], q) for q in at[1:])
+    root = _components(len(index), edges)
     out = circuit.copy_empty_like()
     runs: dict[int, list[Any]] = {}
     for inst, is_cut in zip(data, cut, strict=True):
         if not is_cut and inst.qubits and _foldable(inst):
-            runs.setdefault(root(index[inst.qubits[0]]), []).append(inst)
+            runs.setdefault(root[index[inst.qubits[0]]], []).append(inst)
             continue
-        for piece in dict.fromkeys(root(index[q]) for q in inst.qubits):
+        for piece in dict.fromkeys(root[index[q]] for q in inst.qubits):
             run = runs.pop(piece, None)
             if run:
                 out._append(_run_of(run))
@@ -134,11 +127,11 @@ def folded_by_piece(circuit: Any) -> tuple[Any, list[int | None]]:
     # pieces numbered by their lowest qubit; a qubit nothing acts on is in none
     numbers: dict[int, int] = {}
     labels: list[int | None] = []
-    for q in range(len(parent)):
+    for q, piece in enumerate(root):
         if q not in used:
             labels.append(None)
             continue
-        labels.append(numbers.setdefault(root(q), len(numbers)))
+        labels.append(numbers.setdefault(piece, len(numbers)))
     return out, labels
 
 
