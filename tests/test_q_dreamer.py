@@ -461,6 +461,33 @@ def test_calibration_and_probes_run_on_the_pilots_workers_never_the_submitting_h
     assert plan.predicted_makespan_s > 0
 
 
+def test_a_cut_is_weighed_unbound_and_its_probes_run_bound(env, monkeypatch):
+    """The planner weighs a cut on its template's parametrised subexperiments (no binding to predict);
+    a subexperiment it probes runs bound to the circuit's angles, and its measurement is kept."""
+    from parsl_quantum.q_dreamer.model import probe as probe_module
+
+    executor, dreamer, _ = env
+    launched = []
+    launch = probe_module.Prober._launch
+
+    def spy(self, pilot, circuit, *args):
+        launched.append(circuit)
+        return launch(self, pilot, circuit, *args)
+
+    monkeypatch.setattr(probe_module.Prober, "_launch", spy)
+    fresh = QDreamer(Profile.from_json(dreamer.profile.to_json()), prune=False)
+    fresh.profile.measured.clear()
+    before = time.time()
+    plan = fresh.plan(su2(24, seed=5), "Z" * 24, executor, precision=0.01)
+    cut = [p for p in [plan, *plan.alternatives] if p.cut]
+    assert cut and all(p._prediction._problem is None for p in cut)  # nothing bound to be weighed
+    assert launched and all(not circuit.parameters for circuit in launched)
+    records = [r for r in executor.metrics() if r.name == "time_probe" and r.submit >= before]
+    assert len(records) == len(launched) and all(r.outcome == "success" for r in records)
+    probed = [k for k in fresh.profile.measured if k.startswith("probe|")]
+    assert len(probed) >= 2  # the whole circuit's and at least one subsystem's
+
+
 def test_planning_a_circuit_gate_cuts_can_split_never_runs_the_addons_search(env, monkeypatch):
     from parsl_quantum.q_dreamer.planning import search
 

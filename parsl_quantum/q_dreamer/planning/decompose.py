@@ -65,6 +65,14 @@ class CutProblem:
     template: Any = None
     values: list[float] | None = None
 
+    def runnable(self, circuit: Any) -> Any:
+        """One of :attr:`subexperiments` ready to run: bound to :attr:`values` where the problem holds its
+        template's circuits unbound
+        (:meth:`~parsl_quantum.q_dreamer.planning.template.CutTemplate.unbound`)."""
+        if self.template is None or self.values is None or not circuit.parameters:
+            return circuit
+        return self.template.bind_circuit(circuit, self.values)
+
     @property
     def num_cuts(self) -> int:
         """Number of gate and wire cuts."""

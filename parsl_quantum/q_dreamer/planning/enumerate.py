@@ -156,13 +156,15 @@ def enumerate_plans(
             template = CutTemplate.build(structure, search.circuit)
             if sum(len(v) for v in template.subexperiments.values()) > max_subexperiments:
                 break
-            problem = template.bind(values)
+            # weighed unbound: a subexperiment's features do not depend on the angles, and the tasks
+            # ship the template and the angles (only a probe is bound, to run)
+            problem = template.unbound(values)
             prediction = predict_cut(
                 problem, pilots, total, reconstruction, slots, prober, ahead, target.output
             )
             if prediction is None:
                 continue
-            prediction.template, prediction.values, prediction._problem = template, list(values), problem
+            prediction.template, prediction.values = template, list(values)
             prediction.planning_s = time.perf_counter() - started
             cuts_found.append(prediction)
             best = min(best, prediction.makespan) if prune else best

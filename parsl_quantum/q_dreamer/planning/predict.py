@@ -187,12 +187,14 @@ def predict_cut(
         work.extend((label, i, qc, allocation[i // groups]) for i, qc in enumerate(circuits))
         # the richest subexperiment (most mid-circuit measurements) of the subsystem stands for all of it
         probes[label] = max(circuits, key=lambda qc: qc.count_ops().get("measure", 0))
-    prober.prefetch([(p, probe, max(allocation)) for probe in probes.values() for p in able])
-    for label, probe in probes.items():
+    # a probe runs, so it is bound to the angles; the others' features do not depend on them
+    runs = {label: problem.runnable(probe) for label, probe in probes.items()}
+    prober.prefetch([(p, run, max(allocation)) for run in runs.values() for p in able])
+    for label, run in runs.items():
         for p in able:
-            factors[(p.name, label)] = prober.factor(p, probe, max(allocation))
+            factors[(p.name, label)] = prober.factor(p, run, max(allocation))
     features = {id(qc): CircuitFeatures.of(qc) for _, _, qc, _ in work}
-    outcomes = expected_outcomes(work, features, probes, prober, min(max(allocation), PROBE_SHOTS))
+    outcomes = expected_outcomes(work, features, probes, prober, min(max(allocation), PROBE_SHOTS), runs)
     processing = {
         id(qc): reconstruction.processing(o, n) for (_, _, qc, n), o in zip(work, outcomes, strict=True)
     }
@@ -280,17 +282,21 @@ def expected_outcomes(
     probes: dict[Any, Any],
     prober: Prober,
     probe_shots: int,
+    runs: dict[Any, Any] | None = None,
 ) -> list[float]:
     """Distinct outcomes of each subexperiment.
 
     From what its subsystem's probe gave when it ran: halved for each measurement fewer than the probe
     has (a subexperiment's mid-circuit measurements of cut qubits are close to fair coins), and scaled
-    to its shots as if outcomes were equally likely. Without a probe, as if all outcomes were.
+    to its shots as if outcomes were equally likely. Without a probe, as if all outcomes were. ``runs``:
+    per subsystem, the probe as it ran (bound to the angles), where ``probes`` holds it unbound.
     """
+    runs = runs or {}
     out = []
     for label, _, qc, shots in work:
         probe = probes.get(label)
-        seen = prober.outcomes_of(probe, probe_shots) if probe is not None else None
+        run = runs.get(label, probe)
+        seen = prober.outcomes_of(run, probe_shots) if run is not None else None
         bits = features[id(qc)].measurements
         if seen is None:
             out.append(distinct_outcomes(bits, shots))

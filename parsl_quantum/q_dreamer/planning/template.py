@@ -194,13 +194,14 @@ class CutTemplate:
         """The cut problem of the circuit with angles ``values`` (see :meth:`fits`)."""
         assignment = {p: v for p, v in zip(self.parameters, values, strict=True) if p is not None}
         subexperiments = {
-            label: [
-                qc.assign_parameters([assignment[p] for p in qc.parameters]) if qc.parameters else qc
-                for qc in circuits
-            ]
+            label: [_bound(qc, assignment) for qc in circuits]
             for label, circuits in self.subexperiments.items()
         }
         return self._problem(subexperiments, values)
+
+    def bind_circuit(self, circuit: Any, values: list[float]) -> Any:
+        """One of this template's subexperiments with the circuit's angles ``values``."""
+        return _bound(circuit, {p: v for p, v in zip(self.parameters, values, strict=True) if p is not None})
 
     def unbound(self, values: list[float]) -> CutProblem:
         """The cut problem of the circuit with angles ``values``, its subexperiments left parametrised:
@@ -250,6 +251,12 @@ class CutTemplate:
     def assignment(self, values: list[float]) -> dict[str, float]:
         """Parameter name to angle, for the circuit's angles ``values`` (see :meth:`fits`)."""
         return {p.name: float(v) for p, v in zip(self.parameters, values, strict=True) if p is not None}
+
+
+def _bound(circuit: Any, assignment: dict[Any, float]) -> Any:
+    """``circuit`` with its parameters given their values in ``assignment`` (itself if it has none)."""
+    parameters = circuit.parameters
+    return circuit.assign_parameters([assignment[p] for p in parameters]) if parameters else circuit
 
 
 @dataclass(frozen=True)
