@@ -30,6 +30,10 @@ warm >= 1.5x the tuned flow with its cut reused; >= 1.7x the plain tutorial flow
 1.3x and warm >= 1.6x the strongest serial flow. On 2 cores, parallelism alone caps each at 2x. Every
 value is checked against the exact one (matrix product states).
 
+Also measured: the CPU each run needs, over all its processes (ours: the submitting process, the
+interchange, the pilots' pool managers and workers; a serial flow: its one process), and the wall-time
+floors that CPU sets on this host's cores (``cpu_ms``).
+
 Also run: a 34-qubit circuit of the same family (a 256 GiB statevector) planned and run by cutting,
 checked against Aer's ``matrix_product_state`` method.
 """
@@ -38,17 +42,20 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from benchmarks.common import Loaded, median, timed, write_result
+from benchmarks.common import CpuMeter, Loaded, median, timed, write_result
 from parsl_quantum.configs import local_config
 from parsl_quantum.providers import PilotDescription
 from parsl_quantum.q_dreamer import QDreamer
 
 AER_OPTIONS = {"shot_branching_enable": True, "shot_branching_sampling_enable": True}
+
+RUN_DIR = "/tmp/parsl-quantum-bench"
 
 STRONGEST_COLD = ("tuned_deferred", "tuned_deferred_parallel", "tuned_marginal", "tuned_marginal_parallel")
 """The deferred serial flows; the strongest serial flow is the fastest of them (its ``_warm`` for warm)."""
@@ -294,6 +301,35 @@ def ours_at_precision(
     return plan, float(plan.submit().result()[0])
 
 
+def cpu_summary(
+    cpu: dict[str, list[tuple[float, float]]], planning: dict[str, float]
+) -> dict[str, dict[str, float]]:
+    """Per flow, the CPU milliseconds of a run: the submitting process's (median), the pilots'
+    processes' (mean; nothing for a serial flow), their total, and that total over the host's cores (a
+    floor of the wall time, were every core busy with the flow alone). For ours also the floor when
+    nothing runs while planning (as now: the tasks are submitted once the plan is chosen): the
+    planning, on one core, then the rest of the CPU over all cores."""
+    cores = os.cpu_count() or 1
+    out = {}
+    for kind, runs in cpu.items():
+        if not runs:
+            continue
+        own = median([r[0] for r in runs])  # read to the nanosecond: a median, as for the times
+        # the pilots' counters tick in 10 ms: the mean over the repeats (their median would round)
+        pilots = sum(r[1] for r in runs) / len(runs) if kind in ("cold", "warm") else 0.0
+        total = own + pilots
+        out[kind] = {
+            "submitting_process": round(own * 1e3, 1),
+            "pilot_processes": round(pilots * 1e3, 1),
+            "total": round(total * 1e3, 1),
+            "floor_on_all_cores": round(total * 1e3 / cores, 1),
+        }
+        if kind in planning:
+            plan = planning[kind]
+            out[kind]["floor_planning_first"] = round((plan + max(total - plan, 0.0) / cores) * 1e3, 1)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--qubits", type=int, default=26)
@@ -311,7 +347,7 @@ def main(argv: list[str] | None = None) -> dict:
         workers=args.workers,
         options={"max_parallel_threads": 1, "marginal_sampling": True},
     )
-    config = local_config(pilots=[pilot], classical_workers=0, run_dir="/tmp/parsl-quantum-bench")
+    config = local_config(pilots=[pilot], classical_workers=0, run_dir=RUN_DIR)
     executor = config.executors[0]
     kinds = (
         "cold",
@@ -335,24 +371,39 @@ def main(argv: list[str] | None = None) -> dict:
     errors: dict[str, list[float]] = {k: [] for k in times}
     steps: list[dict[str, float]] = []
     template_setup: list[float] = []
+    # CPU seconds per run: (the submitting process, the pilots' processes) for ours; the serial flows
+    # run in the submitting process alone
+    cpu: dict[str, list[tuple[float, float]]] = {k: [] for k in ("cold", "warm", *STRONGEST_COLD)}
+    cpu.update({f"{k}_warm": [] for k in STRONGEST_COLD})
+
+    def metered(kind: str, fn: Any) -> tuple[float, Any]:
+        before = meter.seconds()
+        seconds, value = timed(fn)
+        after = meter.seconds()
+        cpu[kind].append((after[0] - before[0], after[1] - before[1]))
+        return seconds, value
+
     with Loaded(*config.executors):
         executor.wait_for_pilots()
         calibrator = QDreamer()
         calibration_s, profile = timed(lambda: calibrator.calibrate(executor))
         warmup = QDreamer(copy.deepcopy(profile)).plan(circuit(10), "Z" * 10, executor, shots=256)
         warmup.submit().result()  # workers import the fragment code once
+        meter = CpuMeter(RUN_DIR)
         for repeat in range(args.repeats):
             seeds = (100 + 2 * repeat, 101 + 2 * repeat)
             cold_qc, warm_qc = circuit(n, seeds[0]), circuit(n, seeds[1])
             truths = {qc_seed: exact_value(circuit(n, qc_seed), observable) for qc_seed in seeds}
             dreamer = QDreamer(copy.deepcopy(profile))  # nothing kept from earlier repeats
-            seconds, (plan, value) = timed(partial(ours, dreamer, cold_qc, observable, executor, args.shots))
+            seconds, (plan, value) = metered(
+                "cold", partial(ours, dreamer, cold_qc, observable, executor, args.shots)
+            )
             times["cold"].append(seconds)
             planning["cold"].append(plan.planning_s)
             predicted.append(plan.predicted_makespan_s + plan.planning_s)
             errors["cold"].append(abs(value - truths[seeds[0]]) / plan.target_stderr)
-            seconds, (warm_plan, value) = timed(
-                partial(ours, dreamer, warm_qc, observable, executor, args.shots)
+            seconds, (warm_plan, value) = metered(
+                "warm", partial(ours, dreamer, warm_qc, observable, executor, args.shots)
             )
             times["warm"].append(seconds)
             planning["warm"].append(warm_plan.planning_s)
@@ -377,8 +428,8 @@ def main(argv: list[str] | None = None) -> dict:
                 ("tuned_marginal_parallel_warm", 1, gates, True, True),
             ):
                 qc = (cold_qc, warm_qc)[qc_seed]
-                seconds, (value, _) = timed(
-                    partial(addon_flow, qc, observable, shots, found, True, True, parallel, marginal)
+                seconds, (value, _) = metered(
+                    kind, partial(addon_flow, qc, observable, shots, found, True, True, parallel, marginal)
                 )
                 times[kind].append(seconds)
                 errors[kind].append(abs(value - truths[seeds[qc_seed]]) / plan.target_stderr)
@@ -426,6 +477,10 @@ def main(argv: list[str] | None = None) -> dict:
             # workers can gain at most over one process on this host
             "workers_parallel_slowdown": round(profile.pilots["cpu"].parallel_slowdown, 3),
             "worst_error_in_target_stderrs": {k: round(max(v), 2) for k, v in errors.items()},
+            # CPU milliseconds per run, all processes of the flow, and the least wall time that CPU
+            # allows on this host's cores
+            "cpu_ms": cpu_summary(cpu, {k: median(v) for k, v in planning.items()}),
+            "cpus": os.cpu_count(),
             "beyond_memory": beyond,
             "targets": {
                 "speedup_cold_vs_tuned": ">= 1.3",
