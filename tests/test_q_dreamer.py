@@ -478,14 +478,15 @@ def test_a_cut_is_weighed_unbound_and_its_probes_run_bound(env, monkeypatch):
     fresh = QDreamer(Profile.from_json(dreamer.profile.to_json()), prune=False)
     fresh.profile.measured.clear()
     before = time.time()
-    plan = fresh.plan(su2(24, seed=5), "Z" * 24, executor, precision=0.01)
+    plan = fresh.plan(su2(24, seed=5), "Z" * 24, executor, precision=0.004)
     cut = [p for p in [plan, *plan.alternatives] if p.cut]
     assert cut and all(p._prediction._problem is None for p in cut)  # nothing bound to be weighed
-    assert launched and all(not circuit.parameters for circuit in launched)
+    subsystems = [c for c in launched if c.num_qubits <= max(p.subcircuit_size for p in cut)]
+    assert subsystems and all(not circuit.parameters for circuit in launched)
     records = [r for r in executor.metrics() if r.name == "time_probe" and r.submit >= before]
     assert len(records) == len(launched) and all(r.outcome == "success" for r in records)
     probed = [k for k in fresh.profile.measured if k.startswith("probe|")]
-    assert len(probed) >= 2  # the whole circuit's and at least one subsystem's
+    assert len(probed) >= len(subsystems)  # each probe's measurement is kept
 
 
 def test_planning_a_circuit_gate_cuts_can_split_never_runs_the_addons_search(env, monkeypatch):
