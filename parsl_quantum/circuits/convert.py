@@ -329,7 +329,7 @@ def _gates(block: QuantumCircuit, wires: Sequence[int]) -> tuple[Any, ...]:
     return tuple(
         pennylane_gate(
             QISKIT_TO_PENNYLANE[inst.name],
-            [float(p) for p in inst.operation.params],
+            [float(p) for p in inst.params],
             [index[q] for q in inst.qubits],
         )
         for inst in block.data

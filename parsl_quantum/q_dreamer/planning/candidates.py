@@ -96,9 +96,9 @@ class Prediction:
         return self._problem
 
     def submitted_problem(self) -> CutProblem | None:
-        """The cut problem fragment tasks are made from (``None`` when not cut): the bound one where it was
-        bound already (to be weighed), else the template's circuits unbound: the tasks ship the template
-        and :attr:`values`, so binding them here would be work nothing uses."""
+        """The cut problem fragment tasks are made from (``None`` when not cut): the bound one where
+        :attr:`problem` bound it already, else the template's circuits unbound: the tasks ship the
+        template and :attr:`values`, so binding them here would be work nothing uses."""
         if self.template is None:
             return None
         return self._problem if self._problem is not None else self.template.unbound(self.values)

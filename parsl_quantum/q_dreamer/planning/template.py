@@ -192,7 +192,7 @@ class CutTemplate:
 
     def bind(self, values: list[float]) -> CutProblem:
         """The cut problem of the circuit with angles ``values`` (see :meth:`fits`)."""
-        assignment = {p: v for p, v in zip(self.parameters, values, strict=True) if p is not None}
+        assignment = self._by_parameter(values)
         subexperiments = {
             label: [_bound(qc, assignment) for qc in circuits]
             for label, circuits in self.subexperiments.items()
@@ -201,7 +201,11 @@ class CutTemplate:
 
     def bind_circuit(self, circuit: Any, values: list[float]) -> Any:
         """One of this template's subexperiments with the circuit's angles ``values``."""
-        return _bound(circuit, {p: v for p, v in zip(self.parameters, values, strict=True) if p is not None})
+        return _bound(circuit, self._by_parameter(values))
+
+    def _by_parameter(self, values: list[float]) -> dict[Any, float]:
+        """Circuit parameter to angle, for the circuit's angles ``values`` (the cut gates' left out)."""
+        return {p: v for p, v in zip(self.parameters, values, strict=True) if p is not None}
 
     def unbound(self, values: list[float]) -> CutProblem:
         """The cut problem of the circuit with angles ``values``, its subexperiments left parametrised:
