@@ -302,16 +302,16 @@ def drop_unobserved_gates(circuit: QuantumCircuit) -> QuantumCircuit:
         observed.update(inst.qubits)
     if all(keep):
         return circuit
-    kept = sum(keep)
-    if 2 * kept < len(keep):  # most are dropped (a cut fragment's light cone): the kept ones, added again
+    # most dropped (a cut fragment's light cone): the kept ones, added again to an empty circuit
+    if 2 * sum(keep) < len(keep):
         out = circuit.copy_empty_like()
         append_instructions(out, (inst for inst, keeps in zip(data, keep, strict=True) if keeps))
         return out
-    # else a copy less the dropped instructions, deleted a run at a time
+    # else a copy less the dropped instructions
     out = circuit.copy()
     runs: list[list[int]] = []  # the dropped instructions as runs [start, end), deleted a run at a time
-    for index, kept in enumerate(keep):
-        if kept:
+    for index, keeps in enumerate(keep):
+        if keeps:
             continue
         if runs and runs[-1][1] == index:
             runs[-1][1] = index + 1
